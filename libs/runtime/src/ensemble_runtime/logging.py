@@ -1,0 +1,98 @@
+"""Structured logs (JSON, or console on a TTY) with PII redaction.
+
+NHS numbers and names never reach a log line: known PII keys are masked, and any
+10-digit run in a string (an NHS number) is masked too. Tracebacks carry no local variables.
+"""
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from structlog.tracebacks import ExceptionDictTransformer
+from structlog.typing import EventDict, WrappedLogger
+
+PII_KEYS = frozenset(
+    {
+        "nhs_number",
+        "nhs",
+        "name",
+        "patient_name",
+        "family_name",
+        "given_name",
+        "surname",
+        "forename",
+        "date_of_birth",
+        "dob",
+        "address",
+        "postcode",
+        "phone",
+    }
+)
+NHS_NUMBER_PATTERN = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
+REDACTED = "[redacted]"
+
+
+def redact_text(text: str) -> str:
+    return NHS_NUMBER_PATTERN.sub("[nhs-number]", text)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, MutableMapping):
+        return {k: REDACTED if k in PII_KEYS else _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v) for v in value]
+    return value
+
+
+def redact_pii(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    return {k: REDACTED if k in PII_KEYS else _redact(v) for k, v in event_dict.items()}
+
+
+def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
+    render_json = json or not sys.stderr.isatty()
+    def add_service(_l: WrappedLogger, _m: str, event_dict: EventDict) -> EventDict:
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    shared: list[Any] = [
+        add_service,
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any
+    if render_json:
+        renderer = structlog.processors.JSONRenderer()
+        exceptions: list[Any] = [
+            structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        ]
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        exceptions = []
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *exceptions,
+            redact_pii,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

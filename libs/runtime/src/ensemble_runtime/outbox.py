@@ -1,0 +1,70 @@
+"""Transactional outbox: events are rows committed with the state change that caused them."""
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import delete, update
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from ensemble_contracts import Envelope, PatientEvent, TopicSpec
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=200)
+    key: str | None = Field(default=None, max_length=200)
+    event_id: UUID = Field(unique=True)
+    event_type: str = Field(max_length=100)
+    correlation_id: str = Field(max_length=64)
+    payload: str
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    published_at: datetime | None = Field(default=None, index=True)
+
+
+def add_to_outbox(session: Session, topic: TopicSpec, event: Envelope) -> None:
+    """Stage an event; it is published only if the surrounding transaction commits."""
+    if not isinstance(event, topic.value):
+        raise TypeError(f"{type(event).__name__} does not belong on {topic.name}")
+    key = event.key if isinstance(event, PatientEvent) else None
+    session.add(
+        OutboxMessage(
+            topic=topic.name,
+            key=key,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            correlation_id=str(event.correlation_id),
+            payload=event.model_dump_json(),
+        )
+    )
+
+
+def pending(session: Session, limit: int) -> list[OutboxMessage]:
+    """Unpublished rows, oldest first (so per-key order is creation order)."""
+    query = (
+        select(OutboxMessage)
+        .where(col(OutboxMessage.published_at).is_(None))
+        .order_by(col(OutboxMessage.id))
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def mark_published(session: Session, ids: list[int]) -> None:
+    now = datetime.now(UTC)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        session.execute(
+            update(OutboxMessage).where(col(OutboxMessage.id).in_(chunk)).values(published_at=now)
+        )
+
+
+def prune_published(session: Session, older_than: timedelta) -> None:
+    cutoff = datetime.now(UTC) - older_than
+    session.execute(delete(OutboxMessage).where(col(OutboxMessage.published_at) < cutoff))
+
+
+def pending_count(session: Session) -> int:
+    query = select(OutboxMessage.id).where(col(OutboxMessage.published_at).is_(None))
+    return len(session.exec(query).all())
