@@ -1,7 +1,7 @@
 """Write (or check) the committed JSON Schemas and AsyncAPI document from the models.
 
-    ensemble-contracts-generate          # rewrite contracts/schemas and contracts/asyncapi.json
-    ensemble-contracts-generate --check  # exit 1 when the committed copies drift
+ensemble-contracts-generate          # rewrite contracts/schemas and contracts/asyncapi.json
+ensemble-contracts-generate --check  # exit 1 when the committed copies drift
 """
 
 import argparse
@@ -56,7 +56,7 @@ def asyncapi() -> dict[str, Any]:
         "info": {
             "title": "Ensemble events",
             "version": "1.0.0",
-            "description": "Kafka topics shared by hospital-feed, scoring, referral and scheduling.",
+            "description": "Topics shared by hospital-feed, scoring, referral and scheduling.",
         },
         "defaultContentType": "application/json",
         "channels": channels,

@@ -1,4 +1,4 @@
-"""hospital.encounters.v1: what happened to a patient in hospital, as hospital-feed understood it."""
+"""hospital.encounters.v1: what happened to a patient in hospital, per hospital-feed."""
 
 from datetime import datetime
 from typing import Final

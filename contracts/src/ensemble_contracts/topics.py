@@ -2,9 +2,8 @@
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel
-
 from ensemble_contracts.dead_letter import DeadLetter
+from ensemble_contracts.envelope import Envelope
 from ensemble_contracts.hospital import EncounterEvent
 from ensemble_contracts.referral import ReferralEvent
 from ensemble_contracts.scheduling import AppointmentEvent
@@ -17,7 +16,7 @@ PATIENT_TOPIC_PARTITIONS = 6
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
-    value: type[BaseModel]
+    value: type[Envelope]
     producer: str
     description: str
     key: str = PATIENT_KEY

@@ -32,7 +32,7 @@ Handler = Callable[[UnitOfWork, Any], None]
 Outcome = Literal["processed", "duplicate", "ignored"]
 
 
-class RejectedEvent(Exception):  # noqa: N818 - reads better at raise sites
+class RejectedEvent(Exception):
     """A handler's verdict that an event can never be processed: dead-letter it at once."""
 
 

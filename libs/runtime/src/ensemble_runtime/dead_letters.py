@@ -47,7 +47,7 @@ def dead_letter_for(
         error_type="ValidationError" if isinstance(error, str) else type(error).__name__,
         error=redact_text(str(error))[:2000],
         payload=payload,
-        payload_encoding=encoding,  # type: ignore[arg-type]
+        payload_encoding=encoding,
     )
 
 

@@ -1,6 +1,7 @@
 """Kafka plumbing: the FastStream broker and topic provisioning."""
 
 import asyncio
+import contextlib
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -28,10 +29,10 @@ async def ensure_topics(
     bootstrap_servers: str,
     specs: tuple[TopicSpec, ...] = TOPICS,
     replication_factor: int = 1,
-    timeout: float = 120.0,
+    wait_seconds: float = 120.0,
 ) -> None:
     """Create missing topics with their declared partition counts; wait for the broker."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
         try:
             await _create_missing(bootstrap_servers, specs, replication_factor)
@@ -57,10 +58,8 @@ async def _create_missing(
         ]
         if not missing:
             return
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another service was first
             await admin.create_topics(missing)
-        except TopicAlreadyExistsError:
-            pass  # another service created it first
         log.info("topics created", topics=[t.name for t in missing])
     finally:
         await admin.close()

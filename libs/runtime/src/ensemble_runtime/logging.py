@@ -55,6 +55,7 @@ def redact_pii(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> E
 
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     render_json = json or not sys.stderr.isatty()
+
     def add_service(_l: WrappedLogger, _m: str, event_dict: EventDict) -> EventDict:
         event_dict.setdefault("service", service)
         return event_dict

@@ -71,7 +71,8 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         with self._leader_lock() as lock:
-            while not await asyncio.to_thread(lock):
+            # Another replica holds the lock and relays: stand by and poll the lock.
+            while not await asyncio.to_thread(lock):  # noqa: ASYNC110 - a DB lock, not an event
                 await asyncio.sleep(5)
             while True:
                 producer = idempotent_producer(self._bootstrap)
@@ -166,4 +167,3 @@ class OutboxRelay:
 def _try_advisory_lock(connection: Connection) -> bool:
     acquired = connection.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": RELAY_LOCK_ID})
     return bool(acquired.scalar())
-

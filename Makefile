@@ -1,0 +1,45 @@
+# Ensemble: every command you need. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.8
+export UV_PYTHON := 3.11
+
+.PHONY: help bootstrap run test test-fast lint contracts bench kafka-start kafka-stop clean
+
+help: ## list the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+bootstrap: ## install uv (pinned) and the locked workspace into .venv
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	uv sync --locked --quiet
+
+run: bootstrap ## start Kafka, the four services and a live demo feed (Ctrl-C stops it all)
+	uv run ensemble-local run
+
+test: bootstrap lint ## lint, then every test tier on real Kafka, SQLite and PostgreSQL
+	uv run pytest
+
+test-fast: bootstrap ## unit tests only (no broker, no PostgreSQL)
+	uv run pytest -m "not kafka and not postgres and not e2e"
+
+lint: bootstrap ## ruff, mypy and the contract-drift check
+	uv run ruff check .
+	uv run ruff format --check .
+	uv run mypy
+	uv run ensemble-contracts-generate --check
+
+contracts: bootstrap ## regenerate JSON Schemas and the AsyncAPI document from the models
+	uv run ensemble-contracts-generate
+
+bench: bootstrap ## benchmark the pipeline against raw Kafka; writes run/bench/report.md
+	uv run ensemble-local bench --admissions $${ADMISSIONS:-2000}
+
+kafka-start: ## start the local Kafka broker only (run/kafka, port 9092)
+	deploy/kafka/kafka.sh start
+
+kafka-stop: ## stop the local Kafka broker
+	deploy/kafka/kafka.sh stop
+
+clean: ## remove generated state (run/), keeping the Kafka download cache
+	-deploy/kafka/kafka.sh stop
+	rm -rf run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,171 @@
+"""The synthetic demo `make run` feeds: practices, patients, coaches, then a live ADT stream."""
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+import httpx
+
+from ensemble_devkit.synthetic import adt_message, test_nhs_numbers
+from ensemble_devkit.system import PRACTICES, Credentials
+
+LANGUAGES = ("en", "en", "en", "pa", "hi", "ur", "gu", "bn", "pl")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+
+COACHES: list[dict[str, Any]] = [
+    {
+        "coach_id": "C01",
+        "display_name": "Asha",
+        "languages": ["en", "hi", "pa"],
+        "timezone": "Asia/Kolkata",
+        "weekly_hours": {d: [["12:30", "21:30"]] for d in WEEKDAYS},
+    },
+    {
+        "coach_id": "C02",
+        "display_name": "Imran",
+        "languages": ["en", "ur", "hi"],
+        "timezone": "Asia/Kolkata",
+        "weekly_hours": {d: [["12:30", "21:30"]] for d in WEEKDAYS},
+    },
+    {
+        "coach_id": "C03",
+        "display_name": "Priya",
+        "languages": ["en", "gu", "bn"],
+        "timezone": "Asia/Kolkata",
+        "weekly_hours": {d: [["10:00", "18:00"]] for d in WEEKDAYS},
+    },
+    {
+        "coach_id": "C04",
+        "display_name": "Ola",
+        "languages": ["en", "pl"],
+        "timezone": "Europe/London",
+        "weekly_hours": {d: [["09:00", "17:00"]] for d in WEEKDAYS},
+    },
+]
+
+
+def high_risk_profile(nhs_number: str, practice: str, rng: random.Random) -> dict[str, Any]:
+    return {
+        "nhs_number": nhs_number,
+        "practice_ods": practice,
+        "birth_date": f"{rng.randint(1930, 1950)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+        "conditions": rng.sample(
+            ["diabetes", "copd", "chd", "ckd", "heart_failure", "depression", "dementia", "stroke"],
+            4,
+        ),
+        "repeat_medicines": rng.randint(8, 14),
+        "efi_deficits": rng.randint(10, 16),
+        "deprivation_quintile": rng.choice([1, 1, 2]),
+        "preferred_language": rng.choice(LANGUAGES),
+    }
+
+
+def ordinary_profile(nhs_number: str, practice: str, rng: random.Random) -> dict[str, Any]:
+    return {
+        "nhs_number": nhs_number,
+        "practice_ods": practice,
+        "birth_date": f"{rng.randint(1950, 2000)}-0{rng.randint(1, 9)}-2{rng.randint(0, 8)}",
+        "conditions": rng.sample(["asthma", "hypertension", "diabetes"], rng.randint(0, 1)),
+        "repeat_medicines": rng.randint(0, 3),
+        "efi_deficits": rng.randint(0, 3),
+        "deprivation_quintile": rng.randint(2, 5),
+        "preferred_language": rng.choice(LANGUAGES),
+    }
+
+
+@dataclass
+class Demo:
+    credentials: Credentials
+    patients: int = 60
+    high_risk: int = 10
+    rng: random.Random = field(default_factory=lambda: random.Random(2026))
+    profiles: list[dict[str, Any]] = field(default_factory=list)
+    in_hospital: dict[str, str] = field(default_factory=dict)  # nhs -> visit number
+    sent: int = 0
+
+    def __post_init__(self) -> None:
+        for index, nhs in enumerate(islice(test_nhs_numbers(), self.patients)):
+            practice = PRACTICES[index % len(PRACTICES)]
+            make = high_risk_profile if index < self.high_risk else ordinary_profile
+            self.profiles.append(make(nhs, practice, self.rng))
+        self.staff = {"Authorization": f"Bearer {self.credentials.staff}"}
+
+    def url(self, service: str, path: str) -> str:
+        return self.credentials.services[service] + path
+
+    def load_reference_data(self) -> None:
+        body = "\n".join(json.dumps(p) for p in self.profiles)
+        httpx.post(
+            self.url("scoring", "/v1/profiles"), content=body, headers=self.staff, timeout=30
+        ).raise_for_status()
+        httpx.post(
+            self.url("scheduling", "/v1/coaches"), json=COACHES, headers=self.staff, timeout=30
+        ).raise_for_status()
+
+    def post_adt(self, message: str) -> str:
+        token = next(iter(self.credentials.senders.values()))
+        response = httpx.post(
+            self.url("hospital-feed", "/v1/hl7v2"),
+            content=message.encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/hl7-v2"},
+            timeout=30,
+        )
+        response.raise_for_status()
+        self.sent += 1
+        return str(response.text)
+
+    def next_event(self) -> str:
+        """Admit (often a high-risk patient), send to A&E, or discharge someone in hospital."""
+        control = f"DEMO{time.time_ns()}"
+        if self.in_hospital and self.rng.random() < 0.35:
+            nhs, visit = self.rng.choice(sorted(self.in_hospital.items()))
+            del self.in_hospital[nhs]
+            return adt_message("A03", nhs, self.practice_of(nhs), control, visit)
+        pool = self.profiles[: self.high_risk] if self.rng.random() < 0.5 else self.profiles
+        profile = self.rng.choice(pool)
+        visit = f"V{self.rng.randint(100000, 999999)}"
+        if self.rng.random() < 0.4:
+            return adt_message(
+                "A04",
+                profile["nhs_number"],
+                profile["practice_ods"],
+                control,
+                visit,
+                patient_class="E",
+                location="ED^CUBE1^RCB",
+            )
+        self.in_hospital[profile["nhs_number"]] = visit
+        return adt_message(
+            "A01",
+            profile["nhs_number"],
+            profile["practice_ods"],
+            control,
+            visit,
+            event_at=datetime.now(UTC) - timedelta(minutes=self.rng.randint(1, 90)),
+        )
+
+    def practice_of(self, nhs: str) -> str:
+        return str(next(p["practice_ods"] for p in self.profiles if p["nhs_number"] == nhs))
+
+    def accept_proposed_referrals(self) -> int:
+        """Stands in for the complex-care team triaging hot-onboarding proposals."""
+        listing = httpx.get(
+            self.url("referral", "/v1/referrals"),
+            params={"status": "proposed"},
+            headers=self.staff,
+            timeout=30,
+        )
+        listing.raise_for_status()
+        accepted = 0
+        for referral in listing.json()["referrals"]:
+            response = httpx.post(
+                self.url("referral", f"/v1/referrals/{referral['referral_id']}/accept"),
+                headers=self.staff,
+                timeout=30,
+            )
+            accepted += response.status_code == 200
+        return accepted

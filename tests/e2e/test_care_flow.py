@@ -1,0 +1,75 @@
+"""The whole care flow across four processes on real Kafka."""
+
+import pytest
+
+from ensemble_devkit.demo import COACHES
+from ensemble_devkit.synthetic import adt_message
+
+from ..flow import Ensemble, fresh_nhs_numbers, wait_for
+
+pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
+
+
+def high_risk(nhs_number: str, practice: str) -> dict[str, object]:
+    return {
+        "nhs_number": nhs_number,
+        "practice_ods": practice,
+        "birth_date": "1938-05-04",
+        "conditions": ["diabetes", "copd", "chd", "heart_failure", "depression"],
+        "repeat_medicines": 12,
+        "efi_deficits": 14,
+        "deprivation_quintile": 1,
+        "preferred_language": "pa",
+    }
+
+
+def test_an_emergency_admission_of_a_high_risk_patient_walks_the_whole_flow(
+    ensemble: Ensemble,
+) -> None:
+    (nhs,) = fresh_nhs_numbers(1)
+    ensemble.load_coaches(COACHES)
+    ensemble.load_profiles([high_risk(nhs, "L85001")])
+    admission = adt_message("A01", nhs, "L85001", f"E2E-{nhs}", f"V{nhs}")
+
+    ack = ensemble.post_adt(admission)
+    assert "MSA|AA|E2E-" in ack
+
+    alerts = wait_for(lambda: ensemble.alerts_for("L85001", nhs), 10, "practice alert")
+    assert [a["kind"] for a in alerts] == ["admitted"]
+    assert ensemble.alerts_for("L85002", nhs) == []
+    assert ensemble.alerts("L85001", token_of="L85002").status_code == 403
+
+    referrals = wait_for(lambda: ensemble.referrals_for(nhs), 20, "proposed referral")
+    assert [(r["service"], r["source"], r["status"]) for r in referrals] == [
+        ("complex_care", "hot_onboarding", "proposed")
+    ]
+    accepted = ensemble.client.post(
+        ensemble.url("referral", f"/v1/referrals/{referrals[0]['referral_id']}/accept"),
+        headers=ensemble.staff(),
+    )
+    assert accepted.status_code == 200
+
+    appointments = wait_for(lambda: ensemble.appointments_for(nhs), 20, "first appointment")
+    assert len(appointments) == 1
+    assert appointments[0]["language"] == "pa"
+    assert appointments[0]["coach_id"] == "C01"  # the Punjabi speaker
+
+    # The hospital resends the same message: same ACK, and no second alert or referral.
+    assert "MSA|AA|E2E-" in ensemble.post_adt(admission)
+    wait_for(lambda: ensemble.count("referral", "SELECT count(*) FROM inbox") > 0, 5)
+    assert len(ensemble.alerts_for("L85001", nhs)) == 1
+    assert len(ensemble.referrals_for(nhs)) == 1
+    assert len(ensemble.appointments_for(nhs)) == 1
+
+
+def test_a_practice_sees_only_its_own_patients(ensemble: Ensemble) -> None:
+    mine, theirs = fresh_nhs_numbers(2)
+    ensemble.post_adt(adt_message("A01", mine, "L85002", f"OWN-{mine}", f"V{mine}"))
+    ensemble.post_adt(adt_message("A01", theirs, "L85003", f"OWN-{theirs}", f"V{theirs}"))
+    wait_for(lambda: ensemble.alerts_for("L85003", theirs), 10, "other practice's alert")
+    wait_for(lambda: ensemble.alerts_for("L85002", mine), 10, "own alert")
+    seen_by_l85002 = {a["nhs_number"] for a in ensemble.alerts("L85002").json()["alerts"]}
+    assert mine in seen_by_l85002
+    assert theirs not in seen_by_l85002
+    no_token = ensemble.client.get(ensemble.url("hospital-feed", "/v1/practices/L85002/alerts"))
+    assert no_token.status_code == 401

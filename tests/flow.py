@@ -1,0 +1,122 @@
+"""A small driver for the running system: HTTP calls, waits and store counts."""
+
+import json
+import random
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, TypeVar
+
+import httpx
+
+from ensemble_devkit.kafka import KafkaBroker
+from ensemble_devkit.synthetic import test_nhs_numbers
+from ensemble_devkit.system import LocalSystem
+
+T = TypeVar("T")
+_unused_numbers = test_nhs_numbers(start=random.randint(1_000, 400_000))
+
+
+def fresh_nhs_numbers(how_many: int) -> list[str]:
+    """Valid test NHS numbers not handed out before in this test session."""
+    return list(islice(_unused_numbers, how_many))
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
+
+
+@dataclass
+class Ensemble:
+    system: LocalSystem
+    broker: KafkaBroker
+    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+
+    @property
+    def credentials(self) -> Any:
+        return self.system.credentials
+
+    def url(self, service: str, path: str) -> str:
+        return str(self.credentials.services[service]) + path
+
+    def staff(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.credentials.staff}"}
+
+    def practice(self, ods: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.credentials.practices[ods]}"}
+
+    def post_adt(self, message: str, retry_for: float = 0.0) -> str:
+        """POST one ADT; while `retry_for` lasts, resend on connection errors like an engine."""
+        token = self.credentials.senders["RCB"]
+        deadline = time.monotonic() + retry_for
+        while True:
+            try:
+                response = self.client.post(
+                    self.url("hospital-feed", "/v1/hl7v2"),
+                    content=message.encode(),
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Content-Type": "application/hl7-v2",
+                    },
+                )
+                response.raise_for_status()
+                return response.text
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def load_profiles(self, profiles: list[dict[str, Any]]) -> None:
+        body = "\n".join(json.dumps(p) for p in profiles)
+        self.client.post(
+            self.url("scoring", "/v1/profiles"), content=body, headers=self.staff()
+        ).raise_for_status()
+
+    def load_coaches(self, coaches: list[dict[str, Any]]) -> None:
+        self.client.post(
+            self.url("scheduling", "/v1/coaches"), json=coaches, headers=self.staff()
+        ).raise_for_status()
+
+    def alerts(self, ods: str, token_of: str | None = None) -> httpx.Response:
+        return self.client.get(
+            self.url("hospital-feed", f"/v1/practices/{ods}/alerts"),
+            params={"limit": 1000},
+            headers=self.practice(token_of or ods),
+        )
+
+    def alerts_for(self, ods: str, nhs_number: str) -> list[dict[str, Any]]:
+        response = self.alerts(ods)
+        response.raise_for_status()
+        return [a for a in response.json()["alerts"] if a["nhs_number"] == nhs_number]
+
+    def referrals_for(self, nhs_number: str) -> list[dict[str, Any]]:
+        response = self.client.get(
+            self.url("referral", "/v1/referrals"),
+            params={"nhs_number": nhs_number},
+            headers=self.staff(),
+        )
+        response.raise_for_status()
+        return list(response.json()["referrals"])
+
+    def appointments_for(self, nhs_number: str) -> list[dict[str, Any]]:
+        response = self.client.get(
+            self.url("scheduling", "/v1/appointments"),
+            params={"nhs_number": nhs_number},
+            headers=self.staff(),
+        )
+        response.raise_for_status()
+        return list(response.json()["appointments"])
+
+    def count(self, service: str, sql: str, *params: Any) -> int:
+        """Count rows straight from a service's own SQLite store."""
+        path = self.system.database_url(service).split("///", 1)[1]
+        with sqlite3.connect(path, timeout=30) as connection:
+            return int(connection.execute(sql, params).fetchone()[0])
