@@ -7,6 +7,7 @@ event (after a crash between DB commit and offset commit) is recognised and skip
 from datetime import UTC, datetime
 from uuid import UUID
 
+from sqlalchemy import DateTime
 from sqlmodel import Field, Session, SQLModel
 
 
@@ -15,7 +16,9 @@ class ProcessedEvent(SQLModel, table=True):
 
     consumer: str = Field(primary_key=True, max_length=100)
     event_id: UUID = Field(primary_key=True)
-    processed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    processed_at: datetime = Field(
+        default_factory=lambda: datetime.now(UTC), sa_type=DateTime(timezone=True)
+    )
 
 
 def already_processed(session: Session, consumer: str, event_id: UUID) -> bool:

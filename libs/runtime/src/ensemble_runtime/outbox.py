@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import delete, update
+from sqlalchemy import DateTime, delete, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from ensemble_contracts import Envelope, PatientEvent, TopicSpec
@@ -19,8 +19,10 @@ class OutboxMessage(SQLModel, table=True):
     event_type: str = Field(max_length=100)
     correlation_id: str = Field(max_length=64)
     payload: str
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    published_at: datetime | None = Field(default=None, index=True)
+    created_at: datetime = Field(
+        default_factory=lambda: datetime.now(UTC), sa_type=DateTime(timezone=True)
+    )
+    published_at: datetime | None = Field(default=None, index=True, sa_type=DateTime(timezone=True))
 
 
 def add_to_outbox(session: Session, topic: TopicSpec, event: Envelope) -> None:

@@ -1,0 +1,1 @@
+"""scoring: transparent, versioned risk scores; score changes and hot-onboarding triggers."""

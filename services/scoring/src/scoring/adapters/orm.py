@@ -1,0 +1,91 @@
+"""Tables of the scoring service (SQLite or PostgreSQL). Datetimes are stored as UTC."""
+
+from datetime import UTC, date, datetime
+from uuid import UUID
+
+from sqlalchemy import DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# timestamptz on PostgreSQL; SQLite keeps the text without an offset, so write UTC only.
+UTC_TIME = DateTime(timezone=True)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive: they were written as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class Patient(SQLModel, table=True):
+    """The practice's profile of a patient; None means "not known"."""
+
+    __tablename__ = "patients"
+
+    nhs_number: str = Field(primary_key=True, max_length=10)
+    practice_ods: str | None = Field(default=None, max_length=10)
+    birth_date: date | None = None
+    conditions: str | None = Field(default=None, description="JSON list of condition codes")
+    repeat_medicines: int | None = None
+    efi_deficits: int | None = None
+    deprivation_quintile: int | None = None
+    preferred_language: str | None = Field(default=None, max_length=35)
+    on_caseload: bool = False
+    objects_to_contact: bool = False
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTC_TIME)
+
+
+class HospitalEncounter(SQLModel, table=True):
+    """One encounter event as received; cancelled ones stop counting towards hospital use."""
+
+    __tablename__ = "hospital_encounters"
+    __table_args__ = (Index("ix_hospital_encounters_patient_time", "nhs_number", "event_at"),)
+
+    event_id: UUID = Field(primary_key=True)
+    nhs_number: str = Field(max_length=10)
+    event_type: str = Field(max_length=60)
+    emergency: bool = False
+    practice_ods: str | None = Field(default=None, max_length=10)
+    facility: str = Field(max_length=20)
+    visit_number: str | None = Field(default=None, max_length=60)
+    event_at: datetime = Field(sa_type=UTC_TIME)
+    cancelled: bool = False
+    received_at: datetime = Field(default_factory=utc_now, sa_type=UTC_TIME)
+
+
+class RiskScoreRecord(SQLModel, table=True):
+    """Every score computed, newest last; the latest per patient is the current one."""
+
+    __tablename__ = "risk_scores"
+    __table_args__ = (Index("ix_risk_scores_patient_latest", "nhs_number", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    nhs_number: str = Field(max_length=10)
+    score: int
+    band: str = Field(max_length=20)
+    model_version: str = Field(max_length=40)
+    reasons: str = Field(description="JSON list of {factor, points, detail}")
+    inputs: str = Field(description="JSON object of what the score was computed from")
+    computed_at: datetime = Field(default_factory=utc_now, sa_type=UTC_TIME)
+
+
+class HotOnboardingTrigger(SQLModel, table=True):
+    """One trigger per patient visit (facility + visit number), withdrawn by a cancel."""
+
+    __tablename__ = "hot_onboarding_triggers"
+    __table_args__ = (
+        UniqueConstraint("nhs_number", "facility", "visit_number", name="uq_hot_onboarding_visit"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    nhs_number: str = Field(max_length=10)
+    facility: str = Field(max_length=20)
+    visit_number: str = Field(max_length=80)
+    practice_ods: str = Field(max_length=10)
+    trigger: str = Field(max_length=20)
+    trigger_event_id: UUID
+    withdrawn: bool = False
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTC_TIME)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTC_TIME)

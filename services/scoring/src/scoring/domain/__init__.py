@@ -1,0 +1,1 @@
+"""Pure rules: NHS numbers, the risk model and the hot-onboarding decision."""

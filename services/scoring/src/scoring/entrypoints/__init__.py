@@ -1,0 +1,1 @@
+"""HTTP and Kafka entrypoints: thin shells over the service layer."""

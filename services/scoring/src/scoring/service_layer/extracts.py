@@ -1,0 +1,187 @@
+"""Parsing practice extracts of patient profiles: NDJSON or CSV, one profile per line.
+
+A bad line never stops the load: it becomes an error naming its line number and the field,
+never the value (values may be NHS numbers or dates of birth).
+"""
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from ensemble_runtime.consumer import describe_validation_error
+from scoring.domain.model import KNOWN_CONDITIONS
+from scoring.domain.nhs_number import is_valid_nhs_number
+
+ExtractFormat = Literal["ndjson", "csv"]
+MAX_ERRORS: Final = 200
+EARLIEST_BIRTH: Final = date(1880, 1, 1)
+
+
+class ProfileIn(BaseModel):
+    """One patient profile line. Only the fields present are changed on an existing patient."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+    nhs_number: str
+    practice_ods: str | None = None
+    birth_date: date | None = None
+    conditions: list[str] | None = None
+    repeat_medicines: int | None = None
+    efi_deficits: int | None = None
+    deprivation_quintile: int | None = None
+    preferred_language: str | None = None
+    on_caseload: bool | None = None
+    objects_to_contact: bool | None = None
+
+    @field_validator("nhs_number", mode="before")
+    @classmethod
+    def _nhs_number(cls, value: Any) -> Any:
+        text = str(value).replace(" ", "").replace("-", "") if isinstance(value, str) else value
+        if not isinstance(text, str) or not is_valid_nhs_number(text):
+            raise ValueError("not a valid NHS number")
+        return text
+
+    @field_validator("practice_ods")
+    @classmethod
+    def _practice(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not (3 <= len(value) <= 10 and value.isascii() and value.isalnum()):
+            raise ValueError("not an ODS code")
+        return value.upper()
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_date(cls, value: date | None) -> date | None:
+        if value is not None and not EARLIEST_BIRTH <= value <= date.today():
+            raise ValueError("birth date out of range")
+        return value
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        codes = sorted({c.strip().lower() for c in value if c.strip()})
+        unknown = [c for c in codes if c not in KNOWN_CONDITIONS]
+        if unknown:
+            # Condition codes are not personal data, and naming them helps fix the extract.
+            raise ValueError("unknown condition code(s): " + ", ".join(unknown[:5]))
+        return codes
+
+    @field_validator("repeat_medicines")
+    @classmethod
+    def _medicines(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= 100:
+            raise ValueError("must be between 0 and 100")
+        return value
+
+    @field_validator("efi_deficits")
+    @classmethod
+    def _deficits(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= 36:
+            raise ValueError("must be between 0 and 36")
+        return value
+
+    @field_validator("deprivation_quintile")
+    @classmethod
+    def _quintile(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 5:
+            raise ValueError("must be between 1 and 5")
+        return value
+
+    @field_validator("preferred_language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        head, *rest = value.split("-")
+        if not (2 <= len(head) <= 3 and head.isascii() and head.isalpha()) or not all(
+            1 <= len(p) <= 8 and p.isascii() and p.isalnum() for p in rest
+        ):
+            raise ValueError("not a BCP 47 language tag")
+        return value
+
+
+@dataclass
+class ParsedExtract:
+    profiles: list[ProfileIn] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # in line order, at most MAX_ERRORS + 1
+    error_count: int = 0
+
+
+@dataclass
+class _Problems:
+    found: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, line: int, message: str) -> None:
+        self.found.append((line, message))
+
+    def report(self) -> list[str]:
+        ordered = [f"line {line}: {message}" for line, message in sorted(self.found)]
+        if len(ordered) > MAX_ERRORS:
+            return [*ordered[:MAX_ERRORS], f"... and {len(ordered) - MAX_ERRORS} more errors"]
+        return ordered
+
+
+def parse_extract(text: str, format: ExtractFormat) -> ParsedExtract:
+    """Every good profile, and an error per bad line. Never raises on bad content."""
+    problems = _Problems()
+    text = text.removeprefix("\ufeff")  # a BOM from spreadsheet exports
+    rows = _ndjson_rows(text, problems) if format == "ndjson" else _csv_rows(text, problems)
+    profiles = []
+    for line, row in rows:
+        try:
+            profiles.append(ProfileIn.model_validate(row))
+        except ValidationError as error:
+            problems.add(line, describe_validation_error(error))
+    return ParsedExtract(profiles, problems.report(), len(problems.found))
+
+
+def _ndjson_rows(text: str, problems: _Problems) -> list[tuple[int, dict[str, Any]]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            problems.add(number, "not valid JSON")
+            continue
+        if not isinstance(value, dict):
+            problems.add(number, "not a JSON object")
+            continue
+        rows.append((number, value))
+    return rows
+
+
+def _csv_rows(text: str, problems: _Problems) -> list[tuple[int, dict[str, Any]]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames is None:
+        return []
+    header = [name.strip() for name in reader.fieldnames]
+    if "nhs_number" not in header:
+        problems.add(1, "header has no nhs_number column")
+        return []
+    reader.fieldnames = header
+    rows = []
+    try:
+        for row in reader:
+            if None in row:
+                problems.add(reader.line_num, "more cells than header columns")
+                continue
+            # An empty cell means "not given": the stored value, if any, is kept.
+            cells: dict[str, Any] = {k: v for k, v in row.items() if v and v.strip()}
+            if not cells:
+                continue
+            if "conditions" in cells:
+                cells["conditions"] = cells["conditions"].split(";")
+            rows.append((reader.line_num, cells))
+    except csv.Error:
+        problems.add(reader.line_num, "malformed CSV")
+    return rows
