@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
+from ensemble_contracts.nhs_number import check_digit
 from ensemble_runtime.outbox import OutboxMessage
 from ensemble_runtime.unit_of_work import UnitOfWork
-from scoring.domain.nhs_number import check_digit
 from scoring.service_layer.extracts import ProfileIn
 from scoring.service_layer.handlers import HotOnboardingPolicy, handle_encounter, load_profiles
 

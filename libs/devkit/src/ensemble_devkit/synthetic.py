@@ -3,15 +3,7 @@
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-WEIGHTS = range(10, 1, -1)
-
-
-def nhs_check_digit(first_nine: str) -> int | None:
-    remainder = sum(int(d) * w for d, w in zip(first_nine, WEIGHTS, strict=True)) % 11
-    check = 11 - remainder
-    if check == 11:
-        return 0
-    return None if check == 10 else check
+from ensemble_contracts.nhs_number import check_digit
 
 
 def test_nhs_numbers(start: int = 0) -> Iterator[str]:
@@ -20,7 +12,7 @@ def test_nhs_numbers(start: int = 0) -> Iterator[str]:
     while serial < 1_000_000:
         first_nine = f"999{serial:06d}"
         serial += 1
-        check = nhs_check_digit(first_nine)
+        check = check_digit(first_nine)
         if check is not None:
             yield f"{first_nine}{check}"
 

@@ -6,11 +6,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
+from ensemble_contracts.nhs_number import is_valid_nhs_number
 from ensemble_runtime.auth import TokenRegistry, authenticate
 from ensemble_runtime.service import ServiceRuntime
 from scoring.adapters.orm import RiskScoreRecord, as_utc
 from scoring.adapters.repository import latest_score
-from scoring.domain.nhs_number import is_valid_nhs_number
 from scoring.service_layer.extracts import ExtractFormat
 from scoring.service_layer.handlers import load_profiles, parse_extract
 

@@ -13,9 +13,9 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from ensemble_contracts.nhs_number import is_valid_nhs_number
 from ensemble_runtime.consumer import describe_validation_error
 from scoring.domain.model import KNOWN_CONDITIONS
-from scoring.domain.nhs_number import is_valid_nhs_number
 
 ExtractFormat = Literal["ndjson", "csv"]
 MAX_ERRORS: Final = 200

@@ -14,6 +14,7 @@ from uuid import uuid4
 import structlog
 
 from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
+from ensemble_contracts.nhs_number import is_valid_nhs_number
 from ensemble_contracts.scoring import (
     HotOnboarding,
     HotOnboardingEventType,
@@ -40,7 +41,6 @@ from scoring.domain.hot_onboarding import (
     withdraws,
 )
 from scoring.domain.model import Band, PatientProfile, RiskScore, score_patient
-from scoring.domain.nhs_number import is_valid_nhs_number
 from scoring.service_layer.extracts import ParsedExtract, ProfileIn, parse_extract
 
 __all__ = [

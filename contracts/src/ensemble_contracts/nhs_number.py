@@ -1,4 +1,4 @@
-"""NHS numbers: ten digits with a modulus-11 check digit (BRIEF §9)."""
+"""NHS numbers: ten digits with a modulus-11 check digit. Shared so every service agrees."""
 
 from typing import Final
 

@@ -1,6 +1,6 @@
 import pytest
 
-from scoring.domain.nhs_number import check_digit, is_valid_nhs_number
+from ensemble_contracts.nhs_number import check_digit, is_valid_nhs_number
 
 
 @pytest.mark.parametrize("number", ["9990000018", "9990000026", "9990000034", "9434765919"])
