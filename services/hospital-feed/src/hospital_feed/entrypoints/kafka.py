@@ -1,0 +1,11 @@
+"""What hospital-feed consumes: its own encounters, to keep practice alerts."""
+
+from typing import Any
+
+from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
+from ensemble_runtime.consumer import Subscription
+from hospital_feed.service_layer.handlers import ALERT_HANDLERS
+
+SUBSCRIPTIONS: list[Subscription[Any]] = [
+    Subscription(topic=HOSPITAL_ENCOUNTERS, group="hospital-feed.alerts", handlers=ALERT_HANDLERS)
+]
