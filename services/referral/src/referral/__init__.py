@@ -1,0 +1,1 @@
+"""referral: referrals to health coaching and complex care, from GPs and hot onboarding."""
