@@ -1,0 +1,1 @@
+"""scheduling: multilingual coaches across time zones, first appointments, no double booking."""
