@@ -1,4 +1,8 @@
-"""Use cases: GP requests, triage decisions, and proposals from hot onboarding."""
+"""Use cases: GP requests, triage decisions, and proposals from hot onboarding.
+
+Every state change is committed together with the event that announces it (outbox), and
+every event carries the whole referral so that readers need no lookups.
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -6,35 +10,42 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlmodel import col, select
+import structlog
+from sqlalchemy.exc import IntegrityError
 
 from ensemble_contracts import Envelope
-from ensemble_contracts.nhs_number import is_valid_nhs_number
 from ensemble_contracts.referral import ReferralEvent, ReferralEventType
 from ensemble_contracts.scoring import HotOnboarding, HotOnboardingEventType
 from ensemble_contracts.topics import REFERRALS
+from ensemble_runtime.consumer import RejectedEvent
 from ensemble_runtime.unit_of_work import UnitOfWork
-from referral.adapters.orm import Referral
-from referral.domain.referral import OPEN_STATUSES, transition, triage_due
+from referral.adapters.repository import ReferralRepository
+from referral.domain.nhs_number import InvalidNhsNumber, parse_nhs_number
+from referral.domain.referral import Referral, Status
 
 PRODUCER = "referral"
-EVENT_FOR_STATUS = {
+EVENT_FOR_STATUS: dict[Status, str] = {
     "proposed": ReferralEventType.PROPOSED,
     "requested": ReferralEventType.REQUESTED,
     "accepted": ReferralEventType.ACCEPTED,
     "declined": ReferralEventType.DECLINED,
     "withdrawn": ReferralEventType.WITHDRAWN,
 }
+log = structlog.get_logger(__name__)
 
 
-class InvalidNhsNumber(ValueError):
-    pass
+class NotFound(LookupError):
+    def __init__(self, referral_id: UUID) -> None:
+        super().__init__("no such referral")
+        self.referral_id = referral_id
 
 
-class AlreadyReferred(Exception):
-    def __init__(self, existing: UUID) -> None:
+class Conflict(Exception):
+    """The patient already has an open referral to this service."""
+
+    def __init__(self, existing_id: UUID) -> None:
         super().__init__("the patient already has an open referral to this service")
-        self.existing = existing
+        self.existing_id = existing_id
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,10 @@ class RequestReferral:
     service: str
     reason: str | None = None
     preferred_language: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _publish(uow: UnitOfWork, referral: Referral, cause: Envelope | None = None) -> None:
@@ -64,97 +79,106 @@ def _publish(uow: UnitOfWork, referral: Referral, cause: Envelope | None = None)
     )
 
 
-def _open_referral(uow: UnitOfWork, nhs_number: str, service: str) -> Referral | None:
-    return uow.session.exec(
-        select(Referral).where(
-            Referral.nhs_number == nhs_number,
-            Referral.service == service,
-            col(Referral.status).in_(OPEN_STATUSES),
-        )
-    ).first()
-
-
-def _new_referral(source: str, **fields: Any) -> Referral:
-    now = datetime.now(UTC)
-    return Referral(
-        source=source, created_at=now, updated_at=now, due_by=triage_due(now, source), **fields
-    )
-
-
 def request_referral(uow: UnitOfWork, practice_ods: str, command: RequestReferral) -> Referral:
-    if not is_valid_nhs_number(command.nhs_number):
-        raise InvalidNhsNumber("not a valid NHS number")
-    if existing := _open_referral(uow, command.nhs_number, command.service):
-        raise AlreadyReferred(existing.referral_id)
-    referral = _new_referral(
-        "gp",
+    """A GP refers a patient. InvalidNhsNumber / UnknownService for bad input, Conflict when
+    an open referral to the same service exists."""
+    referral = Referral.request(
         nhs_number=command.nhs_number,
         practice_ods=practice_ods,
         service=command.service,
-        status="requested",
+        now=_now(),
         reason=command.reason,
         preferred_language=command.preferred_language,
     )
-    uow.session.add(referral)
+    referrals = ReferralRepository(uow.session)
+    if existing := referrals.open_for(referral.nhs_number, referral.service):
+        raise Conflict(existing.referral_id)
+    referrals.add(referral)
     _publish(uow, referral)
-    uow.commit()
+    try:
+        uow.commit()
+    except IntegrityError:
+        # Lost a race with another request for the same patient and service (PostgreSQL).
+        uow.session.rollback()
+        if existing := referrals.open_for(referral.nhs_number, referral.service):
+            raise Conflict(existing.referral_id) from None
+        raise
+    log.info("referral requested", referral_id=str(referral.referral_id))
     return referral
 
 
-def decide(
-    uow: UnitOfWork, referral_id: UUID, target: str, reason: str | None = None
-) -> Referral | None:
-    """Accept or decline (InvalidTransition if the referral is not open to that)."""
-    referral = uow.session.get(Referral, referral_id)
+def _decide(uow: UnitOfWork, referral_id: UUID, change: Callable[[Referral], None]) -> Referral:
+    referrals = ReferralRepository(uow.session)
+    referral = referrals.get(referral_id)
     if referral is None:
-        return None
-    referral.status = transition(referral.status, target)
-    referral.updated_at = datetime.now(UTC)
-    if target == "declined":
-        referral.decline_reason = reason
-    uow.session.add(referral)
+        raise NotFound(referral_id)
+    change(referral)  # InvalidTransition when the referral is not open to this decision
+    referrals.save(referral)
     _publish(uow, referral)
     uow.commit()
+    log.info("referral triaged", referral_id=str(referral_id), status=referral.status)
     return referral
+
+
+def accept(uow: UnitOfWork, referral_id: UUID) -> Referral:
+    return _decide(uow, referral_id, lambda r: r.accept(_now()))
+
+
+def decline(uow: UnitOfWork, referral_id: UUID, reason: str) -> Referral:
+    return _decide(uow, referral_id, lambda r: r.decline(reason, _now()))
+
+
+def _patient(event: HotOnboarding) -> str:
+    try:
+        return parse_nhs_number(event.nhs_number)
+    except InvalidNhsNumber as error:  # a placeholder slipped through: never processable
+        raise RejectedEvent(str(error)) from error
 
 
 def on_hot_onboarding_triggered(uow: UnitOfWork, event: HotOnboarding) -> None:
-    """Exactly one proposed complex-care referral per trigger, and none on top of an open one."""
-    taken = uow.session.exec(
-        select(Referral.referral_id).where(Referral.source_event_id == event.event_id)
-    ).first()
-    if taken is not None or _open_referral(uow, event.nhs_number, "complex_care"):
+    """Exactly one proposed complex-care referral per trigger, and none on top of an open one.
+
+    The runtime's inbox drops a redelivered event; the source_event_id check (and its unique
+    constraint) covers the same trigger reaching us under another consumer group or replay.
+    """
+    nhs_number = _patient(event)
+    referrals = ReferralRepository(uow.session)
+    if referrals.proposed_from(event.event_id) is not None:
+        log.info("trigger already proposed")
         return
-    referral = _new_referral(
-        "hot_onboarding",
-        nhs_number=event.nhs_number,
+    if (existing := referrals.open_for(nhs_number, "complex_care")) is not None:
+        log.info("open complex-care referral exists", referral_id=str(existing.referral_id))
+        return
+    band = event.band.replace("_", " ")
+    referral = Referral.propose(
+        nhs_number=nhs_number,
         practice_ods=event.practice_ods,
-        service="complex_care",
-        status="proposed",
-        reason=f"hot onboarding: {event.band} risk, {event.trigger.replace('_', ' ')}",
-        preferred_language=event.preferred_language,
+        now=_now(),
         source_event_id=event.event_id,
+        trigger_event_id=event.trigger_event_id,
+        reason=f"hot onboarding: {band} risk (score {event.score}) on {event.trigger}",
+        preferred_language=event.preferred_language,
     )
-    uow.session.add(referral)
+    referrals.add(referral)
     _publish(uow, referral, cause=event)
+    log.info("referral proposed", referral_id=str(referral.referral_id))
 
 
 def on_hot_onboarding_withdrawn(uow: UnitOfWork, event: HotOnboarding) -> None:
-    """The admission was cancelled: a proposal nobody has triaged yet is withdrawn."""
-    for referral in uow.session.exec(
-        select(Referral).where(
-            Referral.nhs_number == event.nhs_number,
-            Referral.source == "hot_onboarding",
-            Referral.status == "proposed",
-        )
-    ):
-        referral.status = transition(referral.status, "withdrawn")
-        referral.updated_at = datetime.now(UTC)
-        uow.session.add(referral)
+    """The admission was cancelled: the proposal it caused, if nobody triaged it yet, is
+    withdrawn. Matched on the trigger's encounter so a later proposal for another stay
+    survives the cancellation of an earlier one."""
+    referrals = ReferralRepository(uow.session)
+    for referral in referrals.proposals_pending(_patient(event)):
+        if referral.trigger_event_id != event.trigger_event_id:
+            continue
+        referral.withdraw(_now())
+        referrals.save(referral)
         _publish(uow, referral, cause=event)
+        log.info("referral withdrawn", referral_id=str(referral.referral_id))
 
 
-HOT_ONBOARDING_HANDLERS: dict[str, Callable[[UnitOfWork, Any], None]] = {
+EVENT_HANDLERS: dict[str, Callable[[UnitOfWork, Any], None]] = {
     HotOnboardingEventType.TRIGGERED: on_hot_onboarding_triggered,
     HotOnboardingEventType.WITHDRAWN: on_hot_onboarding_withdrawn,
 }
