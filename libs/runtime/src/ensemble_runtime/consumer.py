@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from ensemble_contracts import Envelope, TopicSpec
 from ensemble_runtime import metrics
+from ensemble_runtime.db import StoreWorker
 from ensemble_runtime.dead_letters import dead_letter_for, publish_dead_letter
 from ensemble_runtime.inbox import already_processed, record_processed
 from ensemble_runtime.unit_of_work import UnitOfWork
@@ -62,9 +63,11 @@ class EventConsumers:
         on_commit: Callable[[], None],
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
+        store: StoreWorker | None = None,
     ) -> None:
         self._broker = broker
         self._engine = engine
+        self._store = store or StoreWorker(engine)
         self._producer = producer
         self._on_commit = on_commit
         self._max_attempts = max_attempts
@@ -116,7 +119,7 @@ class EventConsumers:
         while True:
             attempt += 1
             try:
-                return await asyncio.to_thread(self.apply, subscription, event)
+                return await self._store.run(self.apply, subscription, event)
             except OperationalError as error:  # the store is away: wait for it, keep order
                 log.warning("store unavailable, will retry", error=type(error).__name__)
                 await asyncio.sleep(min(self._retry_base * 2**attempt, 5.0))

@@ -1,10 +1,16 @@
 """SQL store: SQLite (embedded default, one file per service) or PostgreSQL."""
 
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlmodel import SQLModel, create_engine
+
+T = TypeVar("T")
 
 
 def create_db_engine(url: str) -> Engine:
@@ -42,3 +48,21 @@ def _sqlite_engine(url: str) -> Engine:
 def create_schema(engine: Engine) -> None:
     """Create missing tables (idempotent)."""
     SQLModel.metadata.create_all(engine)
+
+
+class StoreWorker:
+    """Runs blocking store work off the event loop.
+
+    SQLite has one writer at a time. Queueing a process's store work on one thread keeps
+    its own threads from colliding in SQLite's busy handler, which sleeps in steps of up to
+    tens of milliseconds. PostgreSQL work runs on the default thread pool, in parallel.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        single = engine.dialect.name == "sqlite"
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="store") if single else None
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(work, *args)
+        )

@@ -1,6 +1,7 @@
 """Kafka plumbing: the FastStream broker and topic provisioning."""
 
 import asyncio
+import logging
 import contextlib
 
 import structlog
@@ -21,7 +22,9 @@ def create_broker(bootstrap_servers: str, client_id: str, graceful_timeout: floa
         acks="all",
         allow_auto_create_topics=False,
         graceful_timeout=graceful_timeout,
-        logger=structlog.get_logger("faststream"),
+        # Per-message "Received/Processed" lines at DEBUG: our consumers log what matters.
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
     )
 
 

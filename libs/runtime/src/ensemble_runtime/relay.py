@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session
 
 from ensemble_runtime import metrics
+from ensemble_runtime.db import StoreWorker
 from ensemble_runtime.outbox import OutboxMessage, mark_published, pending, prune_published
 
 log = structlog.get_logger(__name__)
@@ -43,8 +44,10 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_seconds: float = 0.25,
         retention: timedelta = timedelta(days=7),
+        store: StoreWorker | None = None,
     ) -> None:
         self._engine = engine
+        self._store = store or StoreWorker(engine)
         self._bootstrap = bootstrap_servers
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
@@ -93,17 +96,17 @@ class OutboxRelay:
     async def _relay_forever(self, producer: AIOKafkaProducer) -> None:
         rounds = 0
         while True:
-            rows = await asyncio.to_thread(self._pending)
+            rows = await self._store.run(self._pending)
             if rows:
                 published = await self._publish(producer, rows)
-                await asyncio.to_thread(self._mark, published)
+                await self._store.run(self._mark, published)
                 if len(published) < len(rows):
                     raise ConnectionError("some outbox rows were not acknowledged")
                 if len(rows) == self._batch_size:
                     continue  # more waiting: do not sleep
             rounds += 1
             if rounds % 2000 == 0:
-                await asyncio.to_thread(self._prune)
+                await self._store.run(self._prune)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)

@@ -1,6 +1,5 @@
 """One service process: store, broker, consumers, outbox relay and the HTTP shell."""
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -14,7 +13,7 @@ from sqlmodel import Session
 
 from ensemble_runtime.config import ServiceSettings
 from ensemble_runtime.consumer import EventConsumers, Subscription
-from ensemble_runtime.db import create_schema
+from ensemble_runtime.db import StoreWorker, create_schema
 from ensemble_runtime.kafka import create_broker, ensure_topics
 from ensemble_runtime.logging import configure_logging
 from ensemble_runtime.relay import OutboxRelay
@@ -35,6 +34,7 @@ class ServiceRuntime:
     ) -> None:
         self.settings = settings
         self.engine = engine
+        self.store = StoreWorker(engine)
         self.broker = create_broker(
             settings.kafka_bootstrap_servers,
             settings.service_name,
@@ -45,6 +45,7 @@ class ServiceRuntime:
             settings.kafka_bootstrap_servers,
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
+            store=self.store,
         )
         self.consumers = EventConsumers(
             self.broker,
@@ -53,6 +54,7 @@ class ServiceRuntime:
             self.relay.notify,
             settings.consumer_max_attempts,
             settings.consumer_retry_base_seconds,
+            self.store,
         )
         for subscription in subscriptions:
             self.consumers.register(subscription)
@@ -68,17 +70,17 @@ class ServiceRuntime:
             with self.unit_of_work() as uow:
                 return work(uow)
 
-        return await asyncio.to_thread(run)
+        return await self.store.run(run)
 
     async def read(self, query: Callable[[Session], T]) -> T:
         def run() -> T:
             with Session(self.engine) as session:
                 return query(session)
 
-        return await asyncio.to_thread(run)
+        return await self.store.run(run)
 
     async def start(self) -> None:
-        await asyncio.to_thread(create_schema, self.engine)
+        await self.store.run(create_schema, self.engine)
         await ensure_topics(
             self.settings.kafka_bootstrap_servers,
             replication_factor=self.settings.topic_replication_factor,
@@ -105,7 +107,7 @@ class ServiceRuntime:
 
         return {
             "started": self.started,
-            "database": await asyncio.to_thread(database_answers),
+            "database": await self.store.run(database_answers),
             "outbox_relay": self.relay.connected,
         }
 

@@ -1,8 +1,7 @@
 """A referral to health coaching or complex care, and the rules for its lifecycle.
 
-    GP request ─────→ requested ─┬─→ accepted
-    hot onboarding ─→ proposed ──┼─→ declined
-                          └──────┴─→ withdrawn   (proposed only: scoring withdrew the trigger)
+requested (a GP)            → accepted | declined
+proposed  (hot onboarding)  → accepted | declined | withdrawn (scoring withdrew the trigger)
 """
 
 from dataclasses import dataclass, field
