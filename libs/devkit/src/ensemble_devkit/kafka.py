@@ -67,6 +67,10 @@ def local_broker(port: int, data_dir: Path) -> KafkaBroker:
     return broker
 
 
+def stop_local_broker(data_dir: Path, port: int) -> None:
+    KafkaBroker(f"127.0.0.1:{port}", "local", {"KAFKA_DATA_DIR": str(data_dir)}).stop()
+
+
 def find_broker(port: int, data_dir: Path) -> KafkaBroker:
     if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         return KafkaBroker(servers, "external")

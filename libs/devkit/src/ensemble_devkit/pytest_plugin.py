@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ensemble_devkit import REPO_ROOT
-from ensemble_devkit.kafka import KafkaBroker, find_broker
+from ensemble_devkit.kafka import KafkaBroker, find_broker, stop_local_broker
 from ensemble_devkit.postgres import create_database, postgres_server
 from ensemble_runtime.kafka import ensure_topics
 
@@ -23,6 +23,7 @@ TEST_POSTGRES_PORT = 55433
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[KafkaBroker]:
     data_dir = TEST_STATE / "kafka"
+    stop_local_broker(data_dir, TEST_KAFKA_PORT)  # one left over from an interrupted run
     shutil.rmtree(data_dir, ignore_errors=True)  # a fresh cluster: no offsets from older runs
     broker = find_broker(TEST_KAFKA_PORT, data_dir)
     asyncio.run(ensure_topics(broker.bootstrap_servers))

@@ -1,8 +1,8 @@
 """Kafka plumbing: the FastStream broker and topic provisioning."""
 
 import asyncio
-import logging
 import contextlib
+import logging
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
