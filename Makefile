@@ -16,11 +16,19 @@ bootstrap: ## install uv (pinned) and the locked workspace into .venv
 run: bootstrap ## start Kafka, the four services and a live demo feed (Ctrl-C stops it all)
 	uv run ensemble-local run
 
+# One pytest run per package, as each is deployed alone: each service's `tests` package stays
+# its own, and a test cannot lean on another package's fixtures.
+TEST_PACKAGES := contracts libs/runtime services/hospital-feed services/scoring \
+	services/referral services/scheduling tests
+PYTEST_ARGS ?=
+
 test: bootstrap lint ## lint, then every test tier on real Kafka, SQLite and PostgreSQL
-	uv run pytest
+	@set -e; for package in $(TEST_PACKAGES); do \
+		echo "=== $$package"; uv run pytest $$package $(PYTEST_ARGS); done
 
 test-fast: bootstrap ## unit tests only (no broker, no PostgreSQL)
-	uv run pytest -m "not kafka and not postgres and not e2e"
+	@set -e; for package in $(TEST_PACKAGES); do \
+		uv run pytest $$package -q -m "not kafka and not postgres and not e2e" || [ $$? = 5 ]; done
 
 lint: bootstrap ## ruff, mypy and the contract-drift check
 	uv run ruff check .

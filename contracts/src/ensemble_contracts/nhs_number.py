@@ -21,6 +21,6 @@ def is_valid_nhs_number(value: str) -> bool:
     """True for ten ASCII digits with a correct check digit that are not a placeholder."""
     if len(value) != 10 or not value.isascii() or not value.isdigit():
         return False
-    if value in PLACEHOLDERS:
+    if value in PLACEHOLDERS or len(set(value)) == 1:  # 2222222222 etc. pass the check too
         return False
     return check_digit(value[:9]) == int(value[9])

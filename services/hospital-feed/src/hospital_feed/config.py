@@ -1,5 +1,7 @@
 """Settings from the environment, prefix HOSPITAL_FEED_."""
 
+import json
+
 from pydantic_settings import SettingsConfigDict
 
 from ensemble_runtime.auth import parse_token_map
@@ -17,6 +19,14 @@ class Settings(ServiceSettings):
     practice_tokens: str = "{}"
     staff_tokens: str = "{}"
     max_message_bytes: int = 1024 * 1024
+    # JSON {"RCB": 2575}: one MLLP listener per sending trust (MSH-4 it may send for -> port).
+    mllp_listeners: str = "{}"
+
+    def mllp_ports(self) -> dict[str, int]:
+        value = json.loads(self.mllp_listeners) if self.mllp_listeners.strip() else {}
+        if not isinstance(value, dict):
+            raise ValueError("HOSPITAL_FEED_MLLP_LISTENERS: expected a JSON object ODS -> port")
+        return {str(ods).upper(): int(port) for ods, port in value.items()}
 
     def tokens(self, kind: str) -> dict[str, str]:
         return parse_token_map(getattr(self, f"{kind}_tokens"))

@@ -1,24 +1,27 @@
-"""HTTP: senders post ADT, practices read their alerts, staff see held/rejected messages."""
+"""HTTP: senders post ADT, practices read their alerts, staff see and rerun held/rejected."""
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ensemble_runtime.auth import TokenRegistry, authenticate
 from ensemble_runtime.service import ServiceRuntime
-from hospital_feed.adapters.orm import Hl7Message, PracticeAlert
+from ensemble_runtime.unit_of_work import UnitOfWork
+from hospital_feed.adapters.orm import Hl7Message, MessageStatus, PracticeAlert, as_utc
 from hospital_feed.config import Settings
-from hospital_feed.service_layer.handlers import receive_hl7v2, reprocess
+from hospital_feed.domain.hl7_message import decode
+from hospital_feed.service_layer.handlers import NotReprocessable, receive_hl7v2, reprocess
 
 HL7_MEDIA_TYPE = "application/hl7-v2"
+T = TypeVar("T")
 
 
-def _utc(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+def _iso(moment: Any) -> str | None:
+    value = as_utc(moment)
+    return value.isoformat() if value else None
 
 
 def alert_view(alert: PracticeAlert) -> dict[str, Any]:
@@ -30,10 +33,53 @@ def alert_view(alert: PracticeAlert) -> dict[str, Any]:
         "sending_facility": alert.sending_facility,
         "visit_number": alert.visit_number,
         "location": alert.location,
-        "event_at": _utc(alert.event_at),
-        "created_at": _utc(alert.created_at),
+        "event_at": _iso(alert.event_at),
+        "created_at": _iso(alert.created_at),
         "status": alert.status,
+        "retracted_by_event_id": (
+            str(alert.retracted_by_event_id) if alert.retracted_by_event_id else None
+        ),
     }
+
+
+def message_view(message: Hl7Message) -> dict[str, Any]:
+    """Metadata only: the raw message is clinical content and stays in the store."""
+    return {
+        "id": message.id,
+        "sender": message.sender,
+        "sending_facility": message.sending_facility,
+        "control_id": message.control_id,
+        "trigger": message.trigger,
+        "status": message.status,
+        "ack_code": message.ack_code,
+        "error_code": message.error_code,
+        "error": message.error,
+        "received_at": _iso(message.received_at),
+        "reprocessed_at": _iso(message.reprocessed_at),
+        "event_id": str(message.event_id) if message.event_id else None,
+    }
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing (413) anything over `limit` bytes without buffering all of it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "message too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "message too large")
+    return bytes(body)
+
+
+async def _transact(runtime: ServiceRuntime, work: Callable[[UnitOfWork], T]) -> T:
+    try:
+        return await runtime.transact(work)
+    except IntegrityError:
+        # A concurrent twin (same resend key or business key) committed first. Run again:
+        # this time the rules see it and answer as for a resend or a duplicate.
+        return await runtime.transact(work)
 
 
 def build_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
@@ -44,13 +90,10 @@ def build_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
 
     @router.post("/hl7v2", tags=["hospital senders"], response_class=Response)
     async def post_hl7v2(request: Request) -> Response:
-        """One HL7 v2 ADT message (ER7). Answers the HL7 ACK; AA only once stored."""
+        """One HL7 v2 ADT message (ER7). Answers the HL7 ACK; AA only once committed."""
         sender = authenticate(request, senders)
-        body = await request.body()
-        if len(body) > settings.max_message_bytes:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "message too large")
-        raw = body.decode("utf-8", errors="replace")
-        ack = await runtime.transact(lambda uow: receive_hl7v2(uow, sender, raw))
+        raw = decode(await _read_body(request, settings.max_message_bytes))
+        ack = await _transact(runtime, lambda uow: receive_hl7v2(uow, sender, raw))
         return Response(ack, media_type=HL7_MEDIA_TYPE)
 
     @router.get("/practices/{ods}/alerts", tags=["practices"])
@@ -61,13 +104,14 @@ def build_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         """This practice's alerts, oldest first; poll with `after=<last alert_id>`."""
-        if authenticate(request, practices) != ods.upper():
+        practice = ods.upper()
+        if authenticate(request, practices).upper() != practice:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "not your practice")
 
         def query(session: Session) -> list[dict[str, Any]]:
             rows = session.exec(
                 select(PracticeAlert)
-                .where(PracticeAlert.practice_ods == ods.upper())
+                .where(PracticeAlert.practice_ods == practice)
                 .where(col(PracticeAlert.alert_id) > after)
                 .order_by(col(PracticeAlert.alert_id))
                 .limit(limit)
@@ -78,37 +122,41 @@ def build_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
 
     @router.get("/messages", tags=["staff"])
     async def messages(
-        request: Request, status_: Annotated[str, Query(alias="status")] = "rejected"
+        request: Request,
+        status_: Annotated[MessageStatus, Query(alias="status")] = MessageStatus.REJECTED,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        """Messages by status (metadata only; the raw message stays in the store)."""
+        """Stored messages with one status, oldest first (metadata only, never the raw)."""
         authenticate(request, staff)
 
         def query(session: Session) -> list[dict[str, Any]]:
-            rows = session.exec(select(Hl7Message).where(Hl7Message.status == status_).limit(500))
-            return [
-                m.model_dump(
-                    include={
-                        "id",
-                        "sending_facility",
-                        "control_id",
-                        "trigger",
-                        "status",
-                        "ack_code",
-                        "error",
-                    }
-                )
-                | {"received_at": _utc(m.received_at)}
-                for m in rows
-            ]
+            rows = session.exec(
+                select(Hl7Message)
+                .where(Hl7Message.status == status_)
+                .where(col(Hl7Message.id) > after)
+                .order_by(col(Hl7Message.id))
+                .limit(limit)
+            )
+            return [message_view(m) for m in rows]
 
         return {"messages": await runtime.read(query)}
 
-    @router.post("/messages/{message_id}/reprocess", tags=["staff"], response_class=Response)
-    async def reprocess_message(message_id: int, request: Request) -> Response:
+    @router.post("/messages/{message_id}/reprocess", tags=["staff"])
+    async def reprocess_message(message_id: int, request: Request) -> dict[str, Any]:
+        """Run a rejected or held message through the rules again (e.g. after a fix)."""
         authenticate(request, staff)
-        ack = await runtime.transact(lambda uow: reprocess(uow, message_id))
-        if ack is None:
+        try:
+            result = await _transact(runtime, lambda uow: reprocess(uow, message_id))
+        except NotReprocessable as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+        if result is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such message")
-        return Response(ack, media_type=HL7_MEDIA_TYPE)
+        return {
+            "id": result.message_id,
+            "status": result.status,
+            "ack_code": result.ack_code,
+            "error": result.error,
+        }
 
     return router

@@ -1,100 +1,173 @@
-"""Use cases: receive an ADT message; project encounters into practice alerts."""
+"""Use cases: receive an ADT message, reprocess a stored one, project encounters to alerts."""
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlmodel import col, select
 
 from ensemble_contracts.hospital import EncounterEvent
-from ensemble_contracts.nhs_number import is_valid_nhs_number
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
 from ensemble_runtime.unit_of_work import UnitOfWork
-from hospital_feed.adapters.orm import Hl7Message, PracticeAlert
+from hospital_feed.adapters.orm import (
+    AlertStatus,
+    Hl7Message,
+    MessageStatus,
+    PracticeAlert,
+)
 from hospital_feed.domain.ack import build_ack
 from hospital_feed.domain.encounters import (
     ALERT_KIND,
     RETRACTS,
+    business_key,
+    event_time,
     event_type_for,
     is_emergency,
 )
-from hospital_feed.domain.hl7 import AdtMessage, Header, Hl7Error, parse_adt, parse_header
+from hospital_feed.domain.hl7_message import AdtMessage, Header, Hl7Error, parse_adt, parse_header
+from hospital_feed.domain.nhs_number import HELD_REASONS, NhsNumberStatus, classify
 
 PRODUCER = "hospital-feed"
+ALERTS_GROUP = "hospital-feed.alerts"
+REPROCESSABLE = frozenset({MessageStatus.REJECTED, MessageStatus.HELD})
+SENDER_NOT_ALLOWED = "this sender may not send messages for the facility in MSH-4"
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with one message: how to store it, how to answer, what to publish."""
+
+    status: MessageStatus
+    ack_code: str
+    reason: str = ""
+    error_code: str = "0"
+    event: EncounterEvent | None = None
+    published_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Reprocessed:
+    message_id: int
+    status: str
+    ack_code: str
+    error: str | None
+
+
+class NotReprocessable(Exception):
+    """Only rejected or held messages are run again."""
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _readable_header(raw: str) -> Header | None:
+    try:
+        return parse_header(raw)
+    except Hl7Error:
+        return None
+
+
+def _identity(sender: str, header: Header | None) -> tuple[str, str, str, str]:
+    """(sender, MSH-4, MSH-10, trigger), cut to their column sizes."""
+    if header is None:
+        return sender[:50], "", "", ""
+    return sender[:50], header.sending_facility[:50], header.control_id[:200], header.trigger[:10]
 
 
 def receive_hl7v2(uow: UnitOfWork, sender: str, raw: str) -> str:
-    """Store the message, publish its encounter, commit, and only then answer AA."""
-    digest = hashlib.sha256(raw.encode()).hexdigest()
-    try:
-        message = parse_adt(raw)
-    except Hl7Error as error:
-        return _reject(uow, sender, raw, digest, _readable_header(raw), error)
-    header = message.header
-    if header.sending_facility.upper() != sender.upper():
-        forbidden = Hl7Error("AR", "207", "this sender may not send for the facility in MSH-4")
-        return _reject(uow, sender, raw, digest, header, forbidden)
-
+    """Store the message (whatever it is), publish its encounter, commit; then answer."""
+    digest = _sha256(raw)
+    header = _readable_header(raw)
+    sender, facility, control_id, trigger = _identity(sender, header)
     earlier = uow.session.exec(
         select(Hl7Message).where(
-            Hl7Message.sending_facility == header.sending_facility,
-            Hl7Message.control_id == header.control_id,
+            Hl7Message.sender == sender,
+            Hl7Message.sending_facility == facility,
+            Hl7Message.control_id == control_id,
             Hl7Message.content_sha256 == digest,
         )
     ).first()
-    if earlier is not None:  # a resend: same answer, no new effect
+    if earlier is not None:  # a resend: the same answer, no new effect
+        log.info("hl7 resend answered again", message_id=earlier.id, ack_code=earlier.ack_code)
         return build_ack(header, earlier.ack_code, earlier.error or "", earlier.error_code)
 
+    verdict = judge(uow, sender, raw, header)
     record = Hl7Message(
         sender=sender,
-        sending_facility=header.sending_facility,
-        control_id=header.control_id,
-        trigger=header.trigger,
+        sending_facility=facility,
+        control_id=control_id,
+        trigger=trigger,
         content_sha256=digest,
         raw=raw,
-        status="accepted",
-        ack_code="AA",
+        status=verdict.status,
+        ack_code=verdict.ack_code,
     )
-    _decide(uow, message, record)
-    uow.session.add(record)
-    uow.commit()
-    return build_ack(header, "AA", record.error or "")
+    _record(uow, record, verdict)
+    uow.commit()  # only now may the sender hear AA
+    log.info(
+        "hl7 message received",
+        message_id=record.id,
+        sending_facility=facility,
+        control_id=control_id,
+        trigger=trigger,
+        status=verdict.status,
+        ack_code=verdict.ack_code,
+    )
+    return build_ack(header, verdict.ack_code, verdict.reason, verdict.error_code)
 
 
-def _decide(uow: UnitOfWork, message: AdtMessage, record: Hl7Message) -> None:
+def judge(uow: UnitOfWork, sender: str, raw: str, header: Header | None) -> Verdict:
+    """Decide a message's fate. Reads the store (for business duplicates), writes nothing."""
+    if header is not None and header.sending_facility and header.sending_facility != sender.upper():
+        # Checked before the body is read: a sender's token covers only its own MSH-4.
+        return Verdict(MessageStatus.REJECTED, "AR", SENDER_NOT_ALLOWED, "204")
+    try:
+        message = parse_adt(raw)
+    except Hl7Error as error:
+        return Verdict(MessageStatus.REJECTED, error.ack_code, error.text, error.error_code)
+
+    nhs_status = classify(message.nhs_number)
+    if nhs_status is not NhsNumberStatus.VALID:
+        # Not the hospital's fault (unknown patients exist): answer AA, keep it for staff.
+        return Verdict(MessageStatus.HELD, "AA", HELD_REASONS[nhs_status])
     event_type = event_type_for(message)
-    if event_type is None:
-        record.status = "stored"  # e.g. A08: kept, never a new clinical event
-        return
-    if message.nhs_number is None or not is_valid_nhs_number(message.nhs_number):
-        # Not the sender's fault (unknown patients exist): keep it for staff, alert no one.
-        record.status, record.error = "held", "no valid traced NHS number in PID-3"
-        return
-    record.business_key = "|".join(
-        [
-            message.header.sending_facility,
-            message.nhs_number,
-            event_type,
-            message.visit_number or "",
-            message.event_at.isoformat() if message.event_at else "",
-        ]
-    )
-    already = uow.session.exec(
-        select(Hl7Message.id).where(
-            Hl7Message.business_key == record.business_key,
-            col(Hl7Message.event_id).is_not(None),
-        )
-    ).first()
-    if already is not None:  # the same event under a new control id
-        record.status = "duplicate"
-        return
+    if event_type is None:  # A08, A28, a non-A&E A04, ...: kept, never a new event
+        return Verdict(MessageStatus.ACCEPTED, "AA")
+    key = business_key(message)
+    published_key = _sha256(key) if key else None
+    if published_key is not None:
+        already = uow.session.exec(
+            select(Hl7Message.id).where(Hl7Message.published_key == published_key)
+        ).first()
+        if already is not None:
+            reason = "the same event was already received under another control id"
+            return Verdict(MessageStatus.DUPLICATE, "AA", reason)
     event = _encounter(message, event_type)
-    record.event_id = event.event_id
-    uow.publish(HOSPITAL_ENCOUNTERS, event)
+    return Verdict(MessageStatus.ACCEPTED, "AA", event=event, published_key=published_key)
+
+
+def _record(uow: UnitOfWork, record: Hl7Message, verdict: Verdict) -> None:
+    """Write the verdict on the stored message and stage its event, in one transaction."""
+    record.status = verdict.status
+    record.ack_code = verdict.ack_code
+    record.error_code = verdict.error_code
+    record.error = verdict.reason or None
+    record.published_key = verdict.published_key
+    record.event_id = verdict.event.event_id if verdict.event else None
+    uow.session.add(record)
+    if verdict.event is not None:
+        uow.publish(HOSPITAL_ENCOUNTERS, verdict.event)
+    uow.session.flush()  # assigns record.id; surfaces constraint violations here
 
 
 def _encounter(message: AdtMessage, event_type: str) -> EncounterEvent:
-    assert message.nhs_number is not None
+    assert message.nhs_number is not None  # classify() said VALID
     return EncounterEvent(
         event_type=event_type,
         producer=PRODUCER,
@@ -108,63 +181,41 @@ def _encounter(message: AdtMessage, event_type: str) -> EncounterEvent:
         admission_type=message.admission_type,
         emergency=is_emergency(message),
         location=message.location,
-        event_at=message.event_at or message.admitted_at,
+        event_at=event_time(message),
         admitted_at=message.admitted_at,
         discharged_at=message.discharged_at,
         discharge_disposition=message.discharge_disposition,
     )
 
 
-def _readable_header(raw: str) -> Header | None:
-    try:
-        return parse_header(raw)
-    except Hl7Error:
-        return None
+def reprocess(uow: UnitOfWork, message_id: int) -> Reprocessed | None:
+    """Run a rejected or held message through the same rules again (e.g. after a fix).
 
-
-def _reject(
-    uow: UnitOfWork,
-    sender: str,
-    raw: str,
-    digest: str,
-    header: Header | None,
-    error: Hl7Error,
-) -> str:
-    """Keep the rejected message (for staff and replay), then answer AE/AR."""
-    uow.session.add(
-        Hl7Message(
-            sender=sender,
-            sending_facility=header.sending_facility if header else "",
-            control_id=header.control_id if header else "",
-            trigger=header.trigger if header else "",
-            content_sha256=digest,
-            raw=raw,
-            status="rejected",
-            ack_code=error.ack_code,
-            error_code=error.error_code,
-            error=error.text,
-        )
-    )
-    uow.commit()
-    return build_ack(header, error.ack_code, error.text, error.error_code)
-
-
-def reprocess(uow: UnitOfWork, message_id: int) -> str | None:
-    """Run a held or rejected message through again (e.g. after a fix); None if unknown."""
+    The stored row is updated in place: its identity (and so resend detection) stays, and a
+    later resend of the same bytes gets the new answer. None when there is no such message.
+    """
     record = uow.session.get(Hl7Message, message_id)
     if record is None:
         return None
-    raw, sender = record.raw, record.sender
-    record.status = f"{record.status}-reprocessed"
-    record.content_sha256 = f"reprocessed:{record.id}"  # let the new attempt stand on its own
-    uow.session.add(record)
-    return receive_hl7v2(uow, sender, raw)
+    if record.status not in REPROCESSABLE:
+        raise NotReprocessable(f"message is {record.status}; only rejected or held are rerun")
+    verdict = judge(uow, record.sender, record.raw, _readable_header(record.raw))
+    record.reprocessed_at = datetime.now(UTC)
+    _record(uow, record, verdict)
+    uow.commit()
+    log.info("hl7 message reprocessed", message_id=message_id, status=verdict.status)
+    assert record.id is not None
+    return Reprocessed(record.id, verdict.status, verdict.ack_code, verdict.reason or None)
 
 
 def project_alert(uow: UnitOfWork, event: EncounterEvent) -> None:
-    """One alert per encounter event for the patient's own practice, never two."""
+    """One alert per encounter event for the patient's own practice, never two.
+
+    A cancellation retracts the earlier alert for the same patient and visit, and adds an
+    alert of its own so the practice sees the correction.
+    """
     if event.practice_ods is None:
-        return
+        return  # no registered practice in PD1-3: nobody to tell
     exists = uow.session.exec(
         select(PracticeAlert.alert_id).where(
             PracticeAlert.practice_ods == event.practice_ods,
@@ -173,26 +224,30 @@ def project_alert(uow: UnitOfWork, event: EncounterEvent) -> None:
     ).first()
     if exists is not None:
         return
-    for earlier in uow.session.exec(
-        select(PracticeAlert).where(
-            PracticeAlert.practice_ods == event.practice_ods,
-            PracticeAlert.nhs_number == event.nhs_number,
-            PracticeAlert.visit_number == event.visit_number,
-            col(PracticeAlert.kind).in_(RETRACTS.get(event.event_type, ())),
-            PracticeAlert.status == "active",
-        )
-    ):
-        earlier.status, earlier.retracted_by_event_id = "retracted", event.event_id
-        uow.session.add(earlier)
+    visit_number = event.visit_number[:50] if event.visit_number else None
+    retracts = RETRACTS.get(event.event_type, ())
+    if retracts and visit_number is not None:
+        for earlier in uow.session.exec(
+            select(PracticeAlert).where(
+                PracticeAlert.practice_ods == event.practice_ods,
+                PracticeAlert.nhs_number == event.nhs_number,
+                PracticeAlert.visit_number == visit_number,
+                col(PracticeAlert.kind).in_(retracts),
+                PracticeAlert.status == AlertStatus.ACTIVE,
+            )
+        ):
+            earlier.status = AlertStatus.RETRACTED
+            earlier.retracted_by_event_id = event.event_id
+            uow.session.add(earlier)
     uow.session.add(
         PracticeAlert(
             practice_ods=event.practice_ods,
             nhs_number=event.nhs_number,
             kind=ALERT_KIND[event.event_type],
             encounter_event_id=event.event_id,
-            sending_facility=event.sending_facility,
-            visit_number=event.visit_number,
-            location=event.location,
+            sending_facility=event.sending_facility[:50],
+            visit_number=visit_number,
+            location=event.location[:200] if event.location else None,
             event_at=event.event_at,
         )
     )

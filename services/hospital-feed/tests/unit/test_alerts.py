@@ -1,0 +1,142 @@
+from uuid import uuid4
+
+from ensemble_contracts.hospital import EncounterEvent
+from ensemble_contracts.hospital import EncounterEventType as T
+from ensemble_runtime.unit_of_work import UnitOfWork
+from hospital_feed.bootstrap import Service
+from hospital_feed.entrypoints.kafka import SUBSCRIPTIONS
+from hospital_feed.service_layer.handlers import ALERT_HANDLERS, project_alert
+
+from ..samples import adt
+from ..support import alerts, published_events, receive
+
+
+def project(service: Service, *events: EncounterEvent) -> None:
+    for event in events:
+        with UnitOfWork(service.engine, "hospital-feed") as uow:
+            project_alert(uow, event)
+            uow.commit()
+
+
+def consume(service: Service, event: EncounterEvent) -> str:
+    """The consumer path the runtime takes for a Kafka message (inbox included)."""
+    return service.runtime.consumers.apply(SUBSCRIPTIONS[0], event)
+
+
+def encounter(**fields: object) -> EncounterEvent:
+    base: dict[str, object] = {
+        "event_type": T.ADMITTED,
+        "producer": "hospital-feed",
+        "nhs_number": "9990000018",
+        "practice_ods": "L85001",
+        "sending_facility": "RCB",
+        "trigger_event": "A01",
+        "source_message_id": f"C-{uuid4().hex[:8]}",
+        "visit_number": "V1",
+        "location": "WARD 7",
+    }
+    return EncounterEvent.model_validate(base | fields)
+
+
+def test_subscription_covers_every_encounter_type() -> None:
+    (subscription,) = SUBSCRIPTIONS
+    assert (subscription.topic.name, subscription.group) == (
+        "hospital.encounters.v1",
+        "hospital-feed.alerts",
+    )
+    assert set(subscription.handlers) == set(T.ALL) == set(ALERT_HANDLERS)
+
+
+def test_an_encounter_alerts_the_registered_practice_only(service: Service) -> None:
+    receive(service.engine, adt(practice="L85001", nhs="9990000018", control_id="C1"))
+    receive(service.engine, adt(practice="L85002", nhs="9990000026", control_id="C2"))
+    for event in published_events(service.engine):
+        assert consume(service, event) == "processed"
+    by_practice = {a.practice_ods: a for a in alerts(service.engine)}
+    assert set(by_practice) == {"L85001", "L85002"}
+    assert by_practice["L85001"].nhs_number == "9990000018"
+    assert by_practice["L85002"].nhs_number == "9990000026"
+    first = by_practice["L85001"]
+    assert (first.kind, first.status, first.sending_facility) == ("admitted", "active", "RCB")
+    assert (first.visit_number, first.location) == ("V00123", "WARD 7 BAY 2 BED 4 RCB")
+    assert first.event_at is not None
+
+
+def test_no_practice_no_alert(service: Service) -> None:
+    project(service, encounter(practice_ods=None))
+    assert alerts(service.engine) == []
+
+
+def test_the_same_event_twice_gives_one_alert(service: Service) -> None:
+    event = encounter()
+    assert consume(service, event) == "processed"
+    assert consume(service, event) == "duplicate"  # the runtime's inbox
+    project(service, event)  # and the handler itself, past the inbox (e.g. a replay)
+    assert len(alerts(service.engine)) == 1
+
+
+def test_each_kind_of_encounter_becomes_its_alert_kind(service: Service) -> None:
+    kinds = {
+        T.ADMITTED: "admitted",
+        T.TRANSFERRED: "transferred",
+        T.DISCHARGED: "discharged",
+        T.AE_ATTENDANCE: "ae_attendance",
+    }
+    project(service, *(encounter(event_type=t, visit_number=f"V-{t}") for t in kinds))
+    assert [a.kind for a in alerts(service.engine)] == list(kinds.values())
+
+
+def test_a_cancelled_admission_retracts_the_alert_and_says_so(service: Service) -> None:
+    receive(service.engine, adt("A01", control_id="C1", visit="V9"))
+    receive(service.engine, adt("A11", control_id="C2", visit="V9"))
+    admitted, cancelled = published_events(service.engine)
+    for event in (admitted, cancelled):
+        consume(service, event)
+    first, second = alerts(service.engine)
+    assert (first.kind, first.status, first.retracted_by_event_id) == (
+        "admitted",
+        "retracted",
+        cancelled.event_id,
+    )
+    assert (second.kind, second.status) == ("admission_cancelled", "active")
+
+
+def test_a_cancelled_discharge_retracts_only_the_discharge(service: Service) -> None:
+    admitted = encounter(event_type=T.ADMITTED)
+    discharged = encounter(event_type=T.DISCHARGED, trigger_event="A03")
+    undone = encounter(event_type=T.DISCHARGE_CANCELLED, trigger_event="A13")
+    project(service, admitted, discharged, undone)
+    assert [(a.kind, a.status) for a in alerts(service.engine)] == [
+        ("admitted", "active"),
+        ("discharged", "retracted"),
+        ("discharge_cancelled", "active"),
+    ]
+
+
+def test_a_cancellation_touches_only_the_same_patient_visit_and_practice(
+    service: Service,
+) -> None:
+    other_visit = encounter(visit_number="V2")
+    other_patient = encounter(nhs_number="9990000026")
+    other_practice = encounter(practice_ods="L85002")
+    cancel = encounter(event_type=T.ADMISSION_CANCELLED, trigger_event="A11")
+    project(service, other_visit, other_patient, other_practice, cancel)
+    states = [(a.practice_ods, a.kind, a.status) for a in alerts(service.engine)]
+    assert states == [
+        ("L85001", "admitted", "active"),
+        ("L85001", "admitted", "active"),
+        ("L85002", "admitted", "active"),
+        ("L85001", "admission_cancelled", "active"),
+    ]
+
+
+def test_a_cancellation_without_visit_number_retracts_nothing(service: Service) -> None:
+    project(
+        service,
+        encounter(visit_number=None),
+        encounter(event_type=T.ADMISSION_CANCELLED, visit_number=None),
+    )
+    assert [(a.kind, a.status) for a in alerts(service.engine)] == [
+        ("admitted", "active"),
+        ("admission_cancelled", "active"),
+    ]
