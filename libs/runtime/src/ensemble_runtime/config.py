@@ -2,6 +2,8 @@
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ensemble_runtime.auth import parse_token_map
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
@@ -21,3 +23,10 @@ class ServiceSettings(BaseSettings):
     consumer_retry_base_seconds: float = 0.2
     topic_replication_factor: int = 1
     graceful_timeout_seconds: float = 15.0
+    # Bearer tokens as JSON {"principal": "token"}; empty by default: no built-in secrets.
+    # Every service has staff; services add `<kind>_tokens` fields for other callers.
+    staff_tokens: str = "{}"
+
+    def tokens(self, kind: str) -> dict[str, str]:
+        """The `<kind>_tokens` setting as principal -> token."""
+        return parse_token_map(getattr(self, f"{kind}_tokens"))

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
@@ -13,7 +14,7 @@ from sqlmodel import Session
 
 from ensemble_runtime.config import ServiceSettings
 from ensemble_runtime.consumer import EventConsumers, Subscription
-from ensemble_runtime.db import StoreWorker, create_schema
+from ensemble_runtime.db import StoreWorker, create_db_engine, create_schema
 from ensemble_runtime.kafka import create_broker, ensure_topics
 from ensemble_runtime.logging import configure_logging
 from ensemble_runtime.relay import OutboxRelay
@@ -142,6 +143,29 @@ def create_app(runtime: ServiceRuntime, routers: Sequence[APIRouter], title: str
     for router in routers:
         app.include_router(router)
     return app
+
+
+@dataclass
+class Service:
+    """A wired service: what `__main__` serves and what tests drive."""
+
+    settings: ServiceSettings
+    engine: Engine
+    runtime: ServiceRuntime
+    app: FastAPI
+
+
+def build_service(
+    settings: ServiceSettings,
+    title: str,
+    subscriptions: Sequence[Subscription[Any]],
+    routers: Callable[[ServiceRuntime], Sequence[APIRouter]],
+    engine: Engine | None = None,
+) -> Service:
+    """The one bootstrap every service shares; `engine` lets tests bring their own store."""
+    engine = engine or create_db_engine(settings.database_url)
+    runtime = ServiceRuntime(settings, engine, subscriptions)
+    return Service(settings, engine, runtime, create_app(runtime, routers(runtime), title))
 
 
 def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from ensemble_runtime.db import create_db_engine
-from ensemble_runtime.service import ServiceRuntime, create_app
+from ensemble_runtime.service import Service as RuntimeService
+from ensemble_runtime.service import build_service
 from hospital_feed.adapters import orm  # noqa: F401  (registers the tables)
 from hospital_feed.config import Settings
 from hospital_feed.entrypoints.http import build_router
@@ -17,25 +17,25 @@ from hospital_feed.entrypoints.mllp import MllpListener
 
 
 @dataclass
-class Service:
-    settings: Settings
-    engine: Engine
-    runtime: ServiceRuntime
-    app: FastAPI
+class Service(RuntimeService):
     mllp: list[MllpListener] = field(default_factory=list)
 
 
 def bootstrap(settings: Settings, engine: Engine | None = None) -> Service:
-    engine = engine or create_db_engine(settings.database_url)
-    runtime = ServiceRuntime(settings, engine, SUBSCRIPTIONS)
-    app = create_app(runtime, [build_router(runtime, settings)], title="Ensemble hospital-feed")
+    wired = build_service(
+        settings,
+        "Ensemble hospital-feed",
+        SUBSCRIPTIONS,
+        lambda runtime: [build_router(runtime, settings)],
+        engine,
+    )
     listeners = [
-        MllpListener(runtime, sender, settings.http_host, port, settings.max_message_bytes)
+        MllpListener(wired.runtime, sender, settings.http_host, port, settings.max_message_bytes)
         for sender, port in settings.mllp_ports().items()
     ]
     if listeners:
-        _run_with_app(app, listeners)
-    return Service(settings=settings, engine=engine, runtime=runtime, app=app, mllp=listeners)
+        _run_with_app(wired.app, listeners)
+    return Service(wired.settings, wired.engine, wired.runtime, wired.app, mllp=listeners)
 
 
 def _run_with_app(app: FastAPI, listeners: list[MllpListener]) -> None:

@@ -4,7 +4,6 @@ import json
 
 from pydantic_settings import SettingsConfigDict
 
-from ensemble_runtime.auth import parse_token_map
 from ensemble_runtime.config import ServiceSettings
 
 
@@ -17,7 +16,6 @@ class Settings(ServiceSettings):
     # JSON {"principal": "token"}. Senders are named by the MSH-4 code they may send for.
     sender_tokens: str = "{}"
     practice_tokens: str = "{}"
-    staff_tokens: str = "{}"
     max_message_bytes: int = 1024 * 1024
     # JSON {"RCB": 2575}: one MLLP listener per sending trust (MSH-4 it may send for -> port).
     mllp_listeners: str = "{}"
@@ -27,6 +25,3 @@ class Settings(ServiceSettings):
         if not isinstance(value, dict):
             raise ValueError("HOSPITAL_FEED_MLLP_LISTENERS: expected a JSON object ODS -> port")
         return {str(ods).upper(): int(port) for ods, port in value.items()}
-
-    def tokens(self, kind: str) -> dict[str, str]:
-        return parse_token_map(getattr(self, f"{kind}_tokens"))

@@ -1,28 +1,21 @@
 """Wire settings, store, runtime and HTTP app together."""
 
-from dataclasses import dataclass
-
-from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from ensemble_runtime.db import create_db_engine
-from ensemble_runtime.service import ServiceRuntime, create_app
+from ensemble_runtime.service import Service, build_service
 from referral.adapters import orm  # noqa: F401  (registers the tables)
 from referral.config import Settings
 from referral.entrypoints.http import build_router
 from referral.entrypoints.kafka import SUBSCRIPTIONS
 
-
-@dataclass
-class Service:
-    settings: Settings
-    engine: Engine
-    runtime: ServiceRuntime
-    app: FastAPI
+__all__ = ["Service", "bootstrap"]
 
 
 def bootstrap(settings: Settings, engine: Engine | None = None) -> Service:
-    engine = engine or create_db_engine(settings.database_url)
-    runtime = ServiceRuntime(settings, engine, SUBSCRIPTIONS)
-    app = create_app(runtime, [build_router(runtime, settings)], title="Ensemble referral")
-    return Service(settings=settings, engine=engine, runtime=runtime, app=app)
+    return build_service(
+        settings,
+        "Ensemble referral",
+        SUBSCRIPTIONS,
+        lambda runtime: [build_router(runtime, settings)],
+        engine,
+    )

@@ -2,7 +2,6 @@
 
 from pydantic_settings import SettingsConfigDict
 
-from ensemble_runtime.auth import parse_token_map
 from ensemble_runtime.config import ServiceSettings
 
 
@@ -14,7 +13,3 @@ class Settings(ServiceSettings):
     http_port: int = 8003
     # JSON {"principal": "token"}; practices are named by ODS code. No built-in secrets.
     practice_tokens: str = "{}"
-    staff_tokens: str = "{}"
-
-    def tokens(self, kind: str) -> dict[str, str]:
-        return parse_token_map(getattr(self, f"{kind}_tokens"))

@@ -2,7 +2,6 @@
 
 from pydantic_settings import SettingsConfigDict
 
-from ensemble_runtime.auth import parse_token_map
 from ensemble_runtime.config import ServiceSettings
 from scoring.domain.model import Band
 
@@ -13,11 +12,5 @@ class Settings(ServiceSettings):
     service_name: str = "scoring"
     database_url: str = "sqlite:///run/scoring.db"
     http_port: int = 8002
-    # JSON {"principal": "token"}; empty by default: no built-in secrets.
-    staff_tokens: str = "{}"
     # Lowest band at which an A&E attendance (not an admission) triggers hot onboarding.
     hot_onboarding_ae_min_band: Band = "high"
-
-    @property
-    def staff_token_map(self) -> dict[str, str]:
-        return parse_token_map(self.staff_tokens)
