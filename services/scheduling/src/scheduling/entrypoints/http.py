@@ -1,59 +1,53 @@
-"""HTTP for the coaching team (staff token): roster, appointments, outcomes."""
+"""HTTP for the coaching team (staff token): roster, appointments, outcomes, waiting list."""
 
-from datetime import time
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from ensemble_runtime.auth import TokenRegistry, authenticate
 from ensemble_runtime.service import ServiceRuntime
-from scheduling.adapters.orm import Appointment, CoachRecord, WaitingListEntry
+from ensemble_runtime.unit_of_work import UnitOfWork
+from scheduling.adapters import repository as repo
+from scheduling.adapters.orm import Appointment, WaitingListEntry
 from scheduling.config import Settings
-from scheduling.domain.coaching import WEEKDAYS
+from scheduling.domain.appointment import AppointmentStatus, InvalidTransition
+from scheduling.domain.coach import Coach, InvalidCoach
 from scheduling.service_layer.handlers import (
-    InvalidAppointmentChange,
-    record_outcome,
+    AppointmentNotFound,
+    cancel,
+    mark_attended,
+    mark_did_not_attend,
     upsert_coaches,
 )
 
 
 class CoachIn(BaseModel):
-    coach_id: str = Field(min_length=1, max_length=50)
-    display_name: str = Field(min_length=1, max_length=100)
+    """The published coach format; the domain checks zones, weekdays and hours."""
+
+    coach_id: str
+    display_name: str
     languages: list[str] = Field(min_length=1)
     timezone: str
-    weekly_hours: dict[str, list[tuple[str, str]]]
+    weekly_hours: dict[str, list[list[str]]] = Field(default_factory=dict)
     active: bool = True
 
-    @field_validator("timezone")
-    @classmethod
-    def known_zone(cls, value: str) -> str:
+
+def parse_coaches(items: list[CoachIn]) -> list[Coach]:
+    coaches, errors = [], []
+    for index, item in enumerate(items):
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError("unknown IANA time zone") from error
-        return value
-
-    @field_validator("weekly_hours")
-    @classmethod
-    def valid_hours(
-        cls, value: dict[str, list[tuple[str, str]]]
-    ) -> dict[str, list[tuple[str, str]]]:
-        for day, ranges in value.items():
-            if day not in WEEKDAYS:
-                raise ValueError(f"weekday must be one of {', '.join(WEEKDAYS)}")
-            for start, end in ranges:
-                if time.fromisoformat(start) >= time.fromisoformat(end):
-                    raise ValueError("each range must start before it ends")
-        return value
-
-
-def view(appointment: Appointment) -> dict[str, Any]:
-    return appointment.model_dump(mode="json", exclude={"first_for_referral"})
+            coaches.append(Coach.from_json(item.model_dump()))
+        except InvalidCoach as error:
+            errors.append({"index": index, "coach_id": item.coach_id, "error": str(error)})
+    if errors:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors)
+    if len({c.coach_id for c in coaches}) != len(coaches):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "coach_id repeated in the list")
+    return coaches
 
 
 def build_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
@@ -63,69 +57,75 @@ def build_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
     @router.post("/coaches")
     async def put_coaches(coaches: list[CoachIn], request: Request) -> dict[str, int]:
         authenticate(request, staff)
-        records = [
-            CoachRecord(
-                **c.model_dump(exclude={"weekly_hours"}),
-                weekly_hours={d: [list(r) for r in rs] for d, rs in c.weekly_hours.items()},
-            )
-            for c in coaches
-        ]
-        return {"coaches": await runtime.transact(lambda uow: upsert_coaches(uow, records))}
+        parsed = parse_coaches(coaches)
+        return {"upserted": await runtime.transact(lambda uow: upsert_coaches(uow, parsed))}
 
     @router.get("/coaches")
     async def get_coaches(request: Request) -> dict[str, Any]:
         authenticate(request, staff)
-        rows = await runtime.read(lambda s: list(s.exec(select(CoachRecord))))
-        return {"coaches": [r.model_dump() for r in rows]}
+        coaches = await runtime.read(repo.all_coaches)
+        return {"coaches": [c.to_json() for c in coaches]}
 
     @router.get("/appointments")
     async def appointments(
         request: Request,
         nhs_number: str | None = None,
         coach_id: str | None = None,
-        status_: Annotated[str | None, Query(alias="status")] = None,
+        referral_id: UUID | None = None,
+        status_: Annotated[AppointmentStatus | None, Query(alias="status")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     ) -> dict[str, Any]:
         authenticate(request, staff)
 
         def query(session: Session) -> list[dict[str, Any]]:
-            statement = select(Appointment).order_by(col(Appointment.starts_at))
-            for name, value in (
-                ("nhs_number", nhs_number),
-                ("coach_id", coach_id),
-                ("status", status_),
-            ):
-                if value is not None:
-                    statement = statement.where(getattr(Appointment, name) == value)
-            return [view(a) for a in session.exec(statement.limit(1000))]
+            statement = select(Appointment)
+            if nhs_number is not None:
+                statement = statement.where(Appointment.nhs_number == nhs_number)
+            if coach_id is not None:
+                statement = statement.where(Appointment.coach_id == coach_id)
+            if referral_id is not None:
+                statement = statement.where(Appointment.referral_id == referral_id)
+            if status_ is not None:
+                statement = statement.where(Appointment.status == status_.value)
+            statement = statement.order_by(
+                col(Appointment.starts_at), col(Appointment.coach_id)
+            ).limit(limit)
+            return [repo.appointment_view(a) for a in session.exec(statement)]
 
         return {"appointments": await runtime.read(query)}
 
-    async def outcome(appointment_id: UUID, request: Request, result: str) -> dict[str, Any]:
+    async def change(
+        request: Request, command: Callable[[UnitOfWork, UUID], Appointment], appointment_id: UUID
+    ) -> dict[str, Any]:
         authenticate(request, staff)
         try:
-            found = await runtime.transact(lambda uow: record_outcome(uow, appointment_id, result))
-        except InvalidAppointmentChange as error:
+            changed = await runtime.transact(lambda uow: command(uow, appointment_id))
+        except AppointmentNotFound as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such appointment") from error
+        except InvalidTransition as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-        if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such appointment")
-        return view(found)
+        return repo.appointment_view(changed)
 
     @router.post("/appointments/{appointment_id}/attended")
     async def attended(appointment_id: UUID, request: Request) -> dict[str, Any]:
-        return await outcome(appointment_id, request, "attended")
+        return await change(request, mark_attended, appointment_id)
 
     @router.post("/appointments/{appointment_id}/did-not-attend")
     async def did_not_attend(appointment_id: UUID, request: Request) -> dict[str, Any]:
-        return await outcome(appointment_id, request, "did_not_attend")
+        return await change(request, mark_did_not_attend, appointment_id)
 
     @router.post("/appointments/{appointment_id}/cancel")
-    async def cancel(appointment_id: UUID, request: Request) -> dict[str, Any]:
-        return await outcome(appointment_id, request, "cancelled")
+    async def cancel_appointment(appointment_id: UUID, request: Request) -> dict[str, Any]:
+        return await change(request, cancel, appointment_id)
 
     @router.get("/waiting-list")
     async def waiting_list(request: Request) -> dict[str, Any]:
         authenticate(request, staff)
-        rows = await runtime.read(lambda s: list(s.exec(select(WaitingListEntry))))
-        return {"waiting": [r.model_dump(mode="json") for r in rows]}
+
+        def query(session: Session) -> list[dict[str, Any]]:
+            rows = session.exec(select(WaitingListEntry).order_by(col(WaitingListEntry.created_at)))
+            return [repo.waiting_view(r) for r in rows]
+
+        return {"waiting_list": await runtime.read(query)}
 
     return router

@@ -1,0 +1,32 @@
+"""An appointment's life: booked, then cancelled, attended or missed — once."""
+
+from enum import StrEnum
+
+
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    ATTENDED = "attended"
+    DID_NOT_ATTEND = "did_not_attend"
+
+
+class AppointmentKind(StrEnum):
+    FIRST = "first"
+    FOLLOW_UP = "follow_up"
+
+
+class InvalidTransition(Exception):
+    """The appointment is not in a state that allows this change."""
+
+
+# Statuses that keep the coach's time taken (a cancelled slot is free again).
+OCCUPYING = frozenset(
+    {AppointmentStatus.BOOKED, AppointmentStatus.ATTENDED, AppointmentStatus.DID_NOT_ATTEND}
+)
+
+
+def transition(current: str, target: AppointmentStatus) -> AppointmentStatus:
+    """Only a booked appointment changes; every outcome is final."""
+    if current != AppointmentStatus.BOOKED or target == AppointmentStatus.BOOKED:
+        raise InvalidTransition(f"a {current} appointment cannot become {target}")
+    return target

@@ -1,0 +1,145 @@
+"""A coach: the languages they speak, their home time zone and their weekly working hours.
+
+Working hours are wall-clock times in the coach's own zone ("09:00" in Mumbai is 09:00 IST all
+year), so the UTC times they map to move when either side changes its clocks.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MINUTES_PER_DAY = 24 * 60
+_CLOCK = re.compile(r"^(\d{2}):(\d{2})$")
+_COACH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
+# BCP 47, simplified: a 2-3 letter primary language subtag, then optional subtags.
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})*$")
+
+
+class InvalidCoach(ValueError):
+    """Coach data that could not be scheduled against."""
+
+
+def parse_clock(value: str, *, allow_midnight_end: bool = False) -> int:
+    """ "HH:MM" → minutes after local midnight; "24:00" only as the end of a period."""
+    match = _CLOCK.match(value)
+    if match is None:
+        raise InvalidCoach(f"time {value!r} is not HH:MM")
+    minutes = int(match[1]) * 60 + int(match[2])
+    limit = MINUTES_PER_DAY if allow_midnight_end else MINUTES_PER_DAY - 1
+    if int(match[2]) > 59 or minutes > limit:
+        raise InvalidCoach(f"time {value!r} is not a time of day")
+    return minutes
+
+
+def format_clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def normalise_language(tag: str) -> str:
+    language = tag.strip().lower().replace("_", "-")
+    if not _LANGUAGE.match(language):
+        raise InvalidCoach(f"language {tag!r} is not a BCP 47 tag")
+    return language
+
+
+def zone_named(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidCoach(f"unknown IANA time zone {name!r}") from error
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """Working time on one local day: [start, end) in minutes after local midnight."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start < self.end <= MINUTES_PER_DAY:
+            raise InvalidCoach("a working period must start before it ends, within one day")
+
+
+@dataclass(frozen=True)
+class Coach:
+    coach_id: str
+    display_name: str
+    languages: tuple[str, ...]
+    timezone: str
+    # weekday ("mon".."sun") -> sorted, non-overlapping periods; a missing day is a day off
+    weekly_hours: Mapping[str, tuple[Period, ...]] = field(default_factory=dict)
+    active: bool = True
+
+    def __post_init__(self) -> None:
+        if not _COACH_ID.match(self.coach_id):
+            raise InvalidCoach("coach_id must be 1-50 letters, digits, '_', '.' or '-'")
+        if not self.display_name.strip() or len(self.display_name) > 100:
+            raise InvalidCoach("display_name must be 1-100 characters")
+        if not self.languages:
+            raise InvalidCoach("a coach speaks at least one language")
+        zone_named(self.timezone)
+        for day, periods in self.weekly_hours.items():
+            if day not in WEEKDAYS:
+                raise InvalidCoach(f"weekday {day!r} is not one of {', '.join(WEEKDAYS)}")
+            for before, after in pairwise(periods):
+                if after.start < before.end:
+                    raise InvalidCoach(f"working periods on {day} overlap")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def speaks(self, language: str) -> bool:
+        return language in self.languages
+
+    def periods_on(self, weekday: int) -> tuple[Period, ...]:
+        """Periods for a local weekday (Monday = 0)."""
+        return self.weekly_hours.get(WEEKDAYS[weekday], ())
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Coach":
+        """The published coach format; raises InvalidCoach with a reason."""
+        try:
+            hours: Mapping[str, Sequence[Sequence[str]]] = data.get("weekly_hours") or {}
+            weekly = {
+                str(day): tuple(sorted(_period(p) for p in periods))
+                for day, periods in hours.items()
+            }
+            languages = tuple(dict.fromkeys(normalise_language(t) for t in data["languages"]))
+            return cls(
+                coach_id=str(data["coach_id"]),
+                display_name=str(data["display_name"]),
+                languages=languages,
+                timezone=str(data["timezone"]),
+                weekly_hours=weekly,
+                active=bool(data.get("active", True)),
+            )
+        except KeyError as error:
+            raise InvalidCoach(f"missing field {error.args[0]!r}") from error
+        except (TypeError, AttributeError) as error:
+            raise InvalidCoach("coach does not have the expected shape") from error
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "coach_id": self.coach_id,
+            "display_name": self.display_name,
+            "languages": list(self.languages),
+            "timezone": self.timezone,
+            "weekly_hours": {
+                day: [[format_clock(p.start), format_clock(p.end)] for p in periods]
+                for day, periods in self.weekly_hours.items()
+            },
+            "active": self.active,
+        }
+
+
+def _period(pair: Sequence[str]) -> Period:
+    if isinstance(pair, str) or len(pair) != 2:
+        raise InvalidCoach('a working period is ["HH:MM", "HH:MM"]')
+    start, end = pair
+    return Period(parse_clock(start), parse_clock(end, allow_midnight_end=True))
