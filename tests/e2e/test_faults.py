@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
+from ensemble_devkit.demo import COACHES
 from ensemble_devkit.synthetic import adt_message
 
 from ..e2e.test_care_flow import high_risk
@@ -115,6 +116,90 @@ def test_kill_9_of_a_service_mid_stream_loses_and_duplicates_nothing(
         process.wait_ready()
 
     run_stream_with_fault(ensemble, crash_and_restart)
+
+
+def test_kill_9_of_scheduling_mid_stream_books_each_accepted_referral_once(
+    ensemble: Ensemble,
+) -> None:
+    """Scheduling consumes accepted referrals; crash it while a stream of them arrives."""
+    ensemble.load_coaches(COACHES)
+    patients = fresh_nhs_numbers(300)
+    languages = ["pa", "hi", "ur", "gu", "pl", "en", None]
+    referral_ids = []
+    for index, nhs in enumerate(patients):
+        created = ensemble.client.post(
+            ensemble.url("referral", "/v1/referrals"),
+            json={
+                "nhs_number": nhs,
+                "service": "health_coaching",
+                "preferred_language": languages[index % len(languages)],
+            },
+            headers=ensemble.practice("L85002"),
+        )
+        assert created.status_code == 201, created.text
+        referral_ids.append(created.json()["referral_id"])
+    accepted = 0
+
+    def accept_all() -> None:
+        nonlocal accepted
+        for referral_id in referral_ids:
+            response = ensemble.client.post(
+                ensemble.url("referral", f"/v1/referrals/{referral_id}/accept"),
+                headers=ensemble.staff(),
+            )
+            assert response.status_code == 200, response.text
+            accepted += 1
+
+    acceptor = threading.Thread(target=accept_all)
+    acceptor.start()
+    wait_for(lambda: accepted >= len(referral_ids) // 3, 120, "a third of the acceptances")
+    process = ensemble.system.processes["scheduling"]
+    process.kill9()
+    assert accepted < len(referral_ids), "the crash must strike mid-stream"
+    time.sleep(1)
+    process.start()
+    process.wait_ready()
+    acceptor.join(timeout=300)
+    assert accepted == len(referral_ids)
+
+    marks = ",".join("?" * len(patients))
+
+    def scheduling_counts() -> dict[str, int]:
+        def count(sql: str) -> int:
+            return ensemble.count("scheduling", sql.format(marks=marks), *patients)
+
+        return {
+            "appointments": count(
+                "SELECT count(*) FROM appointments WHERE nhs_number IN ({marks})"
+            ),
+            "referrals booked": count(
+                "SELECT count(DISTINCT referral_id) FROM appointments WHERE nhs_number IN ({marks})"
+            ),
+            "waiting": count("SELECT count(*) FROM waiting_list WHERE nhs_number IN ({marks})"),
+        }
+
+    def settled() -> dict[str, int] | None:
+        counts = scheduling_counts()
+        return counts if counts["appointments"] + counts["waiting"] == len(patients) else None
+
+    counts = wait_for(settled, 120, "every accepted referral to be booked or waiting")
+    assert counts["appointments"] > 0
+    assert counts["referrals booked"] == counts["appointments"], "one appointment per referral"
+    time.sleep(2)  # anything duplicated late would show now
+    assert scheduling_counts() == counts
+    double_booked = ensemble.count(
+        "scheduling",
+        "SELECT count(*) FROM appointments a JOIN appointments b ON a.coach_id = b.coach_id "
+        "AND a.appointment_id < b.appointment_id AND a.status <> 'cancelled' "
+        "AND b.status <> 'cancelled' AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at",
+    )
+    assert double_booked == 0
+    booked_events = ensemble.count(
+        "scheduling",
+        "SELECT count(*) FROM outbox WHERE event_type = 'appointment.booked'",
+    )
+    all_appointments = ensemble.count("scheduling", "SELECT count(*) FROM appointments")
+    assert booked_events == all_appointments, "one booked event per appointment"
 
 
 def test_broker_restart_mid_stream_loses_and_duplicates_nothing(ensemble: Ensemble) -> None:
