@@ -35,11 +35,22 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "max": ordered[-1]}
 
 
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, topic: str) -> None:
+    """A new topic's partitions have no leader for a moment; consuming then only logs noise."""
+    for _ in range(100):
+        (description,) = await admin.describe_topics([topic])
+        partitions = description.get("partitions", [])
+        if partitions and all(p.get("leader", -1) >= 0 for p in partitions):
+            return
+        await asyncio.sleep(0.1)
+
+
 async def raw_kafka(bootstrap: str, count: int, size: int) -> dict[str, Any]:
     topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     await admin.create_topics([NewTopic(topic, 6, 1)])
+    await _wait_for_leaders(admin, topic)
     await admin.close()
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")

@@ -21,6 +21,10 @@ class ServiceSettings(BaseSettings):
     # Consumers: non-database errors are retried this many times before dead-lettering.
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2
+    # Consumers apply up to this many polled events in one transaction. An idle poll waits
+    # this long (and FastStream then sleeps as long again): it bounds the added latency.
+    consumer_batch_size: int = 200
+    consumer_batch_timeout_ms: int = 25
     topic_replication_factor: int = 1
     graceful_timeout_seconds: float = 15.0
     # Bearer tokens as JSON {"principal": "token"}; empty by default: no built-in secrets.

@@ -1,16 +1,21 @@
 """Idempotent, at-least-once consumers on FastStream with manual acknowledgement.
 
-For each message: validate → (inbox check + handler + inbox row) in one DB transaction →
-commit → Kafka offset commit. Poison messages go to `<topic>.dlq` before their offset is
-committed. Database outages are retried without limit (blocking the partition keeps order);
-other errors a bounded number of times, then the message is dead-lettered.
+Messages come in batches (what one poll returns across the group's partitions). For a batch:
+validate each → one DB transaction applying the events in order (inbox check + handler +
+inbox row each) → commit → Kafka offset commit. If a handler fails, that transaction is
+rolled back and the batch is applied again one event at a time, so one bad event neither
+holds back nor takes down the rest. Poison messages go to `<topic>.dlq` before their offset
+is committed. Database outages are retried without limit (blocking keeps per-key order);
+other errors a bounded number of times, then the event is dead-lettered.
 """
 
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
+from uuid import UUID
 
 import structlog
 from faststream import AckPolicy
@@ -64,6 +69,8 @@ class EventConsumers:
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
         store: StoreWorker | None = None,
+        batch_size: int = 200,
+        batch_timeout_ms: int = 25,
     ) -> None:
         self._broker = broker
         self._engine = engine
@@ -72,45 +79,65 @@ class EventConsumers:
         self._on_commit = on_commit
         self._max_attempts = max_attempts
         self._retry_base = retry_base_seconds
+        self._batch_size = batch_size
+        self._batch_timeout_ms = batch_timeout_ms
 
     def register(self, subscription: Subscription[Any]) -> None:
-        async def on_message(message: KafkaMessage) -> None:
-            await self.process(subscription, message)
+        async def on_batch(message: KafkaMessage) -> None:
+            await self.process_batch(subscription, message)
 
-        on_message.__name__ = f"on_{subscription.group}_{subscription.topic.name}".replace(".", "_")
+        on_batch.__name__ = f"on_{subscription.group}_{subscription.topic.name}".replace(".", "_")
         self._broker.subscriber(
             subscription.topic.name,
             group_id=subscription.group,
             ack_policy=AckPolicy.MANUAL,
+            batch=True,
+            max_records=self._batch_size,
+            batch_timeout_ms=self._batch_timeout_ms,
             auto_offset_reset="earliest",
             max_poll_interval_ms=600_000,
             description=f"{subscription.group} consumes {subscription.topic.name}",
-        )(on_message)
+        )(on_batch)
 
-    async def process(self, subscription: Subscription[Any], message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)  # non-batch subscriber
+    async def process_batch(self, subscription: Subscription[Any], message: KafkaMessage) -> None:
+        """Apply a polled batch, then commit the offsets of everything in it."""
+        raw = message.raw_message
+        records = raw if isinstance(raw, tuple) else (raw,)
         labels = (subscription.topic.name, subscription.group)
         started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(
-            topic=record.topic, partition=record.partition, offset=record.offset
-        ):
+        valid: list[tuple[Any, Envelope]] = []
+        for record in records:
             try:
-                event = subscription.topic.value.model_validate_json(message.body)
+                valid.append((record, subscription.topic.value.model_validate_json(record.value)))
             except ValidationError as error:
-                await self._dead_letter(subscription, record, describe_validation_error(error), 0)
+                with _record_context(record):
+                    reason = describe_validation_error(error)
+                    await self._dead_letter(subscription, record, reason, 0)
                 metrics.EVENTS_CONSUMED.labels(*labels, "dead_lettered").inc()
-                await message.ack()
-                return
-            with structlog.contextvars.bound_contextvars(
-                event_id=str(event.event_id),
-                event_type=event.event_type,
-                correlation_id=str(event.correlation_id),
-            ):
-                outcome = await self._apply_with_retries(subscription, record, event)
-        metrics.EVENTS_CONSUMED.labels(*labels, outcome).inc()
+        for outcome in await self._apply_batch(subscription, valid) if valid else []:
+            metrics.EVENTS_CONSUMED.labels(*labels, outcome).inc()
         metrics.EVENT_PROCESSING.labels(*labels).observe(time.perf_counter() - started)
         await message.ack()
+
+    async def _apply_batch(
+        self, subscription: Subscription[Any], batch: list[tuple[Any, Envelope]]
+    ) -> list[str]:
+        events = [event for _, event in batch]
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return list(await self._store.run(self.apply_all, subscription, events))
+            except OperationalError as error:  # the store is away: wait for it, keep order
+                log.warning("store unavailable, will retry", error=type(error).__name__)
+                await asyncio.sleep(min(self._retry_base * 2**attempt, 5.0))
+            except Exception:
+                break  # an event failed: isolate it by going one event at a time
+        outcomes = []
+        for record, event in batch:
+            with _record_context(record), _event_context(event):
+                outcomes.append(await self._apply_with_retries(subscription, record, event))
+        return outcomes
 
     async def _apply_with_retries(
         self, subscription: Subscription[Any], record: Any, event: Envelope
@@ -120,7 +147,7 @@ class EventConsumers:
             attempt += 1
             try:
                 return await self._store.run(self.apply, subscription, event)
-            except OperationalError as error:  # the store is away: wait for it, keep order
+            except OperationalError as error:
                 log.warning("store unavailable, will retry", error=type(error).__name__)
                 await asyncio.sleep(min(self._retry_base * 2**attempt, 5.0))
             except Exception as error:
@@ -133,16 +160,30 @@ class EventConsumers:
                 await asyncio.sleep(self._retry_base * 2**attempt)
 
     def apply(self, subscription: Subscription[Any], event: Envelope) -> Outcome:
-        """One transaction: skip if seen, else run the handler and remember the event_id."""
-        handler = subscription.handlers.get(event.event_type)
+        """Apply one event in a transaction of its own."""
+        return self.apply_all(subscription, [event])[0]
+
+    def apply_all(self, subscription: Subscription[Any], events: list[Envelope]) -> list[Outcome]:
+        """One transaction: in order, skip each event already seen, else handle and remember it."""
+        outcomes: list[Outcome] = []
+        seen: set[UUID] = set()  # a batch may carry the same event twice (a relay resend)
         with UnitOfWork(self._engine, self._producer, self._on_commit) as uow:
-            if already_processed(uow.session, subscription.group, event.event_id):
-                return "duplicate"
-            if handler is not None:
-                handler(uow, event)
-            record_processed(uow.session, subscription.group, event.event_id)
+            for event in events:
+                if event.event_id in seen or already_processed(
+                    uow.session, subscription.group, event.event_id
+                ):
+                    outcomes.append("duplicate")
+                    continue
+                handler = subscription.handlers.get(event.event_type)
+                if handler is not None:
+                    with _event_context(event):
+                        handler(uow, event)
+                record_processed(uow.session, subscription.group, event.event_id)
+                uow.session.flush()  # later events in the batch see this one's effects
+                seen.add(event.event_id)
+                outcomes.append("processed" if handler is not None else "ignored")
             uow.commit()
-        return "processed" if handler is not None else "ignored"
+        return outcomes
 
     async def _dead_letter(
         self,
@@ -153,3 +194,17 @@ class EventConsumers:
     ) -> None:
         letter = dead_letter_for(record, subscription.group, error, attempts, self._producer)
         await publish_dead_letter(self._broker, letter)
+
+
+def _record_context(record: Any) -> AbstractContextManager[None]:
+    return structlog.contextvars.bound_contextvars(
+        topic=record.topic, partition=record.partition, offset=record.offset
+    )
+
+
+def _event_context(event: Envelope) -> AbstractContextManager[None]:
+    return structlog.contextvars.bound_contextvars(
+        event_id=str(event.event_id),
+        event_type=event.event_type,
+        correlation_id=str(event.correlation_id),
+    )

@@ -1,6 +1,7 @@
 """SQL store: SQLite (embedded default, one file per service) or PostgreSQL."""
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +64,8 @@ class StoreWorker:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="store") if single else None
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
+        # Carry the caller's context (bound log fields such as correlation_id) to the thread.
+        context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(
-            self._executor, functools.partial(work, *args)
+            self._executor, functools.partial(context.run, work, *args)
         )

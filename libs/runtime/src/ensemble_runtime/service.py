@@ -56,6 +56,8 @@ class ServiceRuntime:
             settings.consumer_max_attempts,
             settings.consumer_retry_base_seconds,
             self.store,
+            settings.consumer_batch_size,
+            settings.consumer_batch_timeout_ms,
         )
         for subscription in subscriptions:
             self.consumers.register(subscription)

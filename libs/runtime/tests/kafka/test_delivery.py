@@ -15,7 +15,7 @@ from ensemble_runtime.consumer import Subscription
 from ensemble_runtime.db import create_db_engine
 from ensemble_runtime.service import ServiceRuntime
 
-from ..support import SeenEncounter, encounter, record_encounter, settings
+from ..support import FAILING_SEQUENCE, SeenEncounter, encounter, record_encounter, settings
 
 pytestmark = pytest.mark.kafka
 PATIENTS = ["9990000018", "9990000026", "9990000034", "9990000042", "9990000050"]
@@ -119,6 +119,32 @@ async def test_a_malformed_event_is_dead_lettered_and_the_consumer_carries_on(
     assert "nhs_number: Field required" in letter.error
     assert letter.source_offset >= 0
     assert json.loads(letter.payload)["marker"] == str(correlation)
+
+
+async def test_an_event_that_keeps_failing_is_dead_lettered_and_its_batch_goes_through(
+    runtime: ServiceRuntime, kafka_bootstrap: str
+) -> None:
+    correlation = uuid4()
+    sequences = [*range(50), FAILING_SEQUENCE, *range(50, 100)]
+
+    def stage(uow):  # type: ignore[no-untyped-def]
+        for sequence in sequences:  # one commit: the consumer polls them as one batch
+            uow.publish(
+                HOSPITAL_ENCOUNTERS, encounter(PATIENTS[sequence % 5], sequence, correlation)
+            )
+        uow.commit()
+
+    await runtime.transact(stage)
+
+    rows = await seen(runtime, correlation, 100)
+    assert sorted(r.sequence for r in rows) == list(range(100))
+    for patient in PATIENTS:
+        in_order = [r.sequence for r in rows if r.nhs_number == patient]
+        assert in_order == sorted(in_order), "per-patient order must hold"
+    letter = await find_dead_letter(kafka_bootstrap, str(correlation))
+    assert letter.error_type == "RuntimeError"
+    assert letter.attempts == runtime.settings.consumer_max_attempts
+    assert json.loads(letter.payload)["source_message_id"] == str(FAILING_SEQUENCE)
 
 
 async def find_dead_letter(bootstrap: str, marker: str) -> DeadLetter:
