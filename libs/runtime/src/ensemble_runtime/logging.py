@@ -53,6 +53,14 @@ def redact_pii(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> E
     return {k: REDACTED if k in PII_KEYS else _redact(v) for k, v in event_dict.items()}
 
 
+def _transient_coordinator_errors_are_warnings(record: logging.LogRecord) -> bool:
+    # aiokafka logs ERROR while a fresh broker is still creating __consumer_offsets, which
+    # it retries by itself. Warn instead so alerting on ERROR means something is wrong.
+    if record.levelno == logging.ERROR and "GroupCoordinatorNotAvailable" in record.getMessage():
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True
+
+
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     render_json = json or not sys.stderr.isatty()
 
@@ -91,6 +99,9 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    if _transient_coordinator_errors_are_warnings not in coordinator.filters:
+        coordinator.addFilter(_transient_coordinator_errors_are_warnings)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -39,3 +39,15 @@ def test_log_lines_carry_no_nhs_number_name_or_local_variables(
     assert lines[0]["service"] == "unit"
     frames = lines[1]["exception"][0]["frames"]
     assert frames and all("locals" not in frame for frame in frames)
+
+
+def test_a_fresh_broker_s_coordinator_retries_are_warnings_not_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("unit", "INFO", json=True)
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    coordinator.error("Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailable")
+    coordinator.error("Something else broke")
+
+    levels = [json.loads(line)["level"] for line in capsys.readouterr().err.splitlines()]
+    assert levels == ["warning", "error"]
