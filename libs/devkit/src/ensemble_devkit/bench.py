@@ -27,6 +27,7 @@ from ensemble_devkit.system import PRACTICES, Credentials, LocalSystem
 
 BENCH_DIR = REPO_ROOT / "run" / "bench"
 CONCURRENT_SENDERS = 8
+SINGLE_ADMISSIONS = 50  # sent one by one to time the alert path on a quiet system
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
@@ -146,6 +147,48 @@ async def pipeline(credentials: Credentials, count: int) -> dict[str, Any]:
     }
 
 
+async def one_at_a_time(credentials: Credentials, count: int) -> dict[str, Any]:
+    """Admissions sent singly to a quiet system: POST until the practice's poll shows the alert."""
+    sender_token = credentials.senders["RCB"]
+    feed = credentials.services["hospital-feed"]
+    latencies: list[float] = []
+    cursors = dict.fromkeys(PRACTICES, 0)
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def alerts(practice: str) -> list[dict[str, Any]]:
+            response = await client.get(
+                f"{feed}/v1/practices/{practice}/alerts",
+                params={"after": cursors[practice], "limit": 1000},
+                headers={"Authorization": f"Bearer {credentials.practices[practice]}"},
+            )
+            found: list[dict[str, Any]] = response.json()["alerts"]
+            if found:
+                cursors[practice] = found[-1]["alert_id"]
+            return found
+
+        for practice in PRACTICES:
+            while await alerts(practice):
+                pass
+        for index, nhs in enumerate(test_nhs_numbers(start=700_000)):
+            if index == count:
+                break
+            practice = PRACTICES[index % 3]
+            message = adt_message("A01", nhs, practice, f"S{index}", f"SV{index}")
+            started = time.perf_counter()
+            response = await client.post(
+                f"{feed}/v1/hl7v2",
+                content=message.encode(),
+                headers={"Authorization": f"Bearer {sender_token}"},
+            )
+            assert "MSA|AA" in response.text, response.text
+            while not any(a["nhs_number"] == nhs for a in await alerts(practice)):
+                if time.perf_counter() - started > 30:
+                    raise AssertionError("no alert within 30 s")
+            latencies.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.2)
+    return {"admissions": count, "latency_ms": percentiles(latencies)}
+
+
 def render(result: dict[str, Any]) -> str:
     raw, ens = result["raw_kafka"], result["pipeline"]
     ratio = ens["end_to_end_per_second"] / raw["per_second"]
@@ -173,6 +216,11 @@ def render(result: dict[str, Any]) -> str:
             row("raw aiokafka produce→consume", raw["latency_ms"]),
             row("HL7 POST → ACK", ens["ack_latency_ms"]),
             row("admission → practice alert", ens["admission_to_alert_ms"]),
+            row(
+                f"one admission at a time ({result['single']['admissions']}): POST → alert "
+                "seen by the practice",
+                result["single"]["latency_ms"],
+            ),
             "",
         ]
     )
@@ -191,6 +239,7 @@ def benchmark(admissions: int, report: Path) -> int:
         message_bytes = len(sample.encode())
         raw = asyncio.run(raw_kafka(broker.bootstrap_servers, admissions, message_bytes))
         ens = asyncio.run(pipeline(credentials, admissions))
+        single = asyncio.run(one_at_a_time(credentials, SINGLE_ADMISSIONS))  # once it is quiet
     finally:
         system.stop()
         broker.close()
@@ -202,6 +251,7 @@ def benchmark(admissions: int, report: Path) -> int:
         "message_bytes": message_bytes,
         "raw_kafka": raw,
         "pipeline": ens,
+        "single": single,
     }
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(render(result))
