@@ -78,13 +78,10 @@ class ReferralRepository:
         limit: int = MAX_LISTED,
     ) -> Sequence[Referral]:
         """Oldest first."""
-        statement = select(ReferralRecord)
-        if nhs_number is not None:
-            statement = statement.where(ReferralRecord.nhs_number == nhs_number)
-        if status is not None:
-            statement = statement.where(ReferralRecord.status == status)
-        if practice_ods is not None:
-            statement = statement.where(ReferralRecord.practice_ods == practice_ods)
+        given = {"nhs_number": nhs_number, "status": status, "practice_ods": practice_ods}
+        statement = select(ReferralRecord).filter_by(
+            **{k: v for k, v in given.items() if v is not None}
+        )
         ordered = statement.order_by(
             col(ReferralRecord.created_at), col(ReferralRecord.referral_id)
         )

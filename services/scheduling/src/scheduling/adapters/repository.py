@@ -32,6 +32,13 @@ def all_coaches(session: Session) -> list[Coach]:
     return [coach_from(r) for r in records]
 
 
+def find_appointments(session: Session, limit: int, **given: object) -> list[Appointment]:
+    """By start time; `given` are equality filters on Appointment columns, None meaning any."""
+    statement = select(Appointment).filter_by(**{k: v for k, v in given.items() if v is not None})
+    ordered = statement.order_by(col(Appointment.starts_at), col(Appointment.coach_id))
+    return list(session.exec(ordered.limit(limit)))
+
+
 def first_appointment(session: Session, referral_id: UUID) -> Appointment | None:
     return session.exec(
         select(Appointment).where(

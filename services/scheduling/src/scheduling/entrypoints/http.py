@@ -78,19 +78,15 @@ def build_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
         authenticate(request, staff)
 
         def query(session: Session) -> list[dict[str, Any]]:
-            statement = select(Appointment)
-            if nhs_number is not None:
-                statement = statement.where(Appointment.nhs_number == nhs_number)
-            if coach_id is not None:
-                statement = statement.where(Appointment.coach_id == coach_id)
-            if referral_id is not None:
-                statement = statement.where(Appointment.referral_id == referral_id)
-            if status_ is not None:
-                statement = statement.where(Appointment.status == status_.value)
-            statement = statement.order_by(
-                col(Appointment.starts_at), col(Appointment.coach_id)
-            ).limit(limit)
-            return [repo.appointment_view(a) for a in session.exec(statement)]
+            found = repo.find_appointments(
+                session,
+                limit,
+                nhs_number=nhs_number,
+                coach_id=coach_id,
+                referral_id=referral_id,
+                status=status_.value if status_ else None,
+            )
+            return [repo.appointment_view(a) for a in found]
 
         return {"appointments": await runtime.read(query)}
 
