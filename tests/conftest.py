@@ -1,4 +1,9 @@
-"""Cross-service fixtures: the four services as separate processes on the real broker."""
+"""Cross-service fixtures: the four services as separate processes on the real broker.
+
+The system runs on one SQLite file per service, or on one PostgreSQL database per service.
+Only one of the two runs at a time: on one broker they would share consumer groups and take
+each other's events. Tests on PostgreSQL run last, so the switch happens once.
+"""
 
 import uuid
 from collections.abc import Iterator
@@ -6,25 +11,78 @@ from collections.abc import Iterator
 import pytest
 
 from ensemble_devkit.kafka import KafkaBroker
+from ensemble_devkit.postgres import create_database
 from ensemble_devkit.pytest_plugin import TEST_STATE
-from ensemble_devkit.system import Credentials, LocalSystem
+from ensemble_devkit.system import SERVICES, Credentials, LocalSystem
 
 from .flow import Ensemble
 
-SYSTEM_BASE_PORT = 18000
+BASE_PORT = 18000
+
+
+class Systems:
+    def __init__(self, broker: KafkaBroker, request: pytest.FixtureRequest) -> None:
+        self._broker = broker
+        self._request = request
+        self._ensembles: dict[str, Ensemble] = {}
+        self._running: str | None = None
+
+    def on(self, store: str) -> Ensemble:
+        if self._running not in (None, store):
+            self._ensembles[self._running].system.stop()
+            self._running = None
+        if store not in self._ensembles:
+            self._ensembles[store] = self._create(store)
+        if self._running is None:
+            self._ensembles[store].system.start()
+            self._running = store
+        return self._ensembles[store]
+
+    def _create(self, store: str) -> Ensemble:
+        databases = None
+        if store == "postgresql":
+            server: str = self._request.getfixturevalue("postgres_server_url")
+            databases = {s.name: create_database(server, s.module) for s in SERVICES}
+        system = LocalSystem(
+            TEST_STATE / f"system-{store}-{uuid.uuid4().hex[:8]}",
+            Credentials.generate(self._broker.bootstrap_servers, BASE_PORT),
+            databases,
+            extra_env={"SCORING_OUTBOX_POLL_SECONDS": "0.1"},
+        )
+        return Ensemble(system, self._broker)
+
+    def close(self) -> None:
+        for store, ensemble in self._ensembles.items():
+            ensemble.close()
+            if store == self._running:
+                ensemble.system.stop()
 
 
 @pytest.fixture(scope="session")
-def ensemble(kafka_broker: KafkaBroker) -> Iterator[Ensemble]:
-    run_dir = TEST_STATE / f"system-{uuid.uuid4().hex[:8]}"
-    credentials = Credentials.generate(kafka_broker.bootstrap_servers, SYSTEM_BASE_PORT)
-    system = LocalSystem(
-        run_dir,
-        credentials,
-        extra_env={"SCORING_OUTBOX_POLL_SECONDS": "0.1"},
-    )
-    system.start()
+def systems(kafka_broker: KafkaBroker, request: pytest.FixtureRequest) -> Iterator[Systems]:
+    running = Systems(kafka_broker, request)
     try:
-        yield Ensemble(system, kafka_broker)
+        yield running
     finally:
-        system.stop()
+        running.close()
+
+
+@pytest.fixture
+def ensemble(systems: Systems) -> Ensemble:
+    """The system on the embedded default store: one SQLite file per service."""
+    return systems.on("sqlite")
+
+
+@pytest.fixture
+def ensemble_on_postgres(systems: Systems) -> Ensemble:
+    """The same system with one PostgreSQL database per service."""
+    return systems.on("postgresql")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ensemble_on_each_store(request: pytest.FixtureRequest, systems: Systems) -> Ensemble:
+    return systems.on(request.param)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("postgres") is not None)

@@ -2,7 +2,7 @@
 
 import json
 import random
-import sqlite3
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,6 +10,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import Engine, create_engine, text
 
 from ensemble_devkit.kafka import KafkaBroker
 from ensemble_devkit.synthetic import test_nhs_numbers
@@ -39,6 +40,7 @@ class Ensemble:
     system: LocalSystem
     broker: KafkaBroker
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+    _stores: dict[str, Engine] = field(default_factory=dict)
 
     @property
     def credentials(self) -> Any:
@@ -116,7 +118,17 @@ class Ensemble:
         return list(response.json()["appointments"])
 
     def count(self, service: str, sql: str, *params: Any) -> int:
-        """Count rows straight from a service's own SQLite store."""
-        path = self.system.database_url(service).split("///", 1)[1]
-        with sqlite3.connect(path, timeout=30) as connection:
-            return int(connection.execute(sql, params).fetchone()[0])
+        """Count rows straight from a service's own store; `?` marks the parameters."""
+        if service not in self._stores:
+            # A plain engine: reads only, so no write lock is taken on a service's SQLite file.
+            self._stores[service] = create_engine(self.system.database_url(service))
+        names = iter(range(len(params)))
+        named = re.sub(r"\?", lambda _: f":p{next(names)}", sql)
+        with self._stores[service].connect() as connection:
+            result = connection.execute(text(named), {f"p{i}": p for i, p in enumerate(params)})
+            return int(result.scalar_one())
+
+    def close(self) -> None:
+        self.client.close()
+        for engine in self._stores.values():
+            engine.dispose()

@@ -24,8 +24,9 @@ def high_risk(nhs_number: str, practice: str) -> dict[str, object]:
 
 
 def test_an_emergency_admission_of_a_high_risk_patient_walks_the_whole_flow(
-    ensemble: Ensemble,
+    ensemble_on_each_store: Ensemble,
 ) -> None:
+    ensemble = ensemble_on_each_store
     (nhs,) = fresh_nhs_numbers(1)
     ensemble.load_coaches(COACHES)
     ensemble.load_profiles([high_risk(nhs, "L85001")])

@@ -103,10 +103,22 @@ def run_stream_with_fault(ensemble: Ensemble, fault: Callable[[], None]) -> None
     assert messages_stored == total
 
 
-@pytest.mark.parametrize("service", ["hospital-feed", "scoring", "referral"])
+@pytest.mark.parametrize(
+    ("service", "store"),
+    [
+        ("hospital-feed", "sqlite"),
+        ("scoring", "sqlite"),
+        ("referral", "sqlite"),
+        pytest.param("hospital-feed", "postgresql", marks=pytest.mark.postgres),
+        pytest.param("scoring", "postgresql", marks=pytest.mark.postgres),
+    ],
+)
 def test_kill_9_of_a_service_mid_stream_loses_and_duplicates_nothing(
-    ensemble: Ensemble, service: str
+    request: pytest.FixtureRequest, service: str, store: str
 ) -> None:
+    ensemble: Ensemble = request.getfixturevalue(
+        "ensemble" if store == "sqlite" else "ensemble_on_postgres"
+    )
     process = ensemble.system.processes[service]
 
     def crash_and_restart() -> None:

@@ -131,8 +131,9 @@ class EventConsumers:
             except OperationalError as error:  # the store is away: wait for it, keep order
                 log.warning("store unavailable, will retry", error=type(error).__name__)
                 await asyncio.sleep(min(self._retry_base * 2**attempt, 5.0))
-            except Exception:
-                break  # an event failed: isolate it by going one event at a time
+            except Exception as error:  # an event failed: isolate it, one event at a time
+                log.info("batch failed, applying its events singly", error=type(error).__name__)
+                break
         outcomes = []
         for record, event in batch:
             with _record_context(record), _event_context(event):
