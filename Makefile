@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.8
 export UV_PYTHON := 3.11
 
-.PHONY: help bootstrap run test test-fast lint contracts bench kafka-start kafka-stop clean
+.PHONY: help bootstrap run run-postgres test test-fast lint contracts bench kafka-start kafka-stop clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ bootstrap: ## install uv (pinned) and the locked workspace into .venv
 
 run: bootstrap ## start Kafka, the four services and a live demo feed (Ctrl-C stops it all)
 	uv run ensemble-local run
+
+run-postgres: bootstrap ## the same, with one PostgreSQL database per service
+	uv run ensemble-local run --store postgresql
 
 # One pytest run per package, as each is deployed alone: each service's `tests` package stays
 # its own, and a test cannot lean on another package's fixtures.

@@ -44,3 +44,18 @@ def create_database(server_url: str, prefix: str = "test") -> str:
     with psycopg.connect(f"{libpq_url}/postgres", autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not input
     return f"{server_url}/{name}"
+
+
+@contextmanager
+def service_databases(port: int, data_dir: Path, names: list[str]) -> Iterator[dict[str, str]]:
+    """A private server with one database per service (kept across runs) → name: URL."""
+    env = {**os.environ, "PG_PORT": str(port), "PG_DATA_DIR": str(data_dir)}
+    env["PG_DATABASES"] = " ".join(names)
+    subprocess.run([str(POSTGRES_SCRIPT), "start"], env=env, check=True, timeout=600)
+    try:
+        yield {
+            name: f"postgresql+psycopg://ensemble:ensemble@127.0.0.1:{port}/{name}"
+            for name in names
+        }
+    finally:
+        subprocess.run([str(POSTGRES_SCRIPT), "stop"], env=env, check=False, timeout=120)
