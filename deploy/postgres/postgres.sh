@@ -2,14 +2,14 @@
 # A private PostgreSQL cluster on 127.0.0.1 for tests and local runs (no Docker), installed
 # from Debian's packages when missing.
 #   postgres.sh start|stop|status|createdb-all
-# Env: PG_PORT (55432), PG_DATA_DIR (<repo>/run/postgres),
+# Env: PG_PORT (25432), PG_DATA_DIR (<repo>/run/postgres),
 #      PG_DATABASES (space separated; default: one per service; "" for none).
 # Role ensemble/ensemble (CREATEDB) owns the databases; local connections use trust auth.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-port="${PG_PORT:-55432}"
+port="${PG_PORT:-25432}"
 data_dir="${PG_DATA_DIR:-$repo/run/postgres}"
 [[ "$data_dir" = /* ]] || data_dir="$PWD/$data_dir"
 fallback_dir="/tmp/ensemble-pg-$port"

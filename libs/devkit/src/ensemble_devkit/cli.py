@@ -22,7 +22,7 @@ from ensemble_devkit.system import SERVICES, Credentials, LocalSystem
 
 RUN_DIR = REPO_ROOT / "run"
 BASE_PORT = 8000
-POSTGRES_PORT = 55432
+POSTGRES_PORT = 25432  # below the ephemeral port range, see pytest_plugin
 
 
 @contextlib.contextmanager

@@ -16,8 +16,11 @@ from ensemble_devkit.postgres import create_database, postgres_server
 from ensemble_runtime.kafka import ensure_topics
 
 TEST_STATE = REPO_ROOT / "run" / "test"
-TEST_KAFKA_PORT = 39092
-TEST_POSTGRES_PORT = 55433
+# Every local port sits below Linux's ephemeral range (32768-60999): a client retrying a port
+# in that range while its server is down can be handed that same port and connect to itself,
+# and the restarted server then cannot bind it.
+TEST_KAFKA_PORT = 19092
+TEST_POSTGRES_PORT = 25433
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
@@ -17,6 +18,7 @@ from ensemble_runtime.consumer import EventConsumers, Subscription
 from ensemble_runtime.db import StoreWorker, create_db_engine, create_schema
 from ensemble_runtime.kafka import create_broker, ensure_topics
 from ensemble_runtime.logging import configure_logging
+from ensemble_runtime.migrations import migrate
 from ensemble_runtime.relay import OutboxRelay
 from ensemble_runtime.unit_of_work import UnitOfWork
 
@@ -32,9 +34,11 @@ class ServiceRuntime:
         settings: ServiceSettings,
         engine: Engine,
         subscriptions: Sequence[Subscription[Any]] = (),
+        migrations: Path | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
+        self.migrations = migrations
         self.store = StoreWorker(engine)
         self.broker = create_broker(
             settings.kafka_bootstrap_servers,
@@ -82,8 +86,15 @@ class ServiceRuntime:
 
         return await self.store.run(run)
 
+    def prepare_store(self) -> None:
+        """Bring the schema up to date: the service's migrations, else the models as they are."""
+        if self.migrations is not None:
+            migrate(self.engine, self.migrations)
+        else:
+            create_schema(self.engine)
+
     async def start(self) -> None:
-        await self.store.run(create_schema, self.engine)
+        await self.store.run(self.prepare_store)
         await ensure_topics(
             self.settings.kafka_bootstrap_servers,
             replication_factor=self.settings.topic_replication_factor,
@@ -163,10 +174,11 @@ def build_service(
     subscriptions: Sequence[Subscription[Any]],
     routers: Callable[[ServiceRuntime], Sequence[APIRouter]],
     engine: Engine | None = None,
+    migrations: Path | None = None,
 ) -> Service:
     """The one bootstrap every service shares; `engine` lets tests bring their own store."""
     engine = engine or create_db_engine(settings.database_url)
-    runtime = ServiceRuntime(settings, engine, subscriptions)
+    runtime = ServiceRuntime(settings, engine, subscriptions, migrations)
     return Service(settings, engine, runtime, create_app(runtime, routers(runtime), title))
 
 

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -14,6 +15,8 @@ from hospital_feed.config import Settings
 from hospital_feed.entrypoints.http import build_router
 from hospital_feed.entrypoints.kafka import SUBSCRIPTIONS
 from hospital_feed.entrypoints.mllp import MllpListener
+
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 
 
 @dataclass
@@ -28,6 +31,7 @@ def bootstrap(settings: Settings, engine: Engine | None = None) -> Service:
         SUBSCRIPTIONS,
         lambda runtime: [build_router(runtime, settings)],
         engine,
+        MIGRATIONS,
     )
     listeners = [
         MllpListener(wired.runtime, sender, settings.http_host, port, settings.max_message_bytes)

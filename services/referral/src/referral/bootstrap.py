@@ -1,5 +1,7 @@
 """Wire settings, store, runtime and HTTP app together."""
 
+from pathlib import Path
+
 from sqlalchemy import Engine
 
 from ensemble_runtime.service import Service, build_service
@@ -10,6 +12,8 @@ from referral.entrypoints.kafka import SUBSCRIPTIONS
 
 __all__ = ["Service", "bootstrap"]
 
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+
 
 def bootstrap(settings: Settings, engine: Engine | None = None) -> Service:
     return build_service(
@@ -18,4 +22,5 @@ def bootstrap(settings: Settings, engine: Engine | None = None) -> Service:
         SUBSCRIPTIONS,
         lambda runtime: [build_router(runtime, settings)],
         engine,
+        MIGRATIONS,
     )

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from ensemble_runtime.db import create_schema
 from ensemble_runtime.service import Service, build_service
 from ensemble_runtime.unit_of_work import UnitOfWork
 from scheduling.adapters import orm  # noqa: F401  (registers the tables)
@@ -17,6 +16,8 @@ from scheduling.service_layer.handlers import Clock, upsert_coaches, utc_now
 
 __all__ = ["Service", "bootstrap", "load_coaches_file"]
 
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+
 
 def bootstrap(settings: Settings, engine: Engine | None = None, clock: Clock = utc_now) -> Service:
     service = build_service(
@@ -25,9 +26,10 @@ def bootstrap(settings: Settings, engine: Engine | None = None, clock: Clock = u
         subscriptions(settings.slot_policy(), clock),
         lambda runtime: [build_router(runtime, settings)],
         engine,
+        MIGRATIONS,
     )
     if settings.coaches_file:
-        create_schema(service.engine)
+        service.runtime.prepare_store()
         load_coaches_file(service.engine, Path(settings.coaches_file), settings.service_name)
     return service
 

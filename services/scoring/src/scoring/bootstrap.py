@@ -1,5 +1,7 @@
 """Wire settings, store, runtime and HTTP app together."""
 
+from pathlib import Path
+
 from sqlalchemy import Engine
 
 from ensemble_runtime.auth import TokenRegistry
@@ -11,6 +13,8 @@ from scoring.entrypoints.kafka import subscriptions
 
 __all__ = ["Service", "bootstrap"]
 
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+
 
 def bootstrap(settings: Settings, engine: Engine | None = None) -> Service:
     staff = TokenRegistry(settings.tokens("staff"))
@@ -20,4 +24,5 @@ def bootstrap(settings: Settings, engine: Engine | None = None) -> Service:
         subscriptions(settings),
         lambda runtime: [build_router(runtime, staff)],
         engine,
+        MIGRATIONS,
     )
