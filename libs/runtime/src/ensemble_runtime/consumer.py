@@ -5,7 +5,7 @@ validate each → one DB transaction applying the events in order (inbox check +
 inbox row each) → commit → Kafka offset commit. If a handler fails, that transaction is
 rolled back and the batch is applied again one event at a time, so one bad event neither
 holds back nor takes down the rest. Poison messages go to `<topic>.dlq` before their offset
-is committed. Database outages are retried without limit (blocking keeps per-key order);
+is committed. Database errors (outage, deadlock) are retried without limit (blocking keeps order);
 other errors a bounded number of times, then the event is dead-lettered.
 """
 
@@ -128,8 +128,8 @@ class EventConsumers:
             attempt += 1
             try:
                 return list(await self._store.run(self.apply_all, subscription, events))
-            except OperationalError as error:  # the store is away: wait for it, keep order
-                log.warning("store unavailable, will retry", error=type(error).__name__)
+            except OperationalError as error:  # store away, or a deadlock: wait, keep order
+                log.warning("store error, will retry", error=_driver_error(error))
                 await asyncio.sleep(min(self._retry_base * 2**attempt, 5.0))
             except Exception as error:  # an event failed: isolate it, one event at a time
                 log.info("batch failed, applying its events singly", error=type(error).__name__)
@@ -149,7 +149,7 @@ class EventConsumers:
             try:
                 return await self._store.run(self.apply, subscription, event)
             except OperationalError as error:
-                log.warning("store unavailable, will retry", error=type(error).__name__)
+                log.warning("store error, will retry", error=_driver_error(error))
                 await asyncio.sleep(min(self._retry_base * 2**attempt, 5.0))
             except Exception as error:
                 if isinstance(error, RejectedEvent) or attempt >= self._max_attempts:
@@ -195,6 +195,11 @@ class EventConsumers:
     ) -> None:
         letter = dead_letter_for(record, subscription.group, error, attempts, self._producer)
         await publish_dead_letter(self._broker, letter)
+
+
+def _driver_error(error: OperationalError) -> str:
+    """The driver's own error class (e.g. DeadlockDetected), which says more than SQLAlchemy's."""
+    return type(error.orig).__name__ if error.orig is not None else type(error).__name__
 
 
 def _record_context(record: Any) -> AbstractContextManager[None]:
