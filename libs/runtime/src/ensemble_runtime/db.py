@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event
-from sqlmodel import SQLModel, create_engine
+from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, SQLModel, create_engine
 
 T = TypeVar("T")
 
@@ -44,6 +45,23 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def serialize_on(session: Session, key: str) -> None:
+    """Hold a lock on `key` until the transaction ends, so work on one key runs one at a time.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite needs none: BEGIN IMMEDIATE already
+    lets one writer in at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+        )
+
+
+def is_transient_conflict(error: OperationalError) -> bool:
+    """A deadlock or serialization failure (SQLSTATE class 40): the same work may simply rerun."""
+    return str(getattr(error.orig, "sqlstate", "") or "").startswith("40")
 
 
 def create_schema(engine: Engine) -> None:

@@ -11,11 +11,17 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from ensemble_runtime.config import ServiceSettings
 from ensemble_runtime.consumer import EventConsumers, Subscription
-from ensemble_runtime.db import StoreWorker, create_db_engine, create_schema
+from ensemble_runtime.db import (
+    StoreWorker,
+    create_db_engine,
+    create_schema,
+    is_transient_conflict,
+)
 from ensemble_runtime.kafka import create_broker, ensure_topics
 from ensemble_runtime.logging import configure_logging
 from ensemble_runtime.migrations import migrate
@@ -24,6 +30,7 @@ from ensemble_runtime.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
+TRANSIENT_CONFLICT_ATTEMPTS = 3
 
 
 class ServiceRuntime:
@@ -71,13 +78,24 @@ class ServiceRuntime:
         return UnitOfWork(self.engine, self.settings.service_name, self.relay.notify)
 
     async def transact(self, work: Callable[[UnitOfWork], T]) -> T:
-        """Run `work` in a unit of work on a worker thread; `work` calls `uow.commit()`."""
+        """Run `work` in a unit of work on a worker thread; `work` calls `uow.commit()`.
+
+        A deadlock or serialization failure rolls everything back, so the work is run again
+        (a few times) rather than failing the caller.
+        """
 
         def run() -> T:
             with self.unit_of_work() as uow:
                 return work(uow)
 
-        return await self.store.run(run)
+        for attempt in range(1, TRANSIENT_CONFLICT_ATTEMPTS + 1):
+            try:
+                return await self.store.run(run)
+            except OperationalError as error:
+                if attempt == TRANSIENT_CONFLICT_ATTEMPTS or not is_transient_conflict(error):
+                    raise
+                log.warning("transaction conflict, running it again", attempt=attempt)
+        raise AssertionError("unreachable")
 
     async def read(self, query: Callable[[Session], T]) -> T:
         def run() -> T:

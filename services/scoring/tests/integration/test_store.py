@@ -1,5 +1,7 @@
 """The scoring store on SQLite and PostgreSQL: the same handlers, the same answers."""
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,9 +13,11 @@ from sqlmodel import Session, select
 from ensemble_contracts.hospital import EncounterEventType
 from ensemble_contracts.topics import HOT_ONBOARDING, SCORE_CHANGES
 from ensemble_runtime.db import create_db_engine, create_schema
+from ensemble_runtime.unit_of_work import UnitOfWork
 from scoring.adapters import orm  # noqa: F401  (registers the tables)
 from scoring.adapters.orm import HospitalEncounter, HotOnboardingTrigger, Patient, as_utc
 from scoring.adapters.repository import hospital_use, latest_score
+from scoring.service_layer.handlers import rescore
 
 from ..support import encounter, handle, high_risk, load, moderate_risk, new_nhs_number, published
 
@@ -80,3 +84,25 @@ def test_one_trigger_per_visit_is_enforced_by_the_store(store: Engine) -> None:
             )
         )
         session.commit()
+
+
+def test_concurrent_rescores_of_one_patient_publish_one_band_change(store: Engine) -> None:
+    nhs = new_nhs_number()
+    now = datetime.now(UTC)
+    first_has_scored = threading.Event()
+
+    def first() -> None:
+        with UnitOfWork(store, "scoring") as uow:
+            rescore(uow, nhs, now, {"producer": "scoring"})
+            first_has_scored.set()
+            time.sleep(0.5)  # the second rescore runs while this one is not yet committed
+            uow.commit()
+
+    racer = threading.Thread(target=first)
+    racer.start()
+    assert first_has_scored.wait(10)
+    with UnitOfWork(store, "scoring") as uow:
+        rescore(uow, nhs, now, {"producer": "scoring"})
+        uow.commit()
+    racer.join()
+    assert len(published(store, SCORE_CHANGES.name, nhs)) == 1

@@ -23,6 +23,7 @@ from ensemble_contracts.scoring import (
 )
 from ensemble_contracts.topics import HOT_ONBOARDING, SCORE_CHANGES
 from ensemble_runtime.consumer import RejectedEvent
+from ensemble_runtime.db import serialize_on
 from ensemble_runtime.unit_of_work import UnitOfWork
 from scoring.adapters.orm import HospitalEncounter, HotOnboardingTrigger, Patient, RiskScoreRecord
 from scoring.adapters.repository import (
@@ -83,6 +84,8 @@ def rescore(
 ) -> RiskScore:
     """Score a patient now, store it, and publish `ScoreChanged` if the band moved."""
     session = uow.session
+    # One rescore of a patient at a time, or two could each see the old band and both publish.
+    serialize_on(session, f"scoring.patient:{nhs_number}")
     patient = session.get(Patient, nhs_number)
     profile = profile_of(patient) if patient is not None else None
     risk = score_patient(profile, hospital_use(session, nhs_number, as_of), as_of.date())
@@ -122,7 +125,8 @@ def load_profiles(uow: UnitOfWork, profiles: Sequence[ProfileIn]) -> int:
     """Upsert profiles (only the fields each line gives), rescore each patient, commit."""
     now = datetime.now(UTC)
     envelope = {"producer": PRODUCER, "correlation_id": uuid4()}  # one load, one correlation
-    for profile in profiles:
+    # In NHS-number order, as every loader locks patients (see rescore): no deadlock between two.
+    for profile in sorted(profiles, key=lambda p: p.nhs_number):
         patient = uow.session.get(Patient, profile.nhs_number) or Patient(
             nhs_number=profile.nhs_number
         )
