@@ -20,13 +20,14 @@ class SeenEncounter(SQLModel, table=True):
     sequence: int
 
 
-FAILING_SEQUENCE = 666  # the handler always fails on this one
+FAILING_SEQUENCE = 666  # the handler fails on this one while it is in FAILING
+FAILING = {FAILING_SEQUENCE}
 
 
 def record_encounter(uow: UnitOfWork, event: EncounterEvent) -> None:
     if event.producer != "runtime-tests":
         return  # the topic is shared with other tests and the demo: only count our own
-    if event.source_message_id == str(FAILING_SEQUENCE):
+    if int(event.source_message_id) in FAILING:
         raise RuntimeError("handler failed")
     uow.session.add(
         SeenEncounter(

@@ -14,7 +14,8 @@ import sys
 from datetime import UTC, datetime
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 
 from ensemble_contracts.dead_letter import DeadLetter
@@ -70,13 +71,25 @@ async def publish_dead_letter(broker: KafkaBroker, letter: DeadLetter) -> None:
 
 
 async def read_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    letters: list[DeadLetter] = []
+    """Every dead letter on `topic` now, oldest first per partition (reads up to the end)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
     try:
-        while batch := await consumer.getmany(timeout_ms=1500):
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
+    letters: list[DeadLetter] = []
+    if not partitions:
+        return letters
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+            batch = await consumer.getmany(timeout_ms=1000)
             for records in batch.values():
                 letters.extend(DeadLetter.model_validate_json(r.value or b"") for r in records)
     finally:

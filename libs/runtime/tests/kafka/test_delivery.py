@@ -13,9 +13,17 @@ from ensemble_contracts.dead_letter import DeadLetter
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
 from ensemble_runtime.consumer import Subscription
 from ensemble_runtime.db import create_db_engine
+from ensemble_runtime.dead_letters import replay
 from ensemble_runtime.service import ServiceRuntime
 
-from ..support import FAILING_SEQUENCE, SeenEncounter, encounter, record_encounter, settings
+from ..support import (
+    FAILING,
+    FAILING_SEQUENCE,
+    SeenEncounter,
+    encounter,
+    record_encounter,
+    settings,
+)
 
 pytestmark = pytest.mark.kafka
 PATIENTS = ["9990000018", "9990000026", "9990000034", "9990000042", "9990000050"]
@@ -145,6 +153,16 @@ async def test_an_event_that_keeps_failing_is_dead_lettered_and_its_batch_goes_t
     assert letter.error_type == "RuntimeError"
     assert letter.attempts == runtime.settings.consumer_max_attempts
     assert json.loads(letter.payload)["source_message_id"] == str(FAILING_SEQUENCE)
+
+    # Once the cause is fixed, the dead letter is replayed and processed, once.
+    FAILING.discard(FAILING_SEQUENCE)
+    try:
+        dlq = HOSPITAL_ENCOUNTERS.dead_letter.name
+        assert await replay(kafka_bootstrap, dlq, str(letter.event_id)) == 1
+        rows = await seen(runtime, correlation, 101)
+    finally:
+        FAILING.add(FAILING_SEQUENCE)
+    assert sorted(r.sequence for r in rows) == [*range(100), FAILING_SEQUENCE]
 
 
 async def find_dead_letter(bootstrap: str, marker: str) -> DeadLetter:
