@@ -19,28 +19,43 @@ run: bootstrap ## start Kafka, the four services and a live demo feed (Ctrl-C st
 run-postgres: bootstrap ## the same, with one PostgreSQL database per service
 	uv run ensemble-local run --store postgresql
 
-# One pytest run per package, as each is deployed alone: each service's `tests` package stays
-# its own, and a test cannot lean on another package's fixtures.
-TEST_PACKAGES := contracts libs/runtime services/hospital-feed services/scoring \
-	services/referral services/scheduling tests
+# Each package is tested alone, as it is deployed alone: `uv sync --package` installs only that
+# package, its dependencies and its `dev` group, so a test importing anything undeclared fails.
+# The cross-service tests in tests/ run last, on the whole workspace; the trap puts the whole
+# workspace back even when a package fails. A new service under services/ is picked up as is.
+TEST_PACKAGES := contracts libs/runtime libs/devkit $(sort $(wildcard services/*))
 PYTEST_ARGS ?=
+FAST := -q -m "not kafka and not postgres and not e2e"
+
+# $(call each_package,<pytest arguments>); exit code 5 (no test selected) counts as a pass.
+define each_package
+	@set -e; trap 'uv sync --locked --quiet' EXIT; \
+	for dir in $(TEST_PACKAGES); do dist=$$(sed -n 's/^name = "\(.*\)"/\1/p' $$dir/pyproject.toml); \
+		echo "=== $$dir ($$dist alone)"; uv sync --locked --quiet --package $$dist; \
+		uv run --no-sync pytest $$dir $(1) || [ $$? = 5 ]; done; \
+	echo "=== tests (whole workspace)"; uv sync --locked --quiet; \
+	uv run --no-sync pytest tests $(1) || [ $$? = 5 ]
+endef
 
 test: bootstrap lint ## lint, then every test tier on real Kafka, SQLite and PostgreSQL
-	@set -e; for package in $(TEST_PACKAGES); do \
-		echo "=== $$package"; uv run pytest $$package $(PYTEST_ARGS); done
+	$(call each_package,$(PYTEST_ARGS))
 
-test-fast: bootstrap ## unit tests only (no broker, no PostgreSQL)
-	@set -e; for package in $(TEST_PACKAGES); do \
-		uv run pytest $$package -q -m "not kafka and not postgres and not e2e" || [ $$? = 5 ]; done
+test-fast: bootstrap ## unit tests only (no broker, no PostgreSQL), each package alone
+	$(call each_package,$(FAST))
 
-lint: bootstrap ## ruff, mypy and the contract-drift check
+# mypy checks every package's tests in a run of their own: each has a `tests` package.
+TYPED_TESTS := contracts/tests libs/runtime/tests libs/devkit/tests \
+	$(sort $(wildcard services/*/tests)) tests
+
+lint: bootstrap ## ruff, mypy (sources, then tests), and drift of schemas, AsyncAPI, topic map
 	uv run ruff check .
 	uv run ruff format --check .
 	uv run mypy
-	uv run ensemble-contracts-generate --check
+	@set -e; for dir in $(TYPED_TESTS); do echo "mypy $$dir"; uv run mypy $$dir; done
+	uv run ensemble-docs --check
 
-contracts: bootstrap ## regenerate JSON Schemas and the AsyncAPI document from the models
-	uv run ensemble-contracts-generate
+contracts: bootstrap ## regenerate schemas, AsyncAPI and the README topic map (models + services)
+	uv run ensemble-docs
 
 bench: bootstrap ## benchmark the pipeline against raw Kafka; writes run/bench/report.md
 	uv run ensemble-local bench --admissions $${ADMISSIONS:-2000}

@@ -4,13 +4,39 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from ensemble_contracts.generate import drifted
+from ensemble_contracts.generate import Operation, asyncapi, drifted
 from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
-from ensemble_contracts.topics import MAIN_TOPICS, TOPICS, topic
+from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS, MAIN_TOPICS, TOPICS, topic
 
 
 def test_committed_schemas_and_asyncapi_match_the_models() -> None:
     assert drifted() == [], "run `make contracts` and commit the result"
+
+
+def test_every_topic_lists_the_event_types_its_model_carries() -> None:
+    assert HOSPITAL_ENCOUNTERS.event_types == EncounterEventType.ALL
+    assert all(t.event_types for t in TOPICS)
+    assert topic("hospital.encounters.v1.dlq").event_types == ("dead_letter",)
+
+
+def test_asyncapi_operations_are_the_plain_data_it_is_given() -> None:
+    admitted = ("encounter.admitted",)
+    receive = Operation(
+        "scoring", "hospital.encounters.v1", "receive", "scoring.encounters", admitted
+    )
+    operations = asyncapi([Operation("hospital-feed", "hospital.encounters.v1", "send"), receive])
+    assert operations["operations"]["scoring_encounters_receives_hospital_encounters_v1"] == {
+        "action": "receive",
+        "channel": {"$ref": "#/channels/hospital_encounters_v1"},
+        "messages": [{"$ref": "#/channels/hospital_encounters_v1/messages/EncounterEvent"}],
+        "summary": "Consumed by scoring as group `scoring.encounters`.",
+        "x-consumer-group": "scoring.encounters",
+        "x-event-types": ["encounter.admitted"],
+        "x-service": "scoring",
+    }
+    assert operations["operations"]["hospital_feed_sends_hospital_encounters_v1"]["action"] == (
+        "send"
+    )
 
 
 def test_every_main_topic_has_a_dead_letter_topic() -> None:

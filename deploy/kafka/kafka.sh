@@ -4,7 +4,13 @@
 #   kafka.sh fetch|start|stop|kill9|status
 # Env: KAFKA_VERSION (4.1.1), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1),
 #      KAFKA_DATA_DIR (<repo>/run/kafka), KAFKA_HEAP (512m), KAFKA_START_TIMEOUT (60 s),
-#      ENSEMBLE_CACHE (${XDG_CACHE_HOME:-~/.cache}/ensemble).
+#      ENSEMBLE_CACHE (${XDG_CACHE_HOME:-~/.cache}/ensemble),
+#      KAFKA_SASL_SSL_PORT (unset): also listen with SASL_SSL (SASL/PLAIN over TLS) on this port.
+#      The first start with it makes, under <data dir>/tls/ (mode 700), a self-signed key pair
+#      for 127.0.0.1/localhost (keytool, Java 17), its certificate as ca.pem for clients, a
+#      generated password for the user "ensemble", and client.env with the client settings
+#      (KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_CAFILE).
+#      For tests and laptops: PLAINTEXT stays on $KAFKA_PORT, loopback only.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,6 +25,8 @@ libs="$cache/libs"
 pid_file="$data_dir/broker.pid"
 log_file="$data_dir/broker.log"
 config="$data_dir/server.properties"
+sasl_port="${KAFKA_SASL_SSL_PORT:-}"
+tls_dir="$data_dir/tls"
 
 say() { echo "kafka.sh: $*" >&2; }
 
@@ -62,16 +70,50 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 java=(java -Xms256m "-Xmx${KAFKA_HEAP:-512m}" -XX:+UseG1GC -Djava.awt.headless=true
   "-Dlog4j2.configurationFile=$here/log4j2.properties" -cp "$libs/*")
 
+# Alphanumeric, so it needs no quoting in properties, JAAS or env files.
+secret() { local s; s="$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"; echo "${s:0:32}"; }
+
+# Once per data dir: the broker's key pair, the clients' CA file and the SASL credentials.
+make_tls() {
+  [[ -f "$tls_dir/client.env" ]] && return 0
+  command -v keytool >/dev/null || { say "keytool (Java 17) is required for KAFKA_SASL_SSL_PORT"; exit 1; }
+  rm -rf "$tls_dir" && mkdir -p -m 700 "$tls_dir"
+  local store_pass user_pass
+  store_pass="$(secret)" user_pass="$(secret)"
+  keytool -genkeypair -noprompt -alias broker -keyalg RSA -keysize 2048 -validity 825 \
+    -dname "CN=localhost" -ext "SAN=dns:localhost,ip:127.0.0.1" \
+    -keystore "$tls_dir/broker.p12" -storetype PKCS12 -storepass "$store_pass" \
+    >"$tls_dir/keytool.log" 2>&1 \
+    && keytool -exportcert -rfc -alias broker -keystore "$tls_dir/broker.p12" \
+      -storepass "$store_pass" -file "$tls_dir/ca.pem" >>"$tls_dir/keytool.log" 2>&1 \
+    || { say "keytool failed:"; tail -n 20 "$tls_dir/keytool.log" >&2; exit 1; }
+  (umask 077
+    echo "$store_pass" >"$tls_dir/keystore.password"
+    echo "$user_pass" >"$tls_dir/ensemble.password"
+    cat >"$tls_dir/client.env" <<ENV
+KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$sasl_port
+KAFKA_SECURITY_PROTOCOL=SASL_SSL
+KAFKA_SASL_MECHANISM=PLAIN
+KAFKA_SASL_USERNAME=ensemble
+KAFKA_SASL_PASSWORD=$user_pass
+KAFKA_SSL_CAFILE=$tls_dir/ca.pem
+ENV
+  )
+}
+
 # Rewritten on every start so port changes apply. Sized for a laptop/CI box, not production.
 write_config() {
+  local listeners="PLAINTEXT://127.0.0.1:$port" map="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+  [[ -z "$sasl_port" ]] || { listeners+=",SASL_SSL://127.0.0.1:$sasl_port"; map+=",SASL_SSL:SASL_SSL"; }
+  (umask 077; : >"$config")  # it may hold the keystore and SASL passwords
   cat >"$config" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$map
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$data_dir/logs
 # Topics are created by the services with their declared partition counts, never implicitly.
@@ -94,22 +136,41 @@ log.retention.hours=168
 num.network.threads=2
 num.io.threads=4
 PROPS
+  [[ -n "$sasl_port" ]] || return 0
+  local store_pass user_pass
+  store_pass="$(cat "$tls_dir/keystore.password")" user_pass="$(cat "$tls_dir/ensemble.password")"
+  cat >>"$config" <<PROPS
+# SASL_SSL listener (KAFKA_SASL_SSL_PORT): TLS with the key pair in $tls_dir, SASL/PLAIN users.
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="ensemble" password="$user_pass" user_ensemble="$user_pass";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls_dir/broker.p12
+ssl.keystore.password=$store_pass
+ssl.key.password=$store_pass
+PROPS
+}
+
+ready_lines() {
+  echo "bootstrap=127.0.0.1:$port"
+  [[ -z "$sasl_port" ]] || echo "sasl_ssl_client_env=$tls_dir/client.env"
 }
 
 start() {
   if running; then
     say "already running (pid $(cat "$pid_file"))"
-    echo "bootstrap=127.0.0.1:$port"
+    ready_lines
     return 0
   fi
   rm -f "$pid_file"
   # Fail clearly instead of waiting a minute for a broker that cannot bind its port.
   local p
-  for p in "$port" "$controller_port"; do
+  for p in "$port" "$controller_port" $sasl_port; do
     if port_open "$p"; then say "port $p on 127.0.0.1 is already in use by another process"; exit 1; fi
   done
   fetch
   mkdir -p "$data_dir"
+  [[ -z "$sasl_port" ]] || make_tls
   write_config
   # Format once: meta.properties marks formatted storage, so restarts keep topics and offsets.
   if [[ ! -f "$data_dir/logs/meta.properties" ]]; then
@@ -129,8 +190,9 @@ start() {
   # Ready = the broker logged that it started AND its client port accepts connections.
   local deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-60}))
   while ((SECONDS < deadline)); do
-    if grep -q "Kafka Server started" "$log_file" 2>/dev/null && port_open "$port"; then
-      echo "bootstrap=127.0.0.1:$port"
+    if grep -q "Kafka Server started" "$log_file" 2>/dev/null && port_open "$port" \
+      && { [[ -z "$sasl_port" ]] || port_open "$sasl_port"; }; then
+      ready_lines
       return 0
     fi
     alive "$pid" || break  # not `running`: java may not have replaced setsid yet

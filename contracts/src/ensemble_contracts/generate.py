@@ -1,99 +1,140 @@
-"""Write (or check) the committed JSON Schemas and AsyncAPI document from the models.
+"""The committed JSON Schemas and AsyncAPI document, built from the models.
 
-ensemble-contracts-generate          # rewrite contracts/schemas and contracts/asyncapi.json
-ensemble-contracts-generate --check  # exit 1 when the committed copies drift
+Who sends and receives each topic is not the contracts' to know: it comes from the service
+definitions, which `ensemble-docs` (ensemble_devkit.service_map) reads and hands over here as
+plain `Operation`s. That command writes these files and checks them for drift; this module
+stays pydantic-only.
 """
 
-import argparse
 import json
-import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from ensemble_contracts.envelope import Envelope
 from ensemble_contracts.topics import TOPICS, TopicSpec
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2]
+ASYNCAPI = CONTRACTS_DIR / "asyncapi.json"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One service sending to, or receiving from (as a consumer group), one topic."""
+
+    service: str
+    topic: str
+    action: Literal["send", "receive"]
+    group: str | None = None
+    event_types: tuple[str, ...] = ()  # the event types a receiver handles (others it skips)
+
+    @property
+    def id(self) -> str:
+        channel = _identifier(self.topic)
+        if self.action == "send":
+            return f"{_identifier(self.service)}_sends_{channel}"
+        return f"{_identifier(self.group or self.service)}_receives_{channel}"
+
+
+def _identifier(name: str) -> str:
+    return name.replace(".", "_").replace("-", "_")
 
 
 def _json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-def json_schema(spec: TopicSpec) -> dict[str, Any]:
-    schema = spec.value.model_json_schema(mode="serialization")
+def _message_name(spec: TopicSpec[Envelope]) -> str:
+    if spec.name.endswith(".dlq"):
+        return f"{spec.value.__name__}_{_identifier(spec.name)}"
+    return spec.value.__name__
+
+
+def json_schema(spec: TopicSpec[Envelope]) -> dict[str, Any]:
+    schema: dict[str, Any] = spec.value.model_json_schema(mode="serialization")
     schema["$id"] = f"urn:ensemble:topic:{spec.name}"
     schema["x-kafka-topic"] = spec.name
     schema["x-kafka-key"] = spec.key
     return schema
 
 
-def asyncapi() -> dict[str, Any]:
+def _operation(operation: Operation, spec: TopicSpec[Envelope]) -> dict[str, Any]:
+    channel = _identifier(spec.name)
+    document: dict[str, Any] = {
+        "action": operation.action,
+        "channel": {"$ref": f"#/channels/{channel}"},
+        "messages": [{"$ref": f"#/channels/{channel}/messages/{_message_name(spec)}"}],
+        "x-service": operation.service,
+    }
+    if operation.action == "send":
+        document["summary"] = f"Produced by {operation.service}."
+    else:
+        document["summary"] = f"Consumed by {operation.service} as group `{operation.group}`."
+        document["x-consumer-group"] = operation.group
+        document["x-event-types"] = list(operation.event_types)
+    return document
+
+
+def asyncapi(operations: Sequence[Operation] = ()) -> dict[str, Any]:
+    """The AsyncAPI 3 document: a channel per topic, plus the given send/receive operations."""
+    specs = {spec.name: spec for spec in TOPICS}
     channels: dict[str, Any] = {}
-    operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     for spec in TOPICS:
-        channel_id = spec.name.replace(".", "_").replace("-", "_")
-        message_name = spec.value.__name__
-        if spec.name.endswith(".dlq"):
-            message_name = f"{message_name}_{channel_id}"
-        messages[message_name] = {
-            "name": message_name,
+        name = _message_name(spec)
+        messages[name] = {
+            "name": name,
             "contentType": "application/json",
             "payload": {"$ref": f"schemas/{spec.name}.json"},
+            "x-event-types": list(spec.event_types),
         }
-        channels[channel_id] = {
+        channels[_identifier(spec.name)] = {
             "address": spec.name,
             "description": f"{spec.description} Key: {spec.key} Partitions: {spec.partitions}.",
-            "messages": {message_name: {"$ref": f"#/components/messages/{message_name}"}},
-        }
-        operations[f"publish_{channel_id}"] = {
-            "action": "send",
-            "summary": f"Produced by {spec.producer}.",
-            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         }
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "Ensemble events",
             "version": "1.0.0",
-            "description": "Topics shared by hospital-feed, scoring, referral and scheduling.",
+            "description": "Topics shared by the Ensemble services; operations come from their "
+            "service definitions.",
         },
         "defaultContentType": "application/json",
         "channels": channels,
-        "operations": operations,
+        "operations": {op.id: _operation(op, specs[op.topic]) for op in operations},
         "components": {"messages": messages},
     }
 
 
-def expected_files() -> dict[Path, str]:
-    files = {CONTRACTS_DIR / "asyncapi.json": _json(asyncapi())}
+def expected_files(operations: Sequence[Operation] = ()) -> dict[Path, str]:
+    files = {ASYNCAPI: _json(asyncapi(operations))}
     for spec in TOPICS:
         files[CONTRACTS_DIR / "schemas" / f"{spec.name}.json"] = _json(json_schema(spec))
     return files
 
 
-def drifted() -> list[Path]:
-    return [
-        path
-        for path, text in expected_files().items()
-        if not path.exists() or path.read_text() != text
-    ]
+def _without_operations(text: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(text)
+    document.pop("operations", None)
+    return document
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="only report drift")
-    args = parser.parse_args()
-    if args.check:
-        stale = drifted()
-        for path in stale:
-            print(f"out of date: {path}", file=sys.stderr)
-        sys.exit(1 if stale else 0)
-    for path, text in expected_files().items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        print(f"wrote {path}")
+def drifted(operations: Sequence[Operation] | None = None) -> list[Path]:
+    """Committed files that differ from what the models (and the operations) give.
 
-
-if __name__ == "__main__":
-    main()
+    Without operations, only what the models decide is compared: the committed AsyncAPI
+    operations, which come from the service definitions, are left out.
+    """
+    stale = []
+    for path, text in expected_files(operations or ()).items():
+        if not path.exists():
+            stale.append(path)
+        elif operations is None and path == ASYNCAPI:
+            if _without_operations(path.read_text()) != _without_operations(text):
+                stale.append(path)
+        elif path.read_text() != text:
+            stale.append(path)
+    return stale

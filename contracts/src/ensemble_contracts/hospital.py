@@ -1,11 +1,12 @@
 """hospital.encounters.v1: what happened to a patient in hospital, per hospital-feed."""
 
-from datetime import datetime
 from typing import Final
 
 from pydantic import Field
 
+from ensemble_contracts import limits
 from ensemble_contracts.envelope import PatientEvent
+from ensemble_contracts.limits import ClinicalTime, Code, OdsCode
 
 
 class EncounterEventType:
@@ -31,24 +32,30 @@ class EncounterEvent(PatientEvent):
     event_type: str = Field(
         description="One of: " + ", ".join(f"`{t}`" for t in EncounterEventType.ALL)
     )
-    practice_ods: str | None = Field(
+    practice_ods: OdsCode | None = Field(
         default=None, description="ODS code of the patient's registered GP practice (PD1-3)."
     )
-    sending_facility: str = Field(description="ODS code of the sending trust (MSH-4).")
-    trigger_event: str = Field(description="HL7 v2 trigger event, e.g. `A01`.")
-    source_message_id: str = Field(description="The sender's message control id (MSH-10).")
-    visit_number: str | None = Field(default=None, description="Hospital visit number (PV1-19).")
-    patient_class: str | None = Field(
+    sending_facility: OdsCode = Field(description="ODS code of the sending trust (MSH-4).")
+    trigger_event: Code = Field(description="HL7 v2 trigger event, e.g. `A01`.")
+    source_message_id: str = Field(
+        max_length=limits.CONTROL_ID, description="The sender's message control id (MSH-10)."
+    )
+    visit_number: str | None = Field(
+        default=None, max_length=limits.VISIT_NUMBER, description="Hospital visit number (PV1-19)."
+    )
+    patient_class: Code | None = Field(
         default=None, description="PV1-2: E emergency, I inpatient, O outpatient, ..."
     )
-    admission_type: str | None = Field(default=None, description="PV1-4 admission type.")
+    admission_type: Code | None = Field(default=None, description="PV1-4 admission type.")
     emergency: bool = Field(
         default=False, description="True for A&E attendances and emergency admissions."
     )
-    location: str | None = Field(default=None, description="Assigned location (PV1-3).")
-    event_at: datetime | None = Field(
+    location: str | None = Field(
+        default=None, max_length=limits.LOCATION, description="Assigned location (PV1-3)."
+    )
+    event_at: ClinicalTime | None = Field(
         default=None, description="When the event happened in hospital (EVN-6, else PV1-44/45)."
     )
-    admitted_at: datetime | None = Field(default=None, description="PV1-44.")
-    discharged_at: datetime | None = Field(default=None, description="PV1-45.")
-    discharge_disposition: str | None = Field(default=None, description="PV1-36.")
+    admitted_at: ClinicalTime | None = Field(default=None, description="PV1-44.")
+    discharged_at: ClinicalTime | None = Field(default=None, description="PV1-45.")
+    discharge_disposition: Code | None = Field(default=None, description="PV1-36.")

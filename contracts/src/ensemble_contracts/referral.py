@@ -6,6 +6,7 @@ from uuid import UUID
 from pydantic import Field
 
 from ensemble_contracts.envelope import PatientEvent
+from ensemble_contracts.limits import Language, OdsCode, Text
 
 ReferralService = Literal["health_coaching", "complex_care"]
 ReferralSource = Literal["gp", "hot_onboarding"]
@@ -28,9 +29,9 @@ class ReferralEvent(PatientEvent):
         "`referral.accepted`, `referral.declined`, `referral.withdrawn`."
     )
     referral_id: UUID
-    practice_ods: str
+    practice_ods: OdsCode
     service: ReferralService
     source: ReferralSource
     status: ReferralStatus
-    preferred_language: str | None = Field(default=None, description="BCP 47 code, e.g. `hi`.")
-    reason: str | None = Field(default=None, description="Referral or decline reason.")
+    preferred_language: Language | None = Field(default=None, description="BCP 47 code, e.g. `hi`.")
+    reason: Text | None = Field(default=None, description="Referral or decline reason.")

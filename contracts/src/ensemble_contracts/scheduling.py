@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import Field
 
 from ensemble_contracts.envelope import PatientEvent
+from ensemble_contracts.limits import Language, ShortText
 
 
 class AppointmentEventType:
@@ -25,8 +26,10 @@ class AppointmentEvent(PatientEvent):
     )
     appointment_id: UUID
     referral_id: UUID
-    coach_id: str
-    language: str = Field(description="Language the appointment is held in (BCP 47).")
+    coach_id: ShortText
+    language: Language = Field(description="Language the appointment is held in (BCP 47).")
     starts_at: datetime = Field(description="Start (UTC).")
     ends_at: datetime = Field(description="End (UTC).")
-    coach_timezone: str = Field(description="IANA time zone of the coach, e.g. `Asia/Kolkata`.")
+    coach_timezone: ShortText = Field(
+        description="IANA time zone of the coach, e.g. `Asia/Kolkata`."
+    )

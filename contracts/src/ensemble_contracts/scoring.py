@@ -5,7 +5,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ensemble_contracts import limits
 from ensemble_contracts.envelope import PatientEvent
+from ensemble_contracts.limits import Language, OdsCode, ShortText, Text
 
 RiskBand = Literal["low", "moderate", "high", "very_high"]
 
@@ -15,9 +17,9 @@ class ScoreReason(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    factor: str = Field(description="Factor name, e.g. `priority_conditions`.")
+    factor: ShortText = Field(description="Factor name, e.g. `priority_conditions`.")
     points: int = Field(description="Points this factor added.")
-    detail: str = Field(description="Human-readable explanation.")
+    detail: Text = Field(description="Human-readable explanation.")
 
 
 class ScoreEventType:
@@ -28,12 +30,12 @@ class ScoreChanged(PatientEvent):
     """A patient's risk band changed (published on band changes only, to limit noise)."""
 
     event_type: str = Field(default=ScoreEventType.CHANGED, description="`score.band_changed`")
-    model_version: str = Field(description="Version of the scoring model that produced it.")
+    model_version: ShortText = Field(description="Version of the scoring model that produced it.")
     score: int = Field(description="Total points.")
     band: RiskBand
     previous_band: RiskBand | None = Field(default=None, description="None for a first score.")
-    practice_ods: str | None = None
-    reasons: list[ScoreReason] = Field(default_factory=list)
+    practice_ods: OdsCode | None = None
+    reasons: list[ScoreReason] = Field(default_factory=list, max_length=limits.REASONS)
 
 
 class HotOnboardingEventType:
@@ -47,11 +49,11 @@ class HotOnboarding(PatientEvent):
     event_type: str = Field(
         description="`hot_onboarding.triggered`, or `hot_onboarding.withdrawn` after a cancel."
     )
-    practice_ods: str = Field(description="The patient's registered practice.")
+    practice_ods: OdsCode = Field(description="The patient's registered practice.")
     band: RiskBand
     score: int
-    model_version: str
+    model_version: ShortText
     trigger: Literal["admission", "ae_attendance"]
     trigger_event_id: UUID = Field(description="event_id of the encounter that triggered it.")
-    preferred_language: str | None = Field(default=None, description="BCP 47 code, e.g. `pa`.")
-    reasons: list[ScoreReason] = Field(default_factory=list)
+    preferred_language: Language | None = Field(default=None, description="BCP 47 code, e.g. `pa`.")
+    reasons: list[ScoreReason] = Field(default_factory=list, max_length=limits.REASONS)

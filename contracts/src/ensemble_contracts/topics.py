@@ -1,29 +1,45 @@
 """Every topic, its key and its value model, in one place."""
 
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from ensemble_contracts.dead_letter import DeadLetter
 from ensemble_contracts.envelope import Envelope
-from ensemble_contracts.hospital import EncounterEvent
-from ensemble_contracts.referral import ReferralEvent
-from ensemble_contracts.scheduling import AppointmentEvent
-from ensemble_contracts.scoring import HotOnboarding, ScoreChanged
+from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
+from ensemble_contracts.referral import ReferralEvent, ReferralEventType
+from ensemble_contracts.scheduling import AppointmentEvent, AppointmentEventType
+from ensemble_contracts.scoring import (
+    HotOnboarding,
+    HotOnboardingEventType,
+    ScoreChanged,
+    ScoreEventType,
+)
 
 PATIENT_KEY = "NHS number (10 ASCII digits): every event of one patient goes to one partition."
 PATIENT_TOPIC_PARTITIONS = 6
 
+E = TypeVar("E", bound=Envelope, covariant=True)  # a topic of X is a topic of envelopes
+
+
+def event_types(names: type) -> tuple[str, ...]:
+    """The event types an `...EventType` class lists: its upper-case string constants, in order."""
+    return tuple(v for k, v in vars(names).items() if k.isupper() and isinstance(v, str))
+
 
 @dataclass(frozen=True)
-class TopicSpec:
+class TopicSpec(Generic[E]):
+    """A topic: its name, the event model on it (E), who produces it and how it is keyed."""
+
     name: str
-    value: type[Envelope]
+    value: type[E]
     producer: str
     description: str
     key: str = PATIENT_KEY
     partitions: int = PATIENT_TOPIC_PARTITIONS
+    event_types: tuple[str, ...] = ()  # every `event_type` the model may carry on this topic
 
     @property
-    def dead_letter(self) -> "TopicSpec":
+    def dead_letter(self) -> "TopicSpec[DeadLetter]":
         return TopicSpec(
             name=f"{self.name}.dlq",
             value=DeadLetter,
@@ -31,6 +47,7 @@ class TopicSpec:
             description=f"Messages from `{self.name}` that a consumer could not process.",
             key="The original message's key.",
             partitions=1,
+            event_types=("dead_letter",),
         )
 
 
@@ -39,37 +56,42 @@ HOSPITAL_ENCOUNTERS = TopicSpec(
     value=EncounterEvent,
     producer="hospital-feed",
     description="Admissions, transfers, discharges, A&E attendances and their cancellations.",
+    event_types=event_types(EncounterEventType),
 )
 SCORE_CHANGES = TopicSpec(
     name="scoring.score-changes.v1",
     value=ScoreChanged,
     producer="scoring",
     description="A patient's risk band changed.",
+    event_types=event_types(ScoreEventType),
 )
 HOT_ONBOARDING = TopicSpec(
     name="scoring.hot-onboarding.v1",
     value=HotOnboarding,
     producer="scoring",
     description="A high-risk patient is in hospital: propose complex care now.",
+    event_types=event_types(HotOnboardingEventType),
 )
 REFERRALS = TopicSpec(
     name="referral.referrals.v1",
     value=ReferralEvent,
     producer="referral",
     description="Referral lifecycle: proposed, requested, accepted, declined, withdrawn.",
+    event_types=event_types(ReferralEventType),
 )
 APPOINTMENTS = TopicSpec(
     name="scheduling.appointments.v1",
     value=AppointmentEvent,
     producer="scheduling",
     description="Appointments booked, cancelled, attended or missed.",
+    event_types=event_types(AppointmentEventType),
 )
 
 MAIN_TOPICS = (HOSPITAL_ENCOUNTERS, SCORE_CHANGES, HOT_ONBOARDING, REFERRALS, APPOINTMENTS)
-TOPICS: tuple[TopicSpec, ...] = MAIN_TOPICS + tuple(t.dead_letter for t in MAIN_TOPICS)
+TOPICS: tuple[TopicSpec[Envelope], ...] = MAIN_TOPICS + tuple(t.dead_letter for t in MAIN_TOPICS)
 
 
-def topic(name: str) -> TopicSpec:
+def topic(name: str) -> TopicSpec[Envelope]:
     """Look a topic up by name (KeyError when there is no such topic)."""
     for spec in TOPICS:
         if spec.name == name:

@@ -1,53 +1,48 @@
-"""Helpers for hospital-feed tests: a real store and the service wired to it."""
+"""hospital-feed's own test helpers: its kit settings and readers of its tables.
 
-from sqlalchemy import Engine
+Everything generic (store, clock, outbox, inbox, HTTP client) comes from `ServiceKit`.
+"""
+
+from typing import Any
+
 from sqlmodel import Session, col, select
 
-from ensemble_contracts.hospital import EncounterEvent
-from ensemble_runtime.db import create_schema
-from ensemble_runtime.outbox import OutboxMessage
-from ensemble_runtime.unit_of_work import UnitOfWork
+from ensemble_devkit.testkit import ServiceKit, tokens
 from hospital_feed.adapters.orm import Hl7Message, PracticeAlert
-from hospital_feed.bootstrap import Service, bootstrap
+from hospital_feed.adapters.unit_of_work import HospitalFeedUnitOfWork
 from hospital_feed.config import Settings
-from hospital_feed.service_layer.handlers import receive_hl7v2
+from hospital_feed.service import DEFINITION
+from hospital_feed.service_layer.commands import ReceiveHl7
 
+FeedKit = ServiceKit[Settings, HospitalFeedUnitOfWork]
 TOKENS = {
-    "sender_tokens": '{"RCB": "rcb-token", "RVJ": "rvj-token"}',
-    "practice_tokens": '{"L85001": "p1-token", "L85002": "p2-token"}',
-    "staff_tokens": '{"staff": "staff-token"}',
+    "sender_tokens": tokens("sender", "RCB", "RVJ"),
+    "practice_tokens": tokens("practice", "L85001", "L85002"),
+    "staff_tokens": tokens("staff", "staff"),
 }
 
 
-def service_on(database_url: str) -> Service:
-    settings = Settings(database_url=database_url, kafka_bootstrap_servers="127.0.0.1:1", **TOKENS)
-    service = bootstrap(settings)
-    create_schema(service.engine)
-    return service
+def feed_kit(database_url: str, **settings: Any) -> FeedKit:
+    return ServiceKit(DEFINITION, database_url, **(TOKENS | settings))
 
 
-def receive(engine: Engine, raw: str, sender: str = "RCB") -> str:
-    with UnitOfWork(engine, "hospital-feed") as uow:
-        return receive_hl7v2(uow, sender, raw)
+def receive(kit: FeedKit, raw: str, sender: str = "RCB") -> str:
+    """One message from an authenticated sender, as HTTP and MLLP hand it in: the ACK."""
+    return kit.execute(ReceiveHl7(sender, raw))
 
 
-def published(engine: Engine) -> list[OutboxMessage]:
-    with Session(engine) as session:
-        return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))))
-
-
-def published_events(engine: Engine) -> list[EncounterEvent]:
-    return [EncounterEvent.model_validate_json(row.payload) for row in published(engine)]
-
-
-def stored(engine: Engine) -> list[Hl7Message]:
-    with Session(engine) as session:
+def stored(kit: FeedKit) -> list[Hl7Message]:
+    def query(session: Session) -> list[Hl7Message]:
         return list(session.exec(select(Hl7Message).order_by(col(Hl7Message.id))))
 
+    return kit.read(query)
 
-def alerts(engine: Engine) -> list[PracticeAlert]:
-    with Session(engine) as session:
+
+def alerts(kit: FeedKit) -> list[PracticeAlert]:
+    def query(session: Session) -> list[PracticeAlert]:
         return list(session.exec(select(PracticeAlert).order_by(col(PracticeAlert.alert_id))))
+
+    return kit.read(query)
 
 
 def msa(ack: str) -> str:

@@ -1,44 +1,76 @@
-"""Helpers shared by referral's tests."""
+"""referral's test kit and its event factories."""
 
+from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlmodel import Session, col, select
-
+from ensemble_contracts.envelope import utc_now
+from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
 from ensemble_contracts.referral import ReferralEvent
 from ensemble_contracts.scoring import HotOnboarding, HotOnboardingEventType
 from ensemble_contracts.topics import REFERRALS
-from ensemble_runtime.db import create_schema
-from ensemble_runtime.outbox import OutboxMessage
-from ensemble_runtime.unit_of_work import UnitOfWork
-from referral.bootstrap import Service, bootstrap
+from ensemble_devkit.testkit import ServiceKit, tokens
+from referral.adapters.unit_of_work import ReferralUnitOfWork
 from referral.config import Settings
-from referral.entrypoints.kafka import SUBSCRIPTIONS
+from referral.domain.referral import Referral
+from referral.service import DEFINITION
 
-PRACTICE_TOKENS = {"L85001": "p1-token", "L85002": "p2-token"}
-STAFF_TOKEN = "staff-token"
+Kit = ServiceKit[Settings, ReferralUnitOfWork]
+PRACTICES = ("L85001", "L85002")
+STAFF = "staff"
 
 
-def service_on(database_url: str) -> Service:
-    service = bootstrap(
-        Settings(
-            database_url=database_url,
-            kafka_bootstrap_servers="127.0.0.1:1",  # never contacted: no lifespan in tests
-            practice_tokens='{"L85001": "p1-token", "L85002": "p2-token"}',
-            staff_tokens='{"staff": "staff-token"}',
-        )
+def referral_kit(database_url: str) -> Kit:
+    """referral on a fresh store, with two practices and one staff member who hold tokens."""
+    return ServiceKit(
+        DEFINITION,
+        database_url,
+        practice_tokens=tokens("practice", *PRACTICES),
+        staff_tokens=tokens("staff", STAFF),
     )
-    create_schema(service.engine)
-    return service
 
 
-def unit_of_work(service: Service) -> UnitOfWork:
-    return UnitOfWork(service.engine, "referral")
+def stored(kit: Kit) -> list[Referral]:
+    """Every referral in the store, oldest first."""
+    return kit.run(lambda uow: list(uow.referrals.find()))
+
+
+def published(kit: Kit) -> list[ReferralEvent]:
+    """Events in the outbox, oldest first (all must be on the referrals topic)."""
+    assert kit.published_topics() <= {REFERRALS.name}
+    return kit.published(REFERRALS)
+
+
+def registered_with(kit: Kit, nhs_number: str) -> str | None:
+    """The practice referral believes the patient is registered with."""
+    practice: str | None = kit.run(lambda uow: uow.registrations.practice_of(nhs_number))
+    return practice
+
+
+def encounter(
+    nhs_number: str = "9990000018",
+    practice_ods: str | None = "L85001",
+    occurred_at: datetime | None = None,
+    event_type: str = EncounterEventType.ADMITTED,
+) -> EncounterEvent:
+    """An encounter as hospital-feed publishes it; PD1-3 names the registered practice."""
+    return EncounterEvent(
+        event_type=event_type,
+        producer="hospital-feed",
+        nhs_number=nhs_number,
+        practice_ods=practice_ods,
+        sending_facility="RCB",
+        trigger_event="A01",
+        source_message_id=str(uuid4()),
+        visit_number="V123",
+        occurred_at=occurred_at or utc_now(),
+    )
 
 
 def trigger(
     nhs_number: str = "9990000018",
     practice_ods: str = "L85001",
     trigger_event_id: UUID | None = None,
+    occurred_at: datetime | None = None,
 ) -> HotOnboarding:
     """A hot-onboarding trigger as scoring publishes it: new event_id, new encounter."""
     return HotOnboarding(
@@ -53,6 +85,7 @@ def trigger(
         trigger="admission",
         trigger_event_id=trigger_event_id or uuid4(),
         preferred_language="pa",
+        occurred_at=occurred_at or utc_now(),
     )
 
 
@@ -66,18 +99,3 @@ def withdrawal(of: HotOnboarding) -> HotOnboarding:
             "causation_id": uuid4(),
         }
     )
-
-
-def consume(service: Service, *events: HotOnboarding) -> list[str]:
-    """Deliver events the way the runtime does (inbox + handler + commit), minus Kafka."""
-    (subscription,) = SUBSCRIPTIONS
-    return [service.runtime.consumers.apply(subscription, event) for event in events]
-
-
-def published(service: Service) -> list[ReferralEvent]:
-    """Events in the outbox, oldest first (all must be on the referrals topic)."""
-    with Session(service.engine) as session:
-        rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
-    assert {r.topic for r in rows} <= {REFERRALS.name}
-    assert all(r.key == ReferralEvent.model_validate_json(r.payload).nhs_number for r in rows)
-    return [ReferralEvent.model_validate_json(r.payload) for r in rows]

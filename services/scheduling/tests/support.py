@@ -1,80 +1,37 @@
-"""Fixtures for scheduling tests."""
+"""scheduling's test builders: a kit with a roster, coaches and referral events."""
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
-import httpx
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
-
 from ensemble_contracts.referral import ReferralEvent
-from ensemble_contracts.scheduling import AppointmentEvent
-from ensemble_runtime.consumer import Outcome, Subscription
-from ensemble_runtime.db import create_schema
-from ensemble_runtime.outbox import OutboxMessage
-from ensemble_runtime.service import Service
-from ensemble_runtime.unit_of_work import UnitOfWork
-from scheduling.bootstrap import bootstrap
+from ensemble_devkit.testkit import FrozenClock, ServiceKit, tokens
+from scheduling.adapters.unit_of_work import SchedulingUnitOfWork
 from scheduling.config import Settings
 from scheduling.domain.coach import WEEKDAYS, Coach
-from scheduling.entrypoints.kafka import subscriptions
-from scheduling.service_layer.handlers import Clock, upsert_coaches, utc_now
+from scheduling.service import DEFINITION
+from scheduling.service_layer.commands import UpsertCoaches
 
-STAFF = {"Authorization": "Bearer staff-token"}
+SchedulingKit = ServiceKit[Settings, SchedulingUnitOfWork]
+STAFF = ("staff", "coaching-lead")  # kind and principal of the staff caller in tests
 EVERY_DAY = {d: [["00:00", "24:00"]] for d in WEEKDAYS}
 
 
-def settings(database_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "database_url": database_url,
-        "kafka_bootstrap_servers": "127.0.0.1:1",  # never contacted: no lifespan in tests
-        "staff_tokens": '{"staff": "staff-token"}',
-        "patient_timezone": "",  # most tests book around the clock
-        **overrides,
-    }
-    return Settings(**values)
-
-
-@dataclass
-class Harness:
-    """A wired service plus the consumer subscription it was built with."""
-
-    service: Service
-    subscription: Subscription[Any]
-
-    @property
-    def engine(self) -> Engine:
-        return self.service.engine
-
-    def consume(self, *events: ReferralEvent) -> list[Outcome]:
-        """Run events through the real consumer transaction (inbox + handler + commit)."""
-        return [self.service.runtime.consumers.apply(self.subscription, e) for e in events]
-
-    def published(self) -> list[AppointmentEvent]:
-        with Session(self.engine) as session:
-            rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))
-            return [AppointmentEvent.model_validate_json(r.payload) for r in rows]
-
-    def client(self, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=self.service.app)
-        return httpx.AsyncClient(transport=transport, base_url="http://scheduling", headers=headers)
-
-
-def service_on(
+def scheduling_kit(
     database_url: str,
     coaches: list[dict[str, Any]] | None = None,
-    clock: Clock = utc_now,
-    **overrides: Any,
-) -> Harness:
-    config = settings(database_url, **overrides)
-    service = bootstrap(config, clock=clock)
-    create_schema(service.engine)
-    with UnitOfWork(service.engine, "scheduling") as uow:
-        upsert_coaches(uow, [Coach.from_json(c) for c in coaches or []])
-    (subscription,) = subscriptions(config.slot_policy(), clock)
-    return Harness(service, subscription)
+    clock: FrozenClock | None = None,
+    **settings: Any,
+) -> SchedulingKit:
+    """scheduling on a fresh store with this roster; booking around the clock by default."""
+    values: dict[str, Any] = {
+        "staff_tokens": tokens(*STAFF),
+        "patient_timezone": "",  # most tests book around the clock
+        **settings,
+    }
+    kit = ServiceKit(DEFINITION, database_url, clock, **values)
+    kit.execute(UpsertCoaches(tuple(Coach.from_json(c) for c in coaches or [])))
+    return kit
 
 
 def coach(

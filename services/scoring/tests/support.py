@@ -1,37 +1,36 @@
-"""Helpers shared by the scoring tests: events, profiles and a look at the outbox."""
+"""scoring's test kit, its profile and encounter factories, and looks at what it stored."""
 
-import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from itertools import count
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 from uuid import uuid4
 
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
+from ensemble_contracts import PatientEvent, TopicSpec
 from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
-from ensemble_contracts.nhs_number import check_digit
-from ensemble_runtime.outbox import OutboxMessage
-from ensemble_runtime.unit_of_work import UnitOfWork
+from ensemble_devkit.synthetic import test_nhs_numbers
+from ensemble_devkit.testkit import FrozenClock, ServiceKit, tokens
+from scoring.adapters.orm import HospitalEncounter, HotOnboardingTrigger, RiskScoreRecord
+from scoring.adapters.repository import ScoreRepository
+from scoring.adapters.unit_of_work import ScoringUnitOfWork
+from scoring.config import Settings
+from scoring.service import DEFINITION
+from scoring.service_layer.commands import LoadProfiles
 from scoring.service_layer.extracts import ProfileIn
-from scoring.service_layer.handlers import HotOnboardingPolicy, handle_encounter, load_profiles
+
+Kit = ServiceKit[Settings, ScoringUnitOfWork]
+E = TypeVar("E", bound=PatientEvent)
+Row = TypeVar("Row", RiskScoreRecord, HotOnboardingTrigger, HospitalEncounter)
+STAFF = "staff"
+NOW = FrozenClock().now  # where every kit's clock starts: encounters happen then by default
+# Test-range numbers, never used twice in a session (the broker outlives each test's store).
+NHS_NUMBERS: Iterator[str] = test_nhs_numbers(100_000)
 
 
-def _numbers() -> Iterator[str]:
-    for serial in count(100_000):
-        first_nine = f"999{serial:06d}"
-        digit = check_digit(first_nine)
-        if digit is not None:
-            yield f"{first_nine}{digit}"
-
-
-_unused = _numbers()
-
-
-def new_nhs_number() -> str:
-    """A valid test-range NHS number not used before in this session."""
-    return next(_unused)
+def scoring_kit(database_url: str, **settings: Any) -> Kit:
+    """scoring on a store (fresh unless another kit made it), with one staff token holder."""
+    return ServiceKit(DEFINITION, database_url, staff_tokens=tokens("staff", STAFF), **settings)
 
 
 def high_risk(nhs_number: str, **changes: Any) -> dict[str, Any]:
@@ -64,9 +63,13 @@ def moderate_risk(nhs_number: str, **changes: Any) -> dict[str, Any]:
     }
 
 
-def load(engine: Engine, *profiles: dict[str, Any]) -> int:
-    with UnitOfWork(engine, "scoring") as uow:
-        return load_profiles(uow, [ProfileIn.model_validate(p) for p in profiles])
+def profiles(*lines: dict[str, Any]) -> LoadProfiles:
+    """The command a staff upload of these profile lines becomes."""
+    return LoadProfiles(profiles=tuple(ProfileIn.model_validate(line) for line in lines))
+
+
+def load(kit: Kit, *lines: dict[str, Any]) -> int:
+    return kit.execute(profiles(*lines))
 
 
 def encounter(
@@ -95,25 +98,41 @@ def encounter(
         visit_number=visit_number,
         patient_class="E" if event_type == EncounterEventType.AE_ATTENDANCE else "I",
         emergency=emergency,
-        event_at=event_at or datetime.now(UTC),
+        event_at=event_at or NOW,
     )
 
 
-def handle(
-    engine: Engine, event: EncounterEvent, policy: HotOnboardingPolicy | None = None
-) -> None:
-    """As the consumer runs a handler: one unit of work, committed afterwards."""
-    with UnitOfWork(engine, "scoring") as uow:
-        handle_encounter(uow, event, policy)
-        uow.commit()
-
-
-def published(engine: Engine, topic: str, nhs_number: str) -> list[dict[str, Any]]:
+def published(kit: Kit, topic: TopicSpec[E], nhs_number: str) -> list[E]:
     """Events staged in the outbox for one patient on one topic, oldest first."""
-    with Session(engine) as session:
-        rows = session.exec(
-            select(OutboxMessage)
-            .where(OutboxMessage.topic == topic, OutboxMessage.key == nhs_number)
-            .order_by(col(OutboxMessage.id))
-        ).all()
-    return [json.loads(row.payload) for row in rows]
+    return [event for event in kit.published(topic) if event.nhs_number == nhs_number]
+
+
+def current(kit: Kit, nhs_number: str) -> RiskScoreRecord:
+    """The patient's latest score (there must be one)."""
+    record = kit.read(lambda session: ScoreRepository(session).latest(nhs_number))
+    assert record is not None
+    return record
+
+
+def patient_rows(kit: Kit, table: type[Row], nhs_number: str) -> list[Row]:
+    """Every row of one of scoring's per-patient tables for the patient."""
+
+    def query(session: Session) -> list[Row]:
+        return list(session.exec(select(table).where(table.nhs_number == nhs_number)).all())
+
+    return kit.read(query)
+
+
+def scores(kit: Kit, nhs_number: str) -> list[RiskScoreRecord]:
+    """Every score computed for the patient."""
+    return patient_rows(kit, RiskScoreRecord, nhs_number)
+
+
+def triggers(kit: Kit, nhs_number: str) -> list[HotOnboardingTrigger]:
+    """The patient's hot-onboarding triggers, withdrawn or not."""
+    return patient_rows(kit, HotOnboardingTrigger, nhs_number)
+
+
+def stored_encounters(kit: Kit, nhs_number: str) -> list[HospitalEncounter]:
+    """The hospital encounters stored for the patient."""
+    return patient_rows(kit, HospitalEncounter, nhs_number)

@@ -1,18 +1,43 @@
-"""Bearer-token authentication for external callers (senders, practices, staff)."""
+"""Bearer-token authentication for external callers (senders, practices, staff).
+
+One dependency for every route of every service: `Depends(caller("practice"))` answers 401
+unless the request carries a token of that kind, and gives the route the caller's principal
+(an MSH-4 code, an ODS code, a staff name). `own_practice` adds the rule every practice route
+shares: the ODS code in the path must be the caller's own.
+"""
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Annotated
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
+
+MIN_TOKEN_LENGTH = 16
 
 
-def parse_token_map(raw: str) -> dict[str, str]:
-    """`{"principal": "token", ...}` from an env var (JSON)."""
+def parse_token_map(raw: str, setting: str = "tokens") -> dict[str, str]:
+    """`{"principal": "token", ...}` from an env var (JSON), refusing unusable tokens.
+
+    A null, empty, short or repeated token would let a caller in as the wrong principal (or
+    anyone in), so the service refuses to start with one.
+    """
     value = json.loads(raw) if raw.strip() else {}
     if not isinstance(value, dict):
-        raise ValueError("expected a JSON object of principal -> token")
-    return {str(k): str(v) for k, v in value.items()}
+        raise ValueError(f"{setting}: expected a JSON object of principal -> token")
+    tokens: dict[str, str] = {}
+    for principal, token in value.items():
+        if not isinstance(token, str) or len(token.strip()) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"{setting}: the token of {principal!r} must be a string of at least "
+                f"{MIN_TOKEN_LENGTH} characters"
+            )
+        if not str(principal).strip():
+            raise ValueError(f"{setting}: a principal name is empty")
+        tokens[str(principal)] = token.strip()
+    if len(set(tokens.values())) != len(tokens):
+        raise ValueError(f"{setting}: two principals share a token")
+    return tokens
 
 
 class TokenRegistry:
@@ -32,7 +57,7 @@ class TokenRegistry:
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing bearer token",
@@ -41,11 +66,34 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def authenticate(request: Request, registry: TokenRegistry) -> str:
-    """The caller's principal, or 401."""
-    principal = registry.principal_for(bearer_token(request))
-    if principal is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}
-        )
-    return principal
+def caller(kind: str) -> Callable[[Request], str]:
+    """A dependency: the principal of a caller of `kind` ("sender", "practice", "staff")."""
+
+    def authenticated(request: Request) -> str:
+        registry: TokenRegistry = request.app.state.runtime.callers[kind]
+        principal = registry.principal_for(bearer_token(request))
+        if principal is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "unknown token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return principal
+
+    authenticated.__name__ = f"{kind}_caller"
+    return authenticated
+
+
+Sender = Annotated[str, Depends(caller("sender"))]
+Practice = Annotated[str, Depends(caller("practice"))]
+Staff = Annotated[str, Depends(caller("staff"))]
+
+
+def own_practice(ods: str, practice: Practice) -> str:
+    """The practice in the path (`{ods}`), when it is the caller's own; 403 otherwise."""
+    if practice.upper() != ods.upper():
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "not your practice")
+    return ods.upper()
+
+
+OwnPractice = Annotated[str, Depends(own_practice)]

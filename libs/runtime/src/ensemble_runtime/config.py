@@ -1,8 +1,10 @@
 """Settings come from the environment only; each service adds its own prefix."""
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ensemble_runtime.auth import parse_token_map
+from ensemble_runtime.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 
 
 class ServiceSettings(BaseSettings):
@@ -10,6 +12,12 @@ class ServiceSettings(BaseSettings):
 
     service_name: str
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Kafka transport security (see kafka_security.py): PLAINTEXT only on a trusted host.
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
     database_url: str
     http_host: str = "127.0.0.1"
     http_port: int
@@ -21,6 +29,8 @@ class ServiceSettings(BaseSettings):
     # Consumers: non-database errors are retried this many times before dead-lettering.
     consumer_max_attempts: int = 5
     consumer_retry_base_seconds: float = 0.2
+    # The longest wait between retries (a store outage is retried for ever at this pace).
+    consumer_retry_max_seconds: float = 5.0
     # Consumers apply up to this many polled events in one transaction. An idle poll waits
     # this long (and FastStream then sleeps as long again): it bounds the added latency.
     consumer_batch_size: int = 200
@@ -31,6 +41,26 @@ class ServiceSettings(BaseSettings):
     # Every service has staff; services add `<kind>_tokens` fields for other callers.
     staff_tokens: str = "{}"
 
-    def tokens(self, kind: str) -> dict[str, str]:
-        """The `<kind>_tokens` setting as principal -> token."""
-        return parse_token_map(getattr(self, f"{kind}_tokens"))
+    def kafka_security(self) -> KafkaSecurity:
+        """Validated when the runtime is built: half a configuration refuses to start.
+
+        (Not a pydantic validator: its error would echo every setting, secrets included.)
+        """
+        password = self.kafka_sasl_password
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=password.get_secret_value() if password is not None else None,
+            ssl_cafile=self.kafka_ssl_cafile,
+        )
+
+    def caller_tokens(self) -> dict[str, dict[str, str]]:
+        """Every `<kind>_tokens` setting, as kind -> principal -> token (validated)."""
+        return {
+            name.removesuffix("_tokens"): parse_token_map(
+                getattr(self, name), f"{self.model_config.get('env_prefix', '')}{name}".upper()
+            )
+            for name in type(self).model_fields
+            if name.endswith("_tokens")
+        }

@@ -5,15 +5,20 @@ validate each → one DB transaction applying the events in order (inbox check +
 inbox row each) → commit → Kafka offset commit. If a handler fails, that transaction is
 rolled back and the batch is applied again one event at a time, so one bad event neither
 holds back nor takes down the rest. Poison messages go to `<topic>.dlq` before their offset
-is committed. Database errors (outage, deadlock) are retried without limit (blocking keeps order);
-other errors a bounded number of times, then the event is dead-lettered.
+is committed.
+
+Retries. A transient store error (outage, deadlock, busy SQLite: `errors.is_transient_store_error`)
+is waited out without limit, since blocking keeps order, with a capped backoff; it counts in
+`ensemble_consumer_store_retries_total` and `ensemble_consumer_store_retrying` (consecutive
+failures now: alert when it stays above 0). Any other error, store errors included (a broken
+constraint, a value the column refuses), is retried `max_attempts` times, then the event is
+dead-lettered. Error texts in logs and letters never carry SQL parameters or values.
 """
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
@@ -21,20 +26,22 @@ import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
-from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
-from ensemble_contracts import Envelope, TopicSpec
+from ensemble_contracts import Envelope
 from ensemble_runtime import metrics
 from ensemble_runtime.db import StoreWorker
 from ensemble_runtime.dead_letters import dead_letter_for, publish_dead_letter
-from ensemble_runtime.inbox import already_processed, record_processed
+from ensemble_runtime.definition import Subscription
+from ensemble_runtime.errors import (
+    describe_error,
+    describe_validation_error,
+    is_transient_store_error,
+)
 from ensemble_runtime.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
-E = TypeVar("E", bound=Envelope)
-Handler = Callable[[UnitOfWork, Any], None]
+U = TypeVar("U", bound=UnitOfWork[Any])
 Outcome = Literal["processed", "duplicate", "ignored"]
 
 
@@ -42,47 +49,34 @@ class RejectedEvent(Exception):
     """A handler's verdict that an event can never be processed: dead-letter it at once."""
 
 
-@dataclass(frozen=True)
-class Subscription(Generic[E]):
-    """Which events of a topic a consumer group handles. Other event types are skipped."""
-
-    topic: TopicSpec
-    group: str
-    handlers: Mapping[str, Callable[[UnitOfWork, E], None]]
+__all__ = ["EventConsumers", "Outcome", "RejectedEvent", "describe_validation_error"]
+STORE_ALARM_ATTEMPTS = 12  # consecutive transient store failures before logging at ERROR
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """Field locations and messages only: input values (possibly PII) are left out."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in item['loc']) or 'message'}: {item['msg']}"
-        for item in error.errors(include_input=False, include_url=False)
-    )
-
-
-class EventConsumers:
+class EventConsumers(Generic[U]):
     def __init__(
         self,
         broker: KafkaBroker,
-        engine: Engine,
+        unit_of_work: Callable[[], U],
         producer: str,
-        on_commit: Callable[[], None],
+        store: StoreWorker,
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
-        store: StoreWorker | None = None,
         batch_size: int = 200,
         batch_timeout_ms: int = 25,
+        retry_max_seconds: float = 5.0,
     ) -> None:
         self._broker = broker
-        self._engine = engine
-        self._store = store or StoreWorker(engine)
+        self._unit_of_work = unit_of_work
+        self._store = store
         self._producer = producer
-        self._on_commit = on_commit
         self._max_attempts = max_attempts
         self._retry_base = retry_base_seconds
         self._batch_size = batch_size
         self._batch_timeout_ms = batch_timeout_ms
+        self._retry_max = retry_max_seconds
 
-    def register(self, subscription: Subscription[Any]) -> None:
+    def register(self, subscription: Subscription[Any, U]) -> None:
         async def on_batch(message: KafkaMessage) -> None:
             await self.process_batch(subscription, message)
 
@@ -99,7 +93,9 @@ class EventConsumers:
             description=f"{subscription.group} consumes {subscription.topic.name}",
         )(on_batch)
 
-    async def process_batch(self, subscription: Subscription[Any], message: KafkaMessage) -> None:
+    async def process_batch(
+        self, subscription: Subscription[Any, U], message: KafkaMessage
+    ) -> None:
         """Apply a polled batch, then commit the offsets of everything in it."""
         raw = message.raw_message
         records = raw if isinstance(raw, tuple) else (raw,)
@@ -120,20 +116,23 @@ class EventConsumers:
         await message.ack()
 
     async def _apply_batch(
-        self, subscription: Subscription[Any], batch: list[tuple[Any, Envelope]]
+        self, subscription: Subscription[Any, U], batch: list[tuple[Any, Envelope]]
     ) -> list[str]:
         events = [event for _, event in batch]
-        attempt = 0
+        waits = 0
         while True:
-            attempt += 1
             try:
-                return list(await self._store.run(self.apply_all, subscription, events))
-            except OperationalError as error:  # store away, or a deadlock: wait, keep order
-                log.warning("store error, will retry", error=_driver_error(error))
-                await asyncio.sleep(min(self._retry_base * 2**attempt, 5.0))
-            except Exception as error:  # an event failed: isolate it, one event at a time
-                log.info("batch failed, applying its events singly", error=type(error).__name__)
-                break
+                applied: list[str] = list(
+                    await self._store.run(self.apply_all, subscription, events)
+                )
+                self._store_answers(subscription)
+                return applied
+            except Exception as error:
+                if not is_transient_store_error(error):  # an event failed: isolate it
+                    log.info("batch failed, applying its events singly", error=type(error).__name__)
+                    break
+                waits += 1
+                await self._wait_for_store(subscription, error, waits)
         outcomes = []
         for record, event in batch:
             with _record_context(record), _event_context(event):
@@ -141,46 +140,65 @@ class EventConsumers:
         return outcomes
 
     async def _apply_with_retries(
-        self, subscription: Subscription[Any], record: Any, event: Envelope
+        self, subscription: Subscription[Any, U], record: Any, event: Envelope
     ) -> str:
-        attempt = 0
+        attempt = waits = 0
         while True:
-            attempt += 1
             try:
-                return await self._store.run(self.apply, subscription, event)
-            except OperationalError as error:
-                log.warning("store error, will retry", error=_driver_error(error))
-                await asyncio.sleep(min(self._retry_base * 2**attempt, 5.0))
+                outcome = await self._store.run(self.apply, subscription, event)
+                self._store_answers(subscription)
+                return outcome
             except Exception as error:
+                if is_transient_store_error(error):  # wait it out: blocking keeps order
+                    waits += 1
+                    await self._wait_for_store(subscription, error, waits)
+                    continue
+                attempt += 1
                 if isinstance(error, RejectedEvent) or attempt >= self._max_attempts:
-                    log.error("event dead-lettered", error=type(error).__name__, attempts=attempt)
+                    log.error("event dead-lettered", error=describe_error(error), attempts=attempt)
                     await self._dead_letter(subscription, record, error, attempt)
                     return "dead_lettered"
                 metrics.CONSUMER_RETRIES.labels(subscription.topic.name).inc()
                 log.warning("event failed, will retry", error=type(error).__name__)
-                await asyncio.sleep(self._retry_base * 2**attempt)
+                await asyncio.sleep(self._backoff(attempt))
 
-    def apply(self, subscription: Subscription[Any], event: Envelope) -> Outcome:
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self._retry_base * 2 ** min(attempt, 30), self._retry_max))
+
+    async def _wait_for_store(
+        self, subscription: Subscription[Any, U], error: BaseException, waits: int
+    ) -> None:
+        labels = (subscription.topic.name, subscription.group)
+        metrics.CONSUMER_STORE_RETRIES.labels(*labels).inc()
+        metrics.CONSUMER_STORE_RETRYING.labels(*labels).set(waits)
+        report = log.error if waits >= STORE_ALARM_ATTEMPTS else log.warning
+        report("store unavailable, will retry", error=describe_error(error), waits=waits)
+        await asyncio.sleep(self._backoff(waits))
+
+    def _store_answers(self, subscription: Subscription[Any, U]) -> None:
+        metrics.CONSUMER_STORE_RETRYING.labels(subscription.topic.name, subscription.group).set(0)
+
+    def apply(self, subscription: Subscription[Any, U], event: Envelope) -> Outcome:
         """Apply one event in a transaction of its own."""
         return self.apply_all(subscription, [event])[0]
 
-    def apply_all(self, subscription: Subscription[Any], events: list[Envelope]) -> list[Outcome]:
+    def apply_all(
+        self, subscription: Subscription[Any, U], events: list[Envelope]
+    ) -> list[Outcome]:
         """One transaction: in order, skip each event already seen, else handle and remember it."""
         outcomes: list[Outcome] = []
         seen: set[UUID] = set()  # a batch may carry the same event twice (a relay resend)
-        with UnitOfWork(self._engine, self._producer, self._on_commit) as uow:
+        with self._unit_of_work() as uow:
             for event in events:
-                if event.event_id in seen or already_processed(
-                    uow.session, subscription.group, event.event_id
-                ):
+                if event.event_id in seen or uow.inbox.seen(subscription.group, event.event_id):
                     outcomes.append("duplicate")
                     continue
                 handler = subscription.handlers.get(event.event_type)
                 if handler is not None:
                     with _event_context(event):
                         handler(uow, event)
-                record_processed(uow.session, subscription.group, event.event_id)
-                uow.session.flush()  # later events in the batch see this one's effects
+                uow.inbox.record(subscription.group, event.event_id)
+                uow.flush()  # later events in the batch see this one's effects
                 seen.add(event.event_id)
                 outcomes.append("processed" if handler is not None else "ignored")
             uow.commit()
@@ -188,18 +206,13 @@ class EventConsumers:
 
     async def _dead_letter(
         self,
-        subscription: Subscription[Any],
+        subscription: Subscription[Any, U],
         record: Any,
         error: BaseException | str,
         attempts: int,
     ) -> None:
         letter = dead_letter_for(record, subscription.group, error, attempts, self._producer)
         await publish_dead_letter(self._broker, letter)
-
-
-def _driver_error(error: OperationalError) -> str:
-    """The driver's own error class (e.g. DeadlockDetected), which says more than SQLAlchemy's."""
-    return type(error.orig).__name__ if error.orig is not None else type(error).__name__
 
 
 def _record_context(record: Any) -> AbstractContextManager[None]:

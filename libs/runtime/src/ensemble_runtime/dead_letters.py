@@ -1,27 +1,37 @@
-"""Dead letters: keep what could not be processed, with the error, and replay it later.
+"""Dead letters: what could not be processed or published, kept on `<topic>.dlq` with the error.
 
-    ensemble-dlq list   --bootstrap HOST:PORT --topic hospital.encounters.v1.dlq
-    ensemble-dlq replay --bootstrap HOST:PORT --topic hospital.encounters.v1.dlq [--event-id ID]
+Two writers: a consumer group that gives up on a message (`dead_letter_for`), and the outbox
+relay when Kafka refuses a row for good (`parked_letter`; source partition and offset -1: it
+never reached its topic). Error texts are built by `errors.describe_error`: no SQL parameters,
+no values. A letter's `causation_id` is the failed event's id, when the payload has one.
 
-Replay republishes the original bytes to the source topic under the original key; the inbox
-makes a replay of something that did succeed meanwhile harmless.
+A letter may outgrow Kafka's limit (it carries the message and more); it is then sent without
+its payload, and its error text says where the original is. The `ensemble-dlq` CLI (dlq_cli.py)
+lists and replays letters; a replay is recorded by a `dead_letter.replayed` marker on the same
+topic, keyed by the letter's id.
 """
 
-import argparse
 import asyncio
 import base64
-import sys
+import contextlib
+import json
 from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
 from ensemble_contracts.dead_letter import DeadLetter
+from ensemble_runtime.errors import describe_error, is_refused_for_good
 from ensemble_runtime.logging import redact_text
 
 log = structlog.get_logger(__name__)
+
+LETTER = "dead_letter"
+REPLAYED = "dead_letter.replayed"
+RELAY = "outbox-relay"  # the `consumer` of letters the relay parked
 
 
 def dead_letter_for(
@@ -46,89 +56,106 @@ def dead_letter_for(
         attempts=attempts,
         # A string error is a validation summary; an exception is named by its class.
         error_type="ValidationError" if isinstance(error, str) else type(error).__name__,
-        error=redact_text(str(error))[:2000],
+        error=redact_text(error)[:2000] if isinstance(error, str) else describe_error(error),
         payload=payload,
         payload_encoding=encoding,
+        **_origin(payload if encoding == "utf-8" else ""),
     )
 
 
+def parked_letter(
+    producer: str,
+    topic: str,
+    key: str | None,
+    payload: str,
+    error: BaseException,
+    row_id: int | None = None,
+) -> DeadLetter:
+    """The letter for an outbox row Kafka refused for good (see relay.py)."""
+    where = f"outbox row {row_id}" if row_id is not None else "the outbox"
+    return DeadLetter(
+        producer=producer,
+        consumer=RELAY,
+        source_topic=topic,
+        source_partition=-1,
+        source_offset=-1,
+        source_key=key,
+        failed_at=datetime.now(UTC),
+        attempts=1,
+        error_type=type(error).__name__,
+        error=f"{describe_error(error)} (refused by Kafka, parked from {where})",
+        payload=payload,
+        **_origin(payload),
+    )
+
+
+def without_payload(letter: DeadLetter) -> DeadLetter:
+    """The letter minus its payload, for when even compressed it is too large for Kafka."""
+    if letter.source_offset >= 0:
+        where = f"{letter.source_topic} partition {letter.source_partition} offset "
+        where += f"{letter.source_offset}, while the topic retains it"
+    else:
+        where = "the producer's outbox table, until pruned"
+    size = len(letter.payload.encode())
+    error = f"{letter.error}; payload of {size} bytes omitted (too large): it is in {where}"
+    return letter.model_copy(update={"payload": "", "error": error})
+
+
+def replay_marker(letter: DeadLetter, topic: str, by: str) -> DeadLetter:
+    """Marks `letter` as replayed to `topic`: a small letter of its own, on the same DLQ."""
+    return letter.model_copy(
+        update={
+            "event_type": REPLAYED,
+            "event_id": uuid4(),
+            "causation_id": letter.event_id,
+            "occurred_at": datetime.now(UTC),
+            "producer": by,
+            "error": f"replayed to {topic}",
+            "payload": "",
+            "payload_encoding": "utf-8",
+        }
+    )
+
+
+def _origin(payload: str) -> dict[str, Any]:
+    """The failed event's id (as causation) and correlation, if the payload is an event."""
+    try:
+        event = json.loads(payload)
+    except (ValueError, RecursionError):
+        return {}
+    origin: dict[str, Any] = {}
+    for field, name in (("event_id", "causation_id"), ("correlation_id", "correlation_id")):
+        with contextlib.suppress(ValueError, TypeError, KeyError, IndexError):
+            origin[name] = UUID(str(event[field]))
+    return origin
+
+
+def letter_bytes(letter: DeadLetter) -> bytes:
+    return letter.model_dump_json().encode()
+
+
 async def publish_dead_letter(broker: KafkaBroker, letter: DeadLetter) -> None:
-    """Publish, retrying until Kafka takes it: the source offset is committed only after."""
+    """Publish, retrying until Kafka takes it: the source offset is committed only after.
+
+    A letter Kafka refuses for what it is (too large even compressed) goes without payload.
+    """
     delay = 0.5
     while True:
         try:
             await broker.publish(
-                letter.model_dump_json().encode(),
+                letter_bytes(letter),
                 topic=f"{letter.source_topic}.dlq",
                 key=letter.source_key.encode() if letter.source_key else None,
-                headers={"event_type": "dead_letter"},
+                headers={"event_type": letter.event_type},
             )
             return
         except Exception as error:  # keep trying: losing the message is not an option
+            if letter.payload and is_refused_for_good(error):
+                log.error(
+                    "dead letter refused, sending it without payload", error=describe_error(error)
+                )
+                letter = without_payload(letter)
+                continue
             log.warning("dead letter publish failed", error=type(error).__name__)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10)
-
-
-async def read_dead_letters(bootstrap: str, topic: str) -> list[DeadLetter]:
-    """Every dead letter on `topic` now, oldest first per partition (reads up to the end)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (description,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
-    letters: list[DeadLetter] = []
-    if not partitions:
-        return letters
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
-            batch = await consumer.getmany(timeout_ms=1000)
-            for records in batch.values():
-                letters.extend(DeadLetter.model_validate_json(r.value or b"") for r in records)
-    finally:
-        await consumer.stop()
-    return letters
-
-
-async def replay(bootstrap: str, topic: str, event_id: str | None) -> int:
-    letters = [
-        letter
-        for letter in await read_dead_letters(bootstrap, topic)
-        if event_id is None or str(letter.event_id) == event_id
-    ]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-    await producer.start()
-    try:
-        for letter in letters:
-            value = (
-                base64.b64decode(letter.payload)
-                if letter.payload_encoding == "base64"
-                else letter.payload.encode()
-            )
-            key = letter.source_key.encode() if letter.source_key else None
-            await producer.send_and_wait(letter.source_topic, value=value, key=key)
-    finally:
-        await producer.stop()
-    return len(letters)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["list", "replay"])
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
-    parser.add_argument("--topic", required=True, help="the dead-letter topic, e.g. X.dlq")
-    parser.add_argument("--event-id", help="replay only this dead letter")
-    args = parser.parse_args()
-    if args.command == "list":
-        for letter in asyncio.run(read_dead_letters(args.bootstrap, args.topic)):
-            print(letter.model_dump_json(exclude={"payload"}))
-    else:
-        count = asyncio.run(replay(args.bootstrap, args.topic, args.event_id))
-        print(f"replayed {count} message(s)", file=sys.stderr)

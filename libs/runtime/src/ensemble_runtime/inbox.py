@@ -7,8 +7,9 @@ event (after a crash between DB commit and offset commit) is recognised and skip
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import DateTime
 from sqlmodel import Field, Session, SQLModel
+
+from ensemble_runtime.db import UtcDateTime
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -16,14 +17,17 @@ class ProcessedEvent(SQLModel, table=True):
 
     consumer: str = Field(primary_key=True, max_length=100)
     event_id: UUID = Field(primary_key=True)
-    processed_at: datetime = Field(
-        default_factory=lambda: datetime.now(UTC), sa_type=DateTime(timezone=True)
-    )
+    processed_at: datetime = Field(default_factory=lambda: datetime.now(UTC), sa_type=UtcDateTime)
 
 
-def already_processed(session: Session, consumer: str, event_id: UUID) -> bool:
-    return session.get(ProcessedEvent, (consumer, event_id)) is not None
+class Inbox:
+    """The events a consumer group has already applied, in the unit of work's transaction."""
 
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
-def record_processed(session: Session, consumer: str, event_id: UUID) -> None:
-    session.add(ProcessedEvent(consumer=consumer, event_id=event_id))
+    def seen(self, consumer: str, event_id: UUID) -> bool:
+        return self._session.get(ProcessedEvent, (consumer, event_id)) is not None
+
+    def record(self, consumer: str, event_id: UUID) -> None:
+        self._session.add(ProcessedEvent(consumer=consumer, event_id=event_id))

@@ -1,7 +1,9 @@
 """Structured logs (JSON, or console on a TTY) with PII redaction.
 
-NHS numbers and names never reach a log line: known PII keys are masked, and any
-10-digit run in a string (an NHS number) is masked too. Tracebacks carry no local variables.
+NHS numbers and names never reach a log line: known PII keys are masked, and any NHS-number
+spelling in a string is masked too: 10 digits in a row, or grouped 3-3-4 or 4-3-3 with
+spaces, dots, dashes, slashes or Unicode spaces (NBSP, thin, figure) between the groups.
+Tracebacks carry no local variables.
 """
 
 import logging
@@ -31,7 +33,12 @@ PII_KEYS = frozenset(
         "phone",
     }
 )
-NHS_NUMBER_PATTERN = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
+# Between groups: up to three of space, tab, dot, slash, any dash or hyphen, NBSP, figure,
+# thin, narrow NBSP or other Unicode space (so "999 - 000 - 0018" is caught as well).
+_GAP = r"[\s.\-/\u00a0\u2000-\u200b\u2010-\u2015\u202f\u205f\u2212\u3000\ufe63\uff0d]{0,3}"
+NHS_NUMBER_PATTERN = re.compile(
+    rf"(?<!\d)(?:\d{{3}}{_GAP}\d{{3}}{_GAP}\d{{4}}|\d{{4}}{_GAP}\d{{3}}{_GAP}\d{{3}})(?!\d)"
+)
 REDACTED = "[redacted]"
 
 

@@ -1,6 +1,6 @@
 """Prometheus metrics shared by every service (each process has its own registry)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_CONSUMED = Counter(
     "ensemble_events_consumed_total",
@@ -17,4 +17,20 @@ OUTBOX_PUBLISHED = Counter(
 )
 CONSUMER_RETRIES = Counter(
     "ensemble_consumer_retries_total", "Failed processing attempts that will be retried.", ["topic"]
+)
+OUTBOX_PARKED = Counter(
+    "ensemble_outbox_parked_total",
+    "Outbox events Kafka refused for good, moved to their topic's dead-letter topic.",
+    ["topic"],
+)
+CONSUMER_STORE_RETRIES = Counter(
+    "ensemble_consumer_store_retries_total",
+    "Batches or events retried because the store failed transiently (outage, deadlock, busy).",
+    ["topic", "consumer"],
+)
+CONSUMER_STORE_RETRYING = Gauge(
+    "ensemble_consumer_store_retrying",
+    "Consecutive transient store failures a consumer is waiting out now (0: flowing). "
+    "Alert when above 0 for minutes: the consumer is blocked on its store.",
+    ["topic", "consumer"],
 )

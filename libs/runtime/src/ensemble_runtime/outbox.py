@@ -3,10 +3,11 @@
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import DateTime, delete, update
+from sqlalchemy import delete, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from ensemble_contracts import Envelope, PatientEvent, TopicSpec
+from ensemble_runtime.db import UtcDateTime
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -19,13 +20,11 @@ class OutboxMessage(SQLModel, table=True):
     event_type: str = Field(max_length=100)
     correlation_id: str = Field(max_length=64)
     payload: str
-    created_at: datetime = Field(
-        default_factory=lambda: datetime.now(UTC), sa_type=DateTime(timezone=True)
-    )
-    published_at: datetime | None = Field(default=None, index=True, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC), sa_type=UtcDateTime)
+    published_at: datetime | None = Field(default=None, index=True, sa_type=UtcDateTime)
 
 
-def add_to_outbox(session: Session, topic: TopicSpec, event: Envelope) -> None:
+def add_to_outbox(session: Session, topic: TopicSpec[Envelope], event: Envelope) -> None:
     """Stage an event; it is published only if the surrounding transaction commits."""
     if not isinstance(event, topic.value):
         raise TypeError(f"{type(event).__name__} does not belong on {topic.name}")
@@ -65,8 +64,3 @@ def mark_published(session: Session, ids: list[int]) -> None:
 def prune_published(session: Session, older_than: timedelta) -> None:
     cutoff = datetime.now(UTC) - older_than
     session.execute(delete(OutboxMessage).where(col(OutboxMessage.published_at) < cutoff))
-
-
-def pending_count(session: Session) -> int:
-    query = select(OutboxMessage.id).where(col(OutboxMessage.published_at).is_(None))
-    return len(session.exec(query).all())

@@ -3,20 +3,38 @@
 At-least-once: a crash between Kafka's ack and marking the row published re-sends it, and
 consumers drop the duplicate by event_id. One relay per store: on PostgreSQL an advisory lock
 makes other replicas stand by; a SQLite file belongs to one process.
+
+Per-key order. Rows are read oldest first and sent pipelined; a key always maps to one
+partition, so Kafka keeps their order. A row is marked handled only when every earlier row of
+its key in the round was handled too:
+- Kafka acknowledged it: published.
+- Kafka refused it for what it is (too large, invalid: `errors.is_refused_for_good`): it is
+  *parked*, i.e. sent to `<topic>.dlq` as a dead letter (error + original payload), counted in
+  `ensemble_outbox_parked_total{topic}` and logged at ERROR (no payload), then marked handled.
+  The rows behind it, of the same key too, flow on: the parked event is skipped in its key's
+  order, and a replay (`ensemble-dlq replay`) delivers it later, after newer events of the key.
+- Any other failure (broker away, timeout, credentials): the key stops at that row for this
+  round, the relay reconnects and sends it and the rows behind it again.
 """
 
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session
 
+from ensemble_contracts.dead_letter import DeadLetter
 from ensemble_runtime import metrics
 from ensemble_runtime.db import StoreWorker
+from ensemble_runtime.dead_letters import letter_bytes, parked_letter, without_payload
+from ensemble_runtime.errors import describe_error, is_refused_for_good
+from ensemble_runtime.kafka import DEAD_LETTER_COMPRESSION, DEAD_LETTER_MAX_REQUEST_BYTES
+from ensemble_runtime.kafka_security import PLAINTEXT, KafkaSecurity
 from ensemble_runtime.outbox import OutboxMessage, mark_published, pending, prune_published
 
 log = structlog.get_logger(__name__)
@@ -24,15 +42,19 @@ log = structlog.get_logger(__name__)
 RELAY_LOCK_ID = 0x0E5E_0B1E  # arbitrary, constant: one relay per database
 
 
-def idempotent_producer(bootstrap_servers: str) -> AIOKafkaProducer:
+def relay_producer(
+    bootstrap_servers: str, security: KafkaSecurity = PLAINTEXT, **options: Any
+) -> AIOKafkaProducer:
     # Idempotence forces acks=all and keeps per-partition order through retries.
+    options = {"enable_idempotence": True, **options}
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
-        enable_idempotence=True,
         acks="all",
         linger_ms=2,
         request_timeout_ms=15000,
         retry_backoff_ms=200,
+        **security.client_options(),
+        **options,
     )
 
 
@@ -45,16 +67,21 @@ class OutboxRelay:
         poll_seconds: float = 0.25,
         retention: timedelta = timedelta(days=7),
         store: StoreWorker | None = None,
+        security: KafkaSecurity = PLAINTEXT,
+        service: str = "unknown",
     ) -> None:
         self._engine = engine
         self._store = store or StoreWorker(engine)
         self._bootstrap = bootstrap_servers
+        self._security = security
+        self._service = service
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._retention = retention
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._parking: AIOKafkaProducer | None = None
         self.connected = False
 
     def notify(self) -> None:
@@ -78,7 +105,7 @@ class OutboxRelay:
             while not await asyncio.to_thread(lock):  # noqa: ASYNC110 - a DB lock, not an event
                 await asyncio.sleep(5)
             while True:
-                producer = idempotent_producer(self._bootstrap)
+                producer = relay_producer(self._bootstrap, self._security)
                 try:
                     await producer.start()
                     self.connected = True
@@ -90,55 +117,122 @@ class OutboxRelay:
                     await asyncio.sleep(1)
                 finally:
                     self.connected = False
-                    with contextlib.suppress(Exception):
-                        await producer.stop()
+                    parking, self._parking = self._parking, None
+                    for client in (producer, parking):
+                        if client is not None:
+                            with contextlib.suppress(Exception):
+                                await client.stop()
 
     async def _relay_forever(self, producer: AIOKafkaProducer) -> None:
         rounds = 0
         while True:
+            # Cleared before reading: a commit notified while this round runs wakes the next wait.
+            self._wake.clear()
             rows = await self._store.run(self._pending)
             if rows:
-                published = await self._publish(producer, rows)
-                await self._store.run(self._mark, published)
-                if len(published) < len(rows):
+                handled = await self._publish(producer, rows)
+                await self._store.run(self._mark, handled)
+                if len(handled) < len(rows):
                     raise ConnectionError("some outbox rows were not acknowledged")
                 if len(rows) == self._batch_size:
                     continue  # more waiting: do not sleep
             rounds += 1
             if rounds % 2000 == 0:
                 await self._store.run(self._prune)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
 
     async def _publish(self, producer: AIOKafkaProducer, rows: list[OutboxMessage]) -> list[int]:
-        """Send all rows pipelined; return ids of the in-order prefix per key that Kafka acked."""
-        futures = []
-        for row in rows:
-            futures.append(
-                await producer.send(
-                    row.topic,
-                    value=row.payload.encode(),
-                    key=row.key.encode() if row.key is not None else None,
-                    headers=[
-                        ("event_type", row.event_type.encode()),
-                        ("correlation_id", row.correlation_id.encode()),
-                    ],
-                )
-            )
-        published: list[int] = []
-        failed_keys: set[str | None] = set()
-        for row, future in zip(rows, futures, strict=True):
-            try:
-                await future
-            except Exception as error:
-                log.warning("outbox publish failed", topic=row.topic, error=type(error).__name__)
-                failed_keys.add(row.key)
-                continue
-            if row.key not in failed_keys and row.id is not None:
-                published.append(row.id)
+        """Send all rows pipelined; return the ids handled (acked or parked), per-key in order."""
+        outcomes: list[BaseException | None] = await self._send_all(producer, rows)
+        handled: list[int] = []
+        stopped_keys: set[str | None] = set()
+        for row, error in zip(rows, outcomes, strict=True):
+            if row.key in stopped_keys or row.id is None:
+                continue  # an earlier row of this key is still owed: keep the order
+            if error is None:
+                handled.append(row.id)
                 metrics.OUTBOX_PUBLISHED.labels(row.topic).inc()
-        return published
+            elif is_refused_for_good(error) and await self._park(row, error):
+                handled.append(row.id)
+            else:
+                log.warning("outbox publish failed", topic=row.topic, error=type(error).__name__)
+                stopped_keys.add(row.key)
+        return handled
+
+    async def _send_all(
+        self, producer: AIOKafkaProducer, rows: list[OutboxMessage]
+    ) -> list[BaseException | None]:
+        """Each row's outcome: None when acknowledged, else the error."""
+        sent: list[asyncio.Future[Any] | BaseException] = []
+        for row in rows:
+            try:
+                sent.append(
+                    await producer.send(
+                        row.topic,
+                        value=row.payload.encode(),
+                        key=row.key.encode() if row.key is not None else None,
+                        headers=[
+                            ("event_type", row.event_type.encode()),
+                            ("correlation_id", row.correlation_id.encode()),
+                        ],
+                    )
+                )
+            except Exception as error:  # refused before sending (too large), or broker away
+                sent.append(error)
+                if not is_refused_for_good(error):  # the rest would wait as long: stop here
+                    sent.extend([error] * (len(rows) - len(sent)))
+                    break
+        futures = [s for s in sent if not isinstance(s, BaseException)]
+        results = iter(await asyncio.gather(*futures, return_exceptions=True))
+        return [s if isinstance(s, BaseException) else _error_of(next(results)) for s in sent]
+
+    async def _park(self, row: OutboxMessage, error: BaseException) -> bool:
+        """Move a refused row to its topic's dead-letter topic; False if that failed too."""
+        letter = parked_letter(self._service, row.topic, row.key, row.payload, error, row.id)
+        for attempt in (letter, without_payload(letter)):
+            try:
+                await self._send_letter(attempt)
+                break
+            except Exception as failure:
+                if not is_refused_for_good(failure):
+                    log.warning("parking an outbox row failed", error=type(failure).__name__)
+                    return False
+        else:
+            log.error("outbox row refused by Kafka, and so is its dead letter", topic=row.topic)
+            return False
+        metrics.OUTBOX_PARKED.labels(row.topic).inc()
+        log.error(
+            "outbox row refused by Kafka, parked on its dead-letter topic",
+            topic=row.topic,
+            dead_letter_topic=f"{row.topic}.dlq",
+            outbox_row=row.id,
+            event_id=str(row.event_id),
+            event_type=row.event_type,
+            error=describe_error(error),
+            payload_bytes=len(row.payload.encode()),
+            payload_kept=bool(attempt.payload),
+        )
+        return True
+
+    async def _send_letter(self, letter: DeadLetter) -> None:
+        if self._parking is None:  # compressed, sized by the broker, not idempotent: kafka.py
+            parking = relay_producer(
+                self._bootstrap,
+                self._security,
+                enable_idempotence=False,
+                compression_type=DEAD_LETTER_COMPRESSION,
+                max_request_size=DEAD_LETTER_MAX_REQUEST_BYTES,
+            )
+            await parking.start()
+            self._parking = parking
+        key = letter.source_key.encode() if letter.source_key else None
+        await self._parking.send_and_wait(
+            f"{letter.source_topic}.dlq",
+            value=letter_bytes(letter),
+            key=key,
+            headers=[("event_type", letter.event_type.encode())],
+        )
 
     def _pending(self) -> list[OutboxMessage]:
         with Session(self._engine) as session:
@@ -165,6 +259,10 @@ class OutboxRelay:
             yield lambda: _try_advisory_lock(connection)
         finally:
             connection.close()
+
+
+def _error_of(result: object) -> BaseException | None:
+    return result if isinstance(result, BaseException) else None
 
 
 def _try_advisory_lock(connection: Connection) -> bool:

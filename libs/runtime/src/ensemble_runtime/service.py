@@ -1,27 +1,29 @@
-"""One service process: store, broker, consumers, outbox relay and the HTTP shell."""
+"""One service process, built from its definition: store, broker, consumers, relay, HTTP."""
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
+from ensemble_runtime.auth import TokenRegistry
+from ensemble_runtime.clock import Clock, utc_now
 from ensemble_runtime.config import ServiceSettings
-from ensemble_runtime.consumer import EventConsumers, Subscription
+from ensemble_runtime.consumer import EventConsumers
 from ensemble_runtime.db import (
     StoreWorker,
     create_db_engine,
-    create_schema,
     is_transient_conflict,
 )
+from ensemble_runtime.definition import Command, Component, ServiceDefinition
+from ensemble_runtime.http_guard import DEFAULT_MAX_BODY_BYTES, guard
 from ensemble_runtime.kafka import create_broker, ensure_topics
 from ensemble_runtime.logging import configure_logging
 from ensemble_runtime.migrations import migrate
@@ -29,28 +31,41 @@ from ensemble_runtime.relay import OutboxRelay
 from ensemble_runtime.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
+R = TypeVar("R")
+S = TypeVar("S", bound=ServiceSettings)
+U = TypeVar("U", bound=UnitOfWork[Any])
 log = structlog.get_logger(__name__)
 TRANSIENT_CONFLICT_ATTEMPTS = 3
 
 
-class ServiceRuntime:
+class UnknownCommand(LookupError):
+    """No handler is registered for this command type in the service definition."""
+
+
+class ServiceRuntime(Generic[S, U]):
     """Owns the moving parts of a service; entrypoints reach the store through it."""
 
     def __init__(
         self,
-        settings: ServiceSettings,
+        definition: ServiceDefinition[S, U],
+        settings: S,
         engine: Engine,
-        subscriptions: Sequence[Subscription[Any]] = (),
-        migrations: Path | None = None,
+        clock: Clock = utc_now,
     ) -> None:
+        self.definition = definition
         self.settings = settings
         self.engine = engine
-        self.migrations = migrations
+        self.clock = clock
         self.store = StoreWorker(engine)
+        self.callers = {
+            kind: TokenRegistry(tokens) for kind, tokens in settings.caller_tokens().items()
+        }
+        self.kafka_security = settings.kafka_security()
         self.broker = create_broker(
             settings.kafka_bootstrap_servers,
             settings.service_name,
             settings.graceful_timeout_seconds,
+            self.kafka_security,
         )
         self.relay = OutboxRelay(
             engine,
@@ -58,27 +73,32 @@ class ServiceRuntime:
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
             store=self.store,
+            security=self.kafka_security,
+            service=settings.service_name,
         )
-        self.consumers = EventConsumers(
+        self.consumers: EventConsumers[U] = EventConsumers(
             self.broker,
-            engine,
+            self.unit_of_work,
             settings.service_name,
-            self.relay.notify,
+            self.store,
             settings.consumer_max_attempts,
             settings.consumer_retry_base_seconds,
-            self.store,
             settings.consumer_batch_size,
             settings.consumer_batch_timeout_ms,
+            settings.consumer_retry_max_seconds,
         )
-        for subscription in subscriptions:
+        for subscription in definition.subscriptions:
             self.consumers.register(subscription)
+        self.components: list[Component] = []
         self.started = False
 
-    def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.settings.service_name, self.relay.notify)
+    def unit_of_work(self) -> U:
+        return self.definition.unit_of_work(
+            self.engine, self.settings, self.clock, self.relay.notify
+        )
 
-    async def transact(self, work: Callable[[UnitOfWork], T]) -> T:
-        """Run `work` in a unit of work on a worker thread; `work` calls `uow.commit()`.
+    async def transact(self, work: Callable[[U], T]) -> T:
+        """Run `work` in a unit of work on the store thread; `work` calls `uow.commit()`.
 
         A deadlock or serialization failure rolls everything back, so the work is run again
         (a few times) rather than failing the caller.
@@ -97,33 +117,56 @@ class ServiceRuntime:
                 log.warning("transaction conflict, running it again", attempt=attempt)
         raise AssertionError("unreachable")
 
-    async def read(self, query: Callable[[Session], T]) -> T:
+    async def execute(self, command: Command[R]) -> R:
+        """Run the command's handler from the definition in a unit of work."""
+        handler = self.definition.commands.get(type(command))
+        if handler is None:
+            raise UnknownCommand(type(command).__name__)
+
+        def work(uow: U) -> R:
+            return cast(R, handler(uow, command))
+
+        try:
+            return await self.transact(work)
+        except IntegrityError:
+            if not command.rerun_on_conflict:
+                raise
+            return await self.transact(work)  # the twin has committed: now the rules see it
+
+    async def read(self, query: Callable[..., T], *args: Any) -> T:
+        """Run a read model query (`adapters/views.py`) with its own session."""
+
         def run() -> T:
             with Session(self.engine) as session:
-                return query(session)
+                return query(session, *args)
 
         return await self.store.run(run)
 
     def prepare_store(self) -> None:
-        """Bring the schema up to date: the service's migrations, else the models as they are."""
-        if self.migrations is not None:
-            migrate(self.engine, self.migrations)
-        else:
-            create_schema(self.engine)
+        """Bring the schema up to date with the service's migrations."""
+        migrate(self.engine, self.definition.migrations)
 
     async def start(self) -> None:
         await self.store.run(self.prepare_store)
         await ensure_topics(
             self.settings.kafka_bootstrap_servers,
             replication_factor=self.settings.topic_replication_factor,
+            security=self.kafka_security,
         )
         self.relay.start()
         await self.broker.start()
+        for make in self.definition.components:
+            for component in make(self):
+                await component.start()
+                self.components.append(component)
         self.started = True
         log.info("service started")
 
     async def stop(self) -> None:
         self.started = False
+        for component in reversed(self.components):
+            await component.stop()
+        self.components.clear()
         await self.broker.stop()  # stops intake, waits for in-flight handlers
         await self.relay.stop()
         log.info("service stopped")
@@ -144,7 +187,12 @@ class ServiceRuntime:
         }
 
 
-def create_app(runtime: ServiceRuntime, routers: Sequence[APIRouter], title: str) -> FastAPI:
+def runtime_of(request: Request) -> "ServiceRuntime[Any, Any]":
+    """FastAPI dependency: the runtime of the app serving this request."""
+    return cast("ServiceRuntime[Any, Any]", request.app.state.runtime)
+
+
+def create_app(runtime: ServiceRuntime[Any, Any]) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
@@ -153,7 +201,7 @@ def create_app(runtime: ServiceRuntime, routers: Sequence[APIRouter], title: str
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    app = FastAPI(title=runtime.definition.title, lifespan=lifespan)
     app.state.runtime = runtime
 
     @app.get("/healthz", tags=["ops"])
@@ -171,40 +219,43 @@ def create_app(runtime: ServiceRuntime, routers: Sequence[APIRouter], title: str
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in routers:
+    for router in runtime.definition.routers:
         app.include_router(router)
+    # Body cap, strict JSON, auth before validation, no 500 details, staff audit.
+    guard(app, getattr(runtime.settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES))
     return app
 
 
 @dataclass
-class Service:
-    """A wired service: what `__main__` serves and what tests drive."""
+class Service(Generic[S, U]):
+    """A wired service: what `serve` runs and what tests drive."""
 
-    settings: ServiceSettings
+    settings: S
     engine: Engine
-    runtime: ServiceRuntime
+    runtime: ServiceRuntime[S, U]
     app: FastAPI
 
 
 def build_service(
-    settings: ServiceSettings,
-    title: str,
-    subscriptions: Sequence[Subscription[Any]],
-    routers: Callable[[ServiceRuntime], Sequence[APIRouter]],
+    definition: ServiceDefinition[S, U],
+    settings: S | None = None,
+    *,
     engine: Engine | None = None,
-    migrations: Path | None = None,
-) -> Service:
-    """The one bootstrap every service shares; `engine` lets tests bring their own store."""
+    clock: Clock = utc_now,
+) -> Service[S, U]:
+    """The one bootstrap: settings (from the environment unless given), store, runtime, app."""
+    settings = settings if settings is not None else definition.settings()
     engine = engine or create_db_engine(settings.database_url)
-    runtime = ServiceRuntime(settings, engine, subscriptions, migrations)
-    return Service(settings, engine, runtime, create_app(runtime, routers(runtime), title))
+    runtime = ServiceRuntime(definition, settings, engine, clock)
+    return Service(settings, engine, runtime, create_app(runtime))
 
 
-def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:
+def serve(definition: ServiceDefinition[Any, Any]) -> None:
     """Run a service until SIGTERM/SIGINT; shutdown drains in-flight work."""
+    settings = definition.settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     uvicorn.run(
-        app_factory(),
+        build_service(definition, settings).app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,  # keep our structured, redacted logging

@@ -1,13 +1,15 @@
 """The migration runner: refuses stores it did not build, and reports drift from the models."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Table
 
 from ensemble_runtime.db import create_db_engine, create_schema
 from ensemble_runtime.migrations import StoreNotUnderMigrations, migrate, schema_drift
 
-from .. import support  # noqa: F401  (registers the runtime test table)
+from ..support import MIGRATIONS
 
 EMPTY_REVISION = """
 revision = "0001"
@@ -39,3 +41,25 @@ def test_a_store_built_without_migrations_is_refused(tmp_path: Path, versions: P
     create_schema(engine)
     with pytest.raises(StoreNotUnderMigrations, match="created without migrations"):
         migrate(engine, versions)
+
+
+def test_the_delivery_tables_match_their_models(database_url: str) -> None:
+    """The outbox/inbox models (UtcDateTime columns included) agree with their migration."""
+    engine = create_db_engine(database_url)
+    migrate(engine, MIGRATIONS)
+    ours = {"outbox", "inbox", "runtime_test_seen"}
+    drift = [change for change in schema_drift(engine) if _table_of(change) in ours]
+    assert drift == []
+    engine.dispose()
+
+
+def _table_of(change: Any) -> str:
+    """The table a drift entry is about: alembic gives (kind, Table|Index|Constraint) tuples,
+    (kind, schema, table, ...) tuples, or lists of the latter for column changes."""
+    entry = change[0] if isinstance(change, list) else change
+    subject = entry[1]
+    if isinstance(subject, Table):
+        return str(subject.name)
+    if hasattr(subject, "table"):
+        return str(subject.table.name)
+    return str(entry[2])

@@ -14,6 +14,48 @@ def test_nhs_numbers_are_masked_in_free_text() -> None:
     assert redact_text("timestamp 20261122230000 stays") == "timestamp 20261122230000 stays"
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "9990000018",
+        "999 000 0018",
+        "999-000-0018",
+        "999.000.0018",
+        "999/000/0018",
+        "999\u00a0000\u00a00018",  # NBSP
+        "999\u202f000\u202f0018",  # narrow NBSP
+        "999\u2009000\u20090018",  # thin space
+        "999\u2007000\u20070018",  # figure space
+        "999\u2013000\u20130018",  # en dash
+        "999 - 000 - 0018",
+        "999  000  0018",
+        "9990 000 018",  # 4-3-3
+        "9990-000-018",
+        "9990.000.018",
+        "9990\u00a0000\u00a0018",
+        "999\t000\t0018",
+    ],
+)
+def test_every_common_spelling_of_an_nhs_number_is_masked(spelling: str) -> None:
+    assert redact_text(f"nhs:{spelling}.") == "nhs:[nhs-number]."
+    assert redact_text(f"({spelling})") == "([nhs-number])"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "20261122230000",  # a timestamp: 14 digits
+        "2026-11-23 09:00:15",
+        "999 000 00180",  # 11 digits
+        "offset 12345, partition 3",
+        "0161 496 0000",  # a phone number: 4-3-4
+        "version 1.2.3",
+    ],
+)
+def test_other_numbers_are_left_alone(text: str) -> None:
+    assert redact_text(text) == text
+
+
 def test_log_lines_carry_no_nhs_number_name_or_local_variables(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -1,13 +1,11 @@
 """`python -m hospital_feed`: run the service until SIGTERM."""
 
 from ensemble_runtime.service import serve
-from hospital_feed.bootstrap import bootstrap
-from hospital_feed.config import Settings
+from hospital_feed.service import DEFINITION
 
 
 def main() -> None:
-    settings = Settings()
-    serve(lambda: bootstrap(settings).app, settings)
+    serve(DEFINITION)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hospital_feed.bootstrap import Service
-
-from ..support import service_on
+from ..support import FeedKit, feed_kit
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Service:
-    return service_on(f"sqlite:///{tmp_path / 'feed.db'}")
+def kit(tmp_path: Path) -> Iterator[FeedKit]:
+    kit = feed_kit(f"sqlite:///{tmp_path / 'feed.db'}")
+    yield kit
+    kit.dispose()

@@ -71,3 +71,14 @@ def test_delimiters_in_echoed_values_are_escaped() -> None:
     header = parse_header(adt(control_id="C\\F\\4"))  # MSH-10 "C|4" as sent, escaped
     assert "MSA|AA|C\\F\\4|" in build_ack(header, "AA")
     assert escape("A|B^C&D~E\\F") == "A\\F\\B\\S\\C\\T\\D\\R\\E\\E\\F"
+
+
+def test_acks_never_carry_framing_bytes_or_nul_from_the_message() -> None:
+    raw = adt(control_id="C\x0b1\x1c2\x004", facility="RCB\x1c")
+    header = parse_header(raw)
+    ack = build_ack(header, "AE", "reason\x0b with\x1c bytes", "102")
+    for byte in ("\x0b", "\x1c", "\x00"):
+        assert byte not in ack
+    assert "\r\r" not in ack  # only our own segment ends
+    assert "MSA|AE|C124|reason with bytes" in ack
+    assert escape("a\rb\nc") == "a b c"

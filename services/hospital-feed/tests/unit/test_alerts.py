@@ -2,25 +2,27 @@ from uuid import uuid4
 
 from ensemble_contracts.hospital import EncounterEvent
 from ensemble_contracts.hospital import EncounterEventType as T
-from ensemble_runtime.unit_of_work import UnitOfWork
-from hospital_feed.bootstrap import Service
-from hospital_feed.entrypoints.kafka import SUBSCRIPTIONS
-from hospital_feed.service_layer.handlers import ALERT_HANDLERS, project_alert
+from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
+from hospital_feed.domain.encounters import ALERT_KIND
+from hospital_feed.service import DEFINITION
+from hospital_feed.service_layer.handlers import project_alert
 
 from ..samples import adt
-from ..support import alerts, published_events, receive
+from ..support import FeedKit, alerts, receive
 
 
-def project(service: Service, *events: EncounterEvent) -> None:
+def project(kit: FeedKit, *events: EncounterEvent) -> None:
+    """The handler itself, past the runtime's inbox (as a replay would reach it)."""
     for event in events:
-        with UnitOfWork(service.engine, "hospital-feed") as uow:
+        with kit.unit_of_work() as uow:
             project_alert(uow, event)
             uow.commit()
 
 
-def consume(service: Service, event: EncounterEvent) -> str:
+def consume(kit: FeedKit, event: EncounterEvent) -> str:
     """The consumer path the runtime takes for a Kafka message (inbox included)."""
-    return service.runtime.consumers.apply(SUBSCRIPTIONS[0], event)
+    (outcome,) = kit.consume(event)
+    return outcome
 
 
 def encounter(**fields: object) -> EncounterEvent:
@@ -39,20 +41,22 @@ def encounter(**fields: object) -> EncounterEvent:
 
 
 def test_subscription_covers_every_encounter_type() -> None:
-    (subscription,) = SUBSCRIPTIONS
+    (subscription,) = DEFINITION.subscriptions
     assert (subscription.topic.name, subscription.group) == (
         "hospital.encounters.v1",
         "hospital-feed.alerts",
     )
-    assert set(subscription.handlers) == set(T.ALL) == set(ALERT_HANDLERS)
+    assert set(subscription.handlers) == set(T.ALL) == set(ALERT_KIND)
+    assert set(subscription.handlers.values()) == {project_alert}
+    assert DEFINITION.publishes == [HOSPITAL_ENCOUNTERS]
 
 
-def test_an_encounter_alerts_the_registered_practice_only(service: Service) -> None:
-    receive(service.engine, adt(practice="L85001", nhs="9990000018", control_id="C1"))
-    receive(service.engine, adt(practice="L85002", nhs="9990000026", control_id="C2"))
-    for event in published_events(service.engine):
-        assert consume(service, event) == "processed"
-    by_practice = {a.practice_ods: a for a in alerts(service.engine)}
+def test_an_encounter_alerts_the_registered_practice_only(kit: FeedKit) -> None:
+    receive(kit, adt(practice="L85001", nhs="9990000018", control_id="C1"))
+    receive(kit, adt(practice="L85002", nhs="9990000026", control_id="C2"))
+    for event in kit.published(HOSPITAL_ENCOUNTERS):
+        assert consume(kit, event) == "processed"
+    by_practice = {a.practice_ods: a for a in alerts(kit)}
     assert set(by_practice) == {"L85001", "L85002"}
     assert by_practice["L85001"].nhs_number == "9990000018"
     assert by_practice["L85002"].nhs_number == "9990000026"
@@ -62,37 +66,37 @@ def test_an_encounter_alerts_the_registered_practice_only(service: Service) -> N
     assert first.event_at is not None
 
 
-def test_no_practice_no_alert(service: Service) -> None:
-    project(service, encounter(practice_ods=None))
-    assert alerts(service.engine) == []
+def test_no_practice_no_alert(kit: FeedKit) -> None:
+    project(kit, encounter(practice_ods=None))
+    assert alerts(kit) == []
 
 
-def test_the_same_event_twice_gives_one_alert(service: Service) -> None:
+def test_the_same_event_twice_gives_one_alert(kit: FeedKit) -> None:
     event = encounter()
-    assert consume(service, event) == "processed"
-    assert consume(service, event) == "duplicate"  # the runtime's inbox
-    project(service, event)  # and the handler itself, past the inbox (e.g. a replay)
-    assert len(alerts(service.engine)) == 1
+    assert consume(kit, event) == "processed"
+    assert consume(kit, event) == "duplicate"  # the runtime's inbox
+    project(kit, event)  # and the handler itself, past the inbox (e.g. a replay)
+    assert len(alerts(kit)) == 1
 
 
-def test_each_kind_of_encounter_becomes_its_alert_kind(service: Service) -> None:
+def test_each_kind_of_encounter_becomes_its_alert_kind(kit: FeedKit) -> None:
     kinds = {
         T.ADMITTED: "admitted",
         T.TRANSFERRED: "transferred",
         T.DISCHARGED: "discharged",
         T.AE_ATTENDANCE: "ae_attendance",
     }
-    project(service, *(encounter(event_type=t, visit_number=f"V-{t}") for t in kinds))
-    assert [a.kind for a in alerts(service.engine)] == list(kinds.values())
+    project(kit, *(encounter(event_type=t, visit_number=f"V-{t}") for t in kinds))
+    assert [a.kind for a in alerts(kit)] == list(kinds.values())
 
 
-def test_a_cancelled_admission_retracts_the_alert_and_says_so(service: Service) -> None:
-    receive(service.engine, adt("A01", control_id="C1", visit="V9"))
-    receive(service.engine, adt("A11", control_id="C2", visit="V9"))
-    admitted, cancelled = published_events(service.engine)
+def test_a_cancelled_admission_retracts_the_alert_and_says_so(kit: FeedKit) -> None:
+    receive(kit, adt("A01", control_id="C1", visit="V9"))
+    receive(kit, adt("A11", control_id="C2", visit="V9"))
+    admitted, cancelled = kit.published(HOSPITAL_ENCOUNTERS)
     for event in (admitted, cancelled):
-        consume(service, event)
-    first, second = alerts(service.engine)
+        consume(kit, event)
+    first, second = alerts(kit)
     assert (first.kind, first.status, first.retracted_by_event_id) == (
         "admitted",
         "retracted",
@@ -101,12 +105,12 @@ def test_a_cancelled_admission_retracts_the_alert_and_says_so(service: Service) 
     assert (second.kind, second.status) == ("admission_cancelled", "active")
 
 
-def test_a_cancelled_discharge_retracts_only_the_discharge(service: Service) -> None:
+def test_a_cancelled_discharge_retracts_only_the_discharge(kit: FeedKit) -> None:
     admitted = encounter(event_type=T.ADMITTED)
     discharged = encounter(event_type=T.DISCHARGED, trigger_event="A03")
     undone = encounter(event_type=T.DISCHARGE_CANCELLED, trigger_event="A13")
-    project(service, admitted, discharged, undone)
-    assert [(a.kind, a.status) for a in alerts(service.engine)] == [
+    project(kit, admitted, discharged, undone)
+    assert [(a.kind, a.status) for a in alerts(kit)] == [
         ("admitted", "active"),
         ("discharged", "retracted"),
         ("discharge_cancelled", "active"),
@@ -114,14 +118,14 @@ def test_a_cancelled_discharge_retracts_only_the_discharge(service: Service) -> 
 
 
 def test_a_cancellation_touches_only_the_same_patient_visit_and_practice(
-    service: Service,
+    kit: FeedKit,
 ) -> None:
     other_visit = encounter(visit_number="V2")
     other_patient = encounter(nhs_number="9990000026")
     other_practice = encounter(practice_ods="L85002")
     cancel = encounter(event_type=T.ADMISSION_CANCELLED, trigger_event="A11")
-    project(service, other_visit, other_patient, other_practice, cancel)
-    states = [(a.practice_ods, a.kind, a.status) for a in alerts(service.engine)]
+    project(kit, other_visit, other_patient, other_practice, cancel)
+    states = [(a.practice_ods, a.kind, a.status) for a in alerts(kit)]
     assert states == [
         ("L85001", "admitted", "active"),
         ("L85001", "admitted", "active"),
@@ -130,13 +134,13 @@ def test_a_cancellation_touches_only_the_same_patient_visit_and_practice(
     ]
 
 
-def test_a_cancellation_without_visit_number_retracts_nothing(service: Service) -> None:
+def test_a_cancellation_without_visit_number_retracts_nothing(kit: FeedKit) -> None:
     project(
-        service,
+        kit,
         encounter(visit_number=None),
         encounter(event_type=T.ADMISSION_CANCELLED, visit_number=None),
     )
-    assert [(a.kind, a.status) for a in alerts(service.engine)] == [
+    assert [(a.kind, a.status) for a in alerts(kit)] == [
         ("admitted", "active"),
         ("admission_cancelled", "active"),
     ]

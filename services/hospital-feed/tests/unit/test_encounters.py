@@ -1,13 +1,18 @@
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from ensemble_contracts.hospital import EncounterEventType as T
 from hospital_feed.domain.encounters import (
+    REOPENS,
+    RETRACTS,
     business_key,
     event_time,
     event_type_for,
     is_emergency,
+    oversized_field,
+    visit_key,
 )
 from hospital_feed.domain.hl7_message import parse_adt
 
@@ -84,3 +89,46 @@ def test_business_key_ignores_control_id_but_not_the_event() -> None:
 def test_no_business_key_without_visit_or_time() -> None:
     bare = adt("A02", visit="", evn6="", admit_at="", with_evn=False)
     assert business_key(parse_adt(bare)) is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "limit"),
+    [
+        ({"visit": "V" * 51}, "PV1-19", 50),
+        ({"location": "W" * 201}, "PV1-3", 200),
+        ({"location": "W" * 100 + "^" + "B" * 100}, "PV1-3", 200),  # rendered "W... B..."
+        ({"control_id": "C" * 201}, "MSH-10", 200),
+        ({"facility": "R" * 13}, "MSH-4", 12),
+        ({"patient_class": "I" * 21}, "PV1-2", 20),
+        ({"admission_type": "2" * 21}, "PV1-4", 20),
+        ({"disposition": "0" * 21}, "PV1-36", 20),
+        ({"trigger": "A01" + "X" * 18}, "MSH-9", 20),
+    ],
+)
+def test_fields_bound_for_the_topic_are_checked_against_the_contract(
+    overrides: dict[str, Any], field: str, limit: int
+) -> None:
+    assert oversized_field(parse_adt(adt(**overrides))) == (field, limit)
+
+
+def test_fields_at_their_limits_fit() -> None:
+    message = parse_adt(
+        adt(visit="V" * 50, location="W" * 200, control_id="C" * 200, facility="R" * 12)
+    )
+    assert oversized_field(message) is None
+
+
+def test_the_visit_key_is_the_visit_not_the_event() -> None:
+    admitted = parse_adt(adt("A01", control_id="C1"))
+    cancelled = parse_adt(adt("A11", control_id="C2", evn6="202611221200"))
+    assert visit_key(admitted) == visit_key(cancelled) == "RCB|V00123|9990000018"
+    assert visit_key(parse_adt(adt(visit=""))) is None
+
+
+def test_every_cancellation_reopens_what_its_alert_retracts_and_back() -> None:
+    kinds = {"A01": "admitted", "A04": "ae_attendance", "A06": "admitted", "A03": "discharged"}
+    cancels = {"A11": T.ADMISSION_CANCELLED, "A13": T.DISCHARGE_CANCELLED}
+    for cancel, event_type in cancels.items():
+        assert {kinds[t] for t in REOPENS[cancel]} == set(RETRACTS[event_type])
+        for trigger in REOPENS[cancel]:
+            assert REOPENS[trigger] == (cancel,)

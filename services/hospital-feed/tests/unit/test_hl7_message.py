@@ -1,8 +1,15 @@
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from hospital_feed.domain.hl7_message import Hl7Error, parse_adt, parse_datetime, parse_header
+from hospital_feed.domain.hl7_message import (
+    Hl7Error,
+    decode_body,
+    parse_adt,
+    parse_datetime,
+    parse_header,
+)
 
 from ..samples import RCB_A01, RCB_A03, V23_A04_AE, adt
 
@@ -178,3 +185,131 @@ def test_trigger_from_evn_when_msh_9_has_none() -> None:
 def test_header_of_a_message_with_a_broken_body() -> None:
     header = parse_header(MSH + "ADT^A01|C7|P|2.4\rPV1|1|I")
     assert (header.sending_facility, header.control_id, header.trigger) == ("RCB", "C7", "A01")
+
+
+# --- issue 7: every input answered, bounded work, confirmed headers --------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "says"),
+    [
+        ("00010101000000+0100", "EVN-6", "not a valid date/time"),  # year 0 in UTC: overflow
+        ("99991231235959-1400", "EVN-6", "not a valid date/time"),  # past year 9999 in UTC
+        ("99991231", "EVN-6", "outside the plausible range 1900-2199"),
+        ("18991231", "PV1-44", "outside the plausible range 1900-2199"),
+        ("22000101000000+0000", "PV1-45", "outside the plausible range 1900-2199"),
+    ],
+)
+def test_overflowing_and_implausible_dates_are_content_errors_naming_the_field(
+    value: str, field: str, says: str
+) -> None:
+    with pytest.raises(Hl7Error) as error:
+        parse_datetime(value, field)
+    assert (error.value.ack_code, error.value.error_code) == ("AE", "102")
+    assert error.value.text == f"{field} is {says}"
+
+
+def test_the_plausible_range_is_the_contracts() -> None:
+    assert parse_datetime("19000101000000+0000") == datetime(1900, 1, 1, tzinfo=UTC)
+    assert parse_datetime("21991231235959+0000") == datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"evn6": "00010101000000+0001"}, "EVN-6"),
+        ({"evn6": "00010101"}, "EVN-6"),
+        ({"admit_at": "99991231235959-1400"}, "PV1-44"),
+        ({"discharge_at": "30000101"}, "PV1-45"),
+    ],
+)
+def test_a_message_with_an_impossible_date_names_the_field(
+    overrides: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(Hl7Error) as error:
+        parse_adt(adt(**overrides))
+    assert error.value.ack_code == "AE"
+    assert error.value.text.startswith(f"{field} is ")
+
+
+MIB = 1024 * 1024
+HEAD = "MSH|^~\\&|PAS|RCB|E|E|202611221016||ADT^A01|C1|P|2.4\rEVN|A01|202611221016\rPID|1||"
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        (HEAD + "\rZ|" * (MIB // 3), "too many segments"),
+        (HEAD + "\rPID|" * (MIB // 5), "too many segments"),
+        (HEAD + "|" * MIB, "too many fields"),
+        ("MSH|" + "|" * MIB, "too many fields"),
+        (HEAD + "|^~\\&\r" * (MIB // 6), "too many segments"),
+        (HEAD + "~" * MIB, "PID-3 has more than 100 repetitions"),
+    ],
+    ids=["Z-segments", "PID-segments", "PID-pipes", "MSH-pipes", "mixed", "repetitions"],
+)
+def test_a_mebibyte_of_delimiters_is_refused_ar(raw: str, says: str) -> None:
+    with pytest.raises(Hl7Error) as error:
+        parse_adt(raw)
+    assert error.value.ack_code == "AR"
+    assert says in error.value.text
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["^" * MIB, "\\" * MIB, "\\X\\" * (MIB // 3), "9990000018^^^NHS^NH\rPV1|1|I|" + "~^" * 49],
+)
+def test_a_mebibyte_within_the_bounds_still_parses(tail: str) -> None:
+    """Big fields that stay within the bounds parse (each field is split once)."""
+    message = parse_adt(HEAD + tail)
+    assert message.header.control_id == "C1"
+
+
+def test_unescaping_by_split_matches_the_escape_rules() -> None:
+    message = parse_adt(
+        adt(location="A\\T\\E\\.br\\X\\X41\\\\H\\B\\N\\^^^RCB", visit="V\\E\\1\\Zfoo\\2\\")
+    )
+    assert message.location == "A&E\nXAB RCB"
+    assert message.visit_number == "V\\12\\"  # unknown \Zfoo\ dropped; an unpaired \ stays
+
+
+def header_of(raw: str) -> tuple[bool, str, str, str]:
+    header = parse_header(raw)
+    return header.confirmed, header.sending_facility, header.control_id, header.trigger
+
+
+def test_a_well_formed_msh_is_confirmed() -> None:
+    for raw in (RCB_A01, V23_A04_AE, RCB_A03, adt(end="\n")):
+        assert parse_header(raw).confirmed
+
+
+PATIENT = "PID|1||9990000018^^^NHS^NH||SMITH^JANE||19410302|F|||1 HIGH ST^^YORK^^YO1 1AA"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # segment ends lost inside the MSH: what sits at MSH-4/9/10 comes from PID
+        f"MSH|^~\\&|PAS|RCB\x1c{PATIENT}|||||||||||||||||",
+        f"MSH|^~\\&|PAS|RCB\t{PATIENT}|||2.4",
+        f"MSH|^~\\&|PAS|RCB|E|E|2026||ADT^A01|C1\x0b{PATIENT}",
+        # no segment ends at all: the MSH line runs on through every segment
+        adt().replace("\r", "")[:60] + PATIENT + "|" * 40,
+        # encoding characters that do not parse
+        "MSH|^^\\&|PAS|RCB|E|E|2026||ADT^A01|C1|P|2.4\r" + PATIENT,
+        "MSH|^~|PAS|RCB|E|E|2026||ADT^A01|C1|P|2.4\r" + PATIENT,
+        "MSH|^~\\a|PAS|RCB|E|E|2026||ADT^A01|C1|P|2.4\r" + PATIENT,
+        # no version id in MSH-12
+        "MSH|^~\\&|PAS|RCB|E|E|2026||ADT^A01|C1|P\r" + PATIENT,
+    ],
+)
+def test_a_header_that_may_hold_other_segments_is_not_confirmed(raw: str) -> None:
+    assert not parse_header(raw).confirmed
+
+
+def test_decode_body_says_which_charset_and_loses_no_byte() -> None:
+    assert decode_body("SALLÉ".encode()) == ("SALLÉ", "utf-8")
+    every_byte = bytes(range(256))
+    text, charset = decode_body(every_byte)
+    assert charset == "iso-8859-1"
+    assert text.encode(charset) == every_byte

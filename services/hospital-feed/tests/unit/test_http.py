@@ -1,94 +1,86 @@
-import httpx
+from collections.abc import AsyncIterator
+
+import pytest
 
 from ensemble_contracts.hospital import EncounterEvent
-from ensemble_runtime.unit_of_work import UnitOfWork
-from hospital_feed.bootstrap import Service
-from hospital_feed.service_layer.handlers import project_alert
+from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
 
 from ..samples import RCB_A01, adt
-from ..support import msa, published_events, stored
+from ..support import FeedKit, msa, stored
 
 
-def client(service: Service, token: str | None) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=service.app), base_url="http://feed", headers=headers
-    )
-
-
-def project_all(service: Service) -> list[EncounterEvent]:
-    events = published_events(service.engine)
-    for event in events:
-        with UnitOfWork(service.engine, "hospital-feed") as uow:
-            project_alert(uow, event)
-            uow.commit()
+def project_all(kit: FeedKit) -> list[EncounterEvent]:
+    """Every published encounter through the alerts consumer."""
+    events = kit.published(HOSPITAL_ENCOUNTERS)
+    assert set(kit.consume(*events)) <= {"processed"}
     return events
 
 
-async def test_senders_must_authenticate(service: Service) -> None:
-    async with client(service, None) as anonymous:
+async def test_senders_must_authenticate(kit: FeedKit) -> None:
+    async with kit.client() as anonymous:
         assert (await anonymous.post("/v1/hl7v2", content=RCB_A01)).status_code == 401
-    async with client(service, "wrong") as stranger:
+    async with kit.client() as stranger:
+        stranger.headers["Authorization"] = "Bearer wrong"
         assert (await stranger.post("/v1/hl7v2", content=RCB_A01)).status_code == 401
-    async with client(service, "p1-token") as practice:  # a practice is not a sender
+    async with kit.client("practice", "L85001") as practice:  # a practice is not a sender
         assert (await practice.post("/v1/hl7v2", content=RCB_A01)).status_code == 401
-    assert stored(service.engine) == []
+    assert stored(kit) == []
 
 
-async def test_a_sender_gets_the_ack_as_hl7(service: Service) -> None:
-    async with client(service, "rcb-token") as sender:
+async def test_a_sender_gets_the_ack_as_hl7(kit: FeedKit) -> None:
+    async with kit.client("sender", "RCB") as sender:
         response = await sender.post(
             "/v1/hl7v2", content=RCB_A01, headers={"content-type": "application/hl7-v2"}
         )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/hl7-v2")
     assert msa(response.text) == "MSA|AA|RCB0000001|"
-    assert len(published_events(service.engine)) == 1
+    assert len(kit.published(HOSPITAL_ENCOUNTERS)) == 1
 
 
-async def test_errors_are_still_200_with_an_hl7_ack(service: Service) -> None:
-    async with client(service, "rvj-token") as other_trust:
+async def test_errors_are_still_200_with_an_hl7_ack(kit: FeedKit) -> None:
+    async with kit.client("sender", "RVJ") as other_trust:
         refused = await other_trust.post("/v1/hl7v2", content=RCB_A01)
-    async with client(service, "rcb-token") as sender:
+    async with kit.client("sender", "RCB") as sender:
         garbage = await sender.post("/v1/hl7v2", content=b"\xff\xfenot hl7")
     assert (refused.status_code, garbage.status_code) == (200, 200)
     assert msa(refused.text).startswith("MSA|AR|RCB0000001|")
     assert msa(garbage.text).startswith("MSA|AR||")
 
 
-async def test_a_utf8_bom_body_and_latin1_body_are_read(service: Service) -> None:
-    async with client(service, "rcb-token") as sender:
+async def test_a_utf8_bom_body_and_latin1_body_are_read(kit: FeedKit) -> None:
+    async with kit.client("sender", "RCB") as sender:
         bom = await sender.post("/v1/hl7v2", content="\ufeff".encode() + RCB_A01.encode())
         latin1 = adt(control_id="C-L1", location="SALL\xc9 WARD^^^RCB", visit="V-L1")
         other = await sender.post("/v1/hl7v2", content=latin1.encode("latin-1"))
     assert msa(bom.text) == "MSA|AA|RCB0000001|"
     assert msa(other.text) == "MSA|AA|C-L1|"
-    assert published_events(service.engine)[1].location == "SALL\xc9 WARD RCB"
+    assert kit.published(HOSPITAL_ENCOUNTERS)[1].location == "SALL\xc9 WARD RCB"
 
 
-async def test_bodies_over_one_mib_are_refused(service: Service) -> None:
+async def test_bodies_over_one_mib_are_refused(kit: FeedKit) -> None:
     big = RCB_A01 + "ZZZ|" + "x" * (1024 * 1024) + "\r"
-    async with client(service, "rcb-token") as sender:
+    async with kit.client("sender", "RCB") as sender:
         response = await sender.post("/v1/hl7v2", content=big)
 
-        async def chunks():  # type: ignore[no-untyped-def]  # no Content-Length: streamed
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: streamed
             for _ in range(3):
                 yield b"x" * (512 * 1024)
 
         streamed = await sender.post("/v1/hl7v2", content=chunks())
     assert (response.status_code, streamed.status_code) == (413, 413)
-    assert stored(service.engine) == []
+    assert stored(kit) == []
 
 
-async def test_a_practice_reads_only_its_own_alerts_oldest_first(service: Service) -> None:
-    async with client(service, "rcb-token") as sender:
-        for n, (nhs, practice) in enumerate(
+async def test_a_practice_reads_only_its_own_alerts_oldest_first(kit: FeedKit) -> None:
+    async with kit.client("sender", "RCB") as sender:
+        for n, (nhs, ods) in enumerate(
             [("9990000018", "L85001"), ("9990000026", "L85002"), ("9990000034", "L85001")]
         ):
-            raw = adt(nhs=nhs, practice=practice, control_id=f"C{n}", visit=f"V{n}")
+            raw = adt(nhs=nhs, practice=ods, control_id=f"C{n}", visit=f"V{n}")
             await sender.post("/v1/hl7v2", content=raw)
-    events = project_all(service)
-    async with client(service, "p1-token") as practice:
+    events = project_all(kit)
+    async with kit.client("practice", "L85001") as practice:
         body = (await practice.get("/v1/practices/L85001/alerts")).json()
         ids = [a["alert_id"] for a in body["alerts"]]
         assert [a["nhs_number"] for a in body["alerts"]] == ["9990000018", "9990000034"]
@@ -106,17 +98,17 @@ async def test_a_practice_reads_only_its_own_alerts_oldest_first(service: Servic
         one = await practice.get("/v1/practices/L85001/alerts", params={"limit": 1})
         assert [a["alert_id"] for a in one.json()["alerts"]] == ids[:1]
         assert (await practice.get("/v1/practices/L85002/alerts")).status_code == 403
-    async with client(service, "staff-token") as staff:
+    async with kit.client("staff", "staff") as staff:
         assert (await staff.get("/v1/practices/L85001/alerts")).status_code == 401
-    async with client(service, None) as anonymous:
+    async with kit.client() as anonymous:
         assert (await anonymous.get("/v1/practices/L85001/alerts")).status_code == 401
 
 
-async def test_staff_see_held_and_rejected_messages_without_content(service: Service) -> None:
-    async with client(service, "rcb-token") as sender:
+async def test_staff_see_held_and_rejected_messages_without_content(kit: FeedKit) -> None:
+    async with kit.client("sender", "RCB") as sender:
         await sender.post("/v1/hl7v2", content="MSH|^~\\&|PAS|RCB|E|E|1||ADT^A01|C9|P|2.4\r")
         await sender.post("/v1/hl7v2", content=adt(nhs="9999999999", control_id="C10"))
-    async with client(service, "staff-token") as staff:
+    async with kit.client("staff", "staff") as staff:
         rejected = (await staff.get("/v1/messages", params={"status": "rejected"})).json()
         held = (await staff.get("/v1/messages", params={"status": "held"})).json()
         assert (await staff.get("/v1/messages", params={"status": "bogus"})).status_code == 422
@@ -132,16 +124,16 @@ async def test_staff_see_held_and_rejected_messages_without_content(service: Ser
     for message in (broken, unknown):
         assert "raw" not in message
         assert "9999999999" not in str(message)
-    async with client(service, "p1-token") as practice:
+    async with kit.client("practice", "L85001") as practice:
         assert (await practice.get("/v1/messages")).status_code == 401
 
 
-async def test_staff_reprocess(service: Service) -> None:
-    async with client(service, "rcb-token") as sender:
+async def test_staff_reprocess(kit: FeedKit) -> None:
+    async with kit.client("sender", "RCB") as sender:
         await sender.post("/v1/hl7v2", content="MSH|^~\\&|PAS|RCB|E|E|1||ADT^A01|C9|P|2.4\r")
         await sender.post("/v1/hl7v2", content=RCB_A01)
-    rejected, accepted = stored(service.engine)
-    async with client(service, "staff-token") as staff:
+    rejected, accepted = stored(kit)
+    async with kit.client("staff", "staff") as staff:
         again = await staff.post(f"/v1/messages/{rejected.id}/reprocess")
         assert again.status_code == 200
         assert again.json() == {
@@ -152,5 +144,78 @@ async def test_staff_reprocess(service: Service) -> None:
         }
         assert (await staff.post(f"/v1/messages/{accepted.id}/reprocess")).status_code == 409
         assert (await staff.post("/v1/messages/999/reprocess")).status_code == 404
-    async with client(service, "rcb-token") as sender:
+    async with kit.client("sender", "RCB") as sender:
         assert (await sender.post(f"/v1/messages/{rejected.id}/reprocess")).status_code == 401
+
+
+# --- issue 7: auth first, body cap, never a 500 --------------------------------------------
+
+
+async def test_senders_are_authenticated_before_a_byte_of_the_body_is_read(kit: FeedKit) -> None:
+    pulled: list[int] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        for n in range(3):
+            pulled.append(n)
+            yield b"x" * (1024 * 1024)
+
+    async with kit.client() as anonymous:
+        response = await anonymous.post("/v1/hl7v2", content=body())
+        oversized = await anonymous.post("/v1/hl7v2", content=b"x" * (2 * 1024 * 1024))
+    assert (response.status_code, oversized.status_code) == (401, 401)  # not 413
+    assert pulled == []
+    assert stored(kit) == []
+
+
+HOSTILE_BODIES = [
+    b"",
+    b"\x00" * 100,
+    adt(control_id="N1", location="WARD\x00^^^RCB").encode(),
+    adt(control_id="Y0", evn6="00010101000000+0100").encode(),
+    adt(control_id="Y9", admit_at="99991231235959-1400").encode(),
+    adt(control_id="V1", visit="V" * 5000).encode(),
+    b"\xff\xfe\xfd" + adt(control_id="B1").encode("utf-16"),
+    b"MSH|" + b"|" * (1024 * 1024 - 10),
+    b"MSH|^~\\&|PAS|RCB|E|E|1||ADT^A01|D1|P|2.4" + b"\r~^|&\\" * 170_000,
+    b"\x0b" + adt(control_id="F\x1c1").encode() + b"\x1c\r",
+]
+
+
+async def test_every_body_gets_an_hl7_ack_never_a_500(kit: FeedKit) -> None:
+    async with kit.client("sender", "RCB") as sender:
+        responses = [await sender.post("/v1/hl7v2", content=body) for body in HOSTILE_BODIES]
+    assert [r.status_code for r in responses] == [200] * len(HOSTILE_BODIES)
+    codes = [msa(r.text).split("|")[1] for r in responses]
+    assert codes == ["AR", "AR", "AE", "AE", "AE", "AE", "AR", "AR", "AR", "AA"]
+    for response in responses:
+        assert not {"\x00", "\x0b", "\x1c"} & set(response.text)
+    assert len(stored(kit)) == len(HOSTILE_BODIES)
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        b"\xb2",  # latin-1 "²": isdigit(), not int
+        b"1" * 5000,
+        b"-5",
+        b"12abc",
+    ],
+)
+async def test_odd_content_lengths_are_not_a_500(kit: FeedKit, declared: bytes) -> None:
+    async with kit.client("sender", "RCB") as sender:
+        request = sender.build_request(
+            "POST", "/v1/hl7v2", content=RCB_A01, headers=[(b"content-length", declared)]
+        )
+        assert request.headers.raw[-1] == (b"content-length", declared)
+        response = await sender.send(request)
+    assert response.status_code in (200, 400, 413)
+
+
+async def test_ids_beyond_the_store_are_422_not_500(kit: FeedKit) -> None:
+    huge = str(10**30)
+    async with kit.client("staff", "staff") as staff:
+        listing = await staff.get("/v1/messages", params={"after": huge})
+        rerun = await staff.post(f"/v1/messages/{huge}/reprocess")
+    async with kit.client("practice", "L85001") as practice:
+        alerts = await practice.get("/v1/practices/L85001/alerts", params={"after": huge})
+    assert (listing.status_code, rerun.status_code, alerts.status_code) == (422, 422, 422)

@@ -1,13 +1,11 @@
 """`python -m referral`: run the service until SIGTERM."""
 
 from ensemble_runtime.service import serve
-from referral.bootstrap import bootstrap
-from referral.config import Settings
+from referral.service import DEFINITION
 
 
 def main() -> None:
-    settings = Settings()
-    serve(lambda: bootstrap(settings).app, settings)
+    serve(DEFINITION)
 
 
 if __name__ == "__main__":

@@ -1,97 +1,158 @@
 """What the store itself guarantees, on SQLite and PostgreSQL (fixture `database_url`)."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 
+from referral.adapters.orm import PatientRegistrationRecord
 from referral.adapters.repository import ReferralRepository
-from referral.bootstrap import Service
 from referral.domain.referral import Referral
-from referral.service_layer import handlers
-from referral.service_layer.handlers import Conflict, RequestReferral
+from referral.service_layer.commands import RequestReferral
+from referral.service_layer.handlers import Conflict
 
-from ..support import consume, published, service_on, trigger, unit_of_work
+from ..support import Kit, published, referral_kit, trigger
 
 
 @pytest.fixture
-def service(database_url: str) -> Iterator[Service]:
-    service = service_on(database_url)
-    yield service
-    service.engine.dispose()
+def kit(database_url: str) -> Iterator[Kit]:
+    kit = referral_kit(database_url)
+    yield kit
+    kit.dispose()
 
 
-def request(now: datetime, service: str = "complex_care") -> Referral:
+def request(now: datetime, service: str = "complex_care", practice_ods: str = "L85001") -> Referral:
     return Referral.request(
-        nhs_number="9990000018", practice_ods="L85001", service=service, now=now
+        nhs_number="9990000018", practice_ods=practice_ods, service=service, now=now
     )
 
 
-def test_round_trip_keeps_every_field_and_utc(service: Service) -> None:
-    consume(service, trigger())
-    with unit_of_work(service) as uow:
-        (referral,) = ReferralRepository(uow.session).find()
-        again = ReferralRepository(uow.session).get(referral.referral_id)
+def test_round_trip_keeps_every_field_and_utc(kit: Kit) -> None:
+    kit.consume(trigger())
+    with kit.unit_of_work() as uow:
+        (referral,) = uow.referrals.find()
+        again = uow.referrals.get(referral.referral_id)
     assert again == referral
     assert referral.created_at.utcoffset() == referral.due_by.utcoffset() == UTC.utcoffset(None)
+    assert referral.created_at == kit.clock()  # the service's clock, through the store
     assert referral.source_event_id is not None and referral.trigger_event_id is not None
 
 
-def test_one_proposal_per_trigger_even_past_the_handler(service: Service) -> None:
-    consume(service, trigger())
-    with unit_of_work(service) as uow:
-        (existing,) = ReferralRepository(uow.session).find()
+def test_one_proposal_per_trigger_even_past_the_handler(kit: Kit) -> None:
+    kit.consume(trigger())
+    with kit.unit_of_work() as uow:
+        (existing,) = uow.referrals.find()
         existing.status = "declined"  # so only the source_event_id can collide
-        ReferralRepository(uow.session).save(existing)
+        uow.referrals.save(existing)
         uow.commit()
         twin = Referral(**{**vars(existing), "referral_id": uuid4(), "status": "proposed"})
-        ReferralRepository(uow.session).add(twin)
+        uow.referrals.add(twin)
         with pytest.raises(IntegrityError):
             uow.commit()
-    assert len(published(service)) == 1
+    assert len(published(kit)) == 1
 
 
-def test_one_open_referral_per_patient_and_service(service: Service) -> None:
+def test_one_open_referral_per_patient_practice_and_service(kit: Kit) -> None:
     now = datetime(2026, 11, 23, 9, tzinfo=UTC)
     first = request(now)
-    with unit_of_work(service) as uow:
-        ReferralRepository(uow.session).add(first)
-        ReferralRepository(uow.session).add(request(now, service="health_coaching"))
+    with kit.unit_of_work() as uow:
+        uow.referrals.add(first)
+        uow.referrals.add(request(now, service="health_coaching"))
         uow.commit()
-    with unit_of_work(service) as uow:
-        ReferralRepository(uow.session).add(request(now))
+    with kit.unit_of_work() as uow:
+        uow.referrals.add(request(now))
         with pytest.raises(IntegrityError):
             uow.commit()
-    with unit_of_work(service) as uow:  # once closed, a new one may open
+    with kit.unit_of_work() as uow:  # once closed, a new one may open
         first.decline("no", now)
-        ReferralRepository(uow.session).save(first)
-        ReferralRepository(uow.session).add(request(now))
+        uow.referrals.save(first)
+        uow.referrals.add(request(now))
         uow.commit()
-    with unit_of_work(service) as uow:
-        statuses = sorted(r.status for r in ReferralRepository(uow.session).find())
-    assert statuses == ["declined", "requested", "requested"]
+    with kit.unit_of_work() as uow:  # another practice's open referral is no obstacle
+        uow.referrals.add(request(now, practice_ods="L85002"))
+        uow.commit()
+    with kit.unit_of_work() as uow:
+        statuses = sorted((r.practice_ods, r.status) for r in uow.referrals.find())
+    assert statuses == [
+        ("L85001", "declined"),
+        ("L85001", "requested"),
+        ("L85001", "requested"),
+        ("L85002", "requested"),
+    ]
 
 
-def test_a_request_that_loses_a_race_is_a_conflict(
-    service: Service, monkeypatch: pytest.MonkeyPatch
+async def test_a_request_that_loses_a_race_is_a_conflict(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    winner = request(datetime.now(UTC))
-    with unit_of_work(service) as uow:
-        ReferralRepository(uow.session).add(winner)
+    winner = request(kit.clock())
+    with kit.unit_of_work() as uow:
+        uow.referrals.add(winner)
         uow.commit()
     looked = []
     real_open_for = ReferralRepository.open_for
 
-    def blind_first_time(self: ReferralRepository, nhs: str, kind: str) -> Referral | None:
+    def blind_first_time(
+        self: ReferralRepository, nhs: str, practice: str, kind: str
+    ) -> Referral | None:
         # The loser checked before the winner committed, so it saw nothing.
         looked.append(kind)
-        return None if len(looked) == 1 else real_open_for(self, nhs, kind)
+        return None if len(looked) == 1 else real_open_for(self, nhs, practice, kind)
 
     monkeypatch.setattr(ReferralRepository, "open_for", blind_first_time)
-    command = RequestReferral(nhs_number="9990000018", service="complex_care")
-    with unit_of_work(service) as uow, pytest.raises(Conflict) as conflict:
-        handlers.request_referral(uow, "L85001", command)
+    command = RequestReferral(
+        practice_ods="L85001", nhs_number="9990000018", service="complex_care"
+    )
+    with pytest.raises(Conflict) as conflict:
+        # Through the runtime: the unique index trips at commit, the command runs again.
+        await kit.execute_async(command)
     assert conflict.value.existing_id == winner.referral_id
-    assert published(service) == []
+    assert looked == ["complex_care", "complex_care"]
+    assert published(kit) == []
+
+
+def test_the_newest_registration_wins_on_the_store(kit: Kit) -> None:
+    nine = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    with kit.unit_of_work() as uow:
+        assert uow.registrations.record("9990000018", "L85001", nine)
+        uow.commit()
+    with kit.unit_of_work() as uow:
+        # Older by one microsecond, and written with another offset: still older.
+        earlier = (nine - timedelta(microseconds=1)).astimezone(timezone(timedelta(hours=5)))
+        assert not uow.registrations.record("9990000018", "L85002", earlier)
+        uow.commit()
+    assert kit.run(lambda uow: uow.registrations.practice_of("9990000018")) == "L85001"
+    with kit.unit_of_work() as uow:
+        assert uow.registrations.record("9990000018", "L85002", nine)  # same time: taken
+        assert uow.registrations.record("9990000018", "L85003", nine + timedelta(seconds=1))
+        uow.commit()
+    rows = kit.read(lambda session: session.exec(select(PatientRegistrationRecord)).all())
+    assert [(r.nhs_number, r.practice_ods, r.updated_at) for r in rows] == [
+        ("9990000018", "L85003", nine + timedelta(seconds=1))
+    ]
+
+
+def test_a_practice_sees_its_referrals_of_patients_not_registered_elsewhere(kit: Kit) -> None:
+    now = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    unknown, ours, moved = "9990000026", "9990000018", "9990000034"
+    with kit.unit_of_work() as uow:
+        for nhs in (unknown, ours, moved):
+            for practice in ("L85001", "L85002"):
+                uow.referrals.add(
+                    Referral.request(
+                        nhs_number=nhs, practice_ods=practice, service="complex_care", now=now
+                    )
+                )
+        uow.registrations.record(ours, "L85001", now)
+        uow.registrations.record(moved, "L85002", now)
+        uow.commit()
+
+    def visible(practice: str) -> list[tuple[str, str]]:
+        found = kit.run(lambda uow: uow.referrals.find(visible_to=practice))
+        return sorted((r.nhs_number, r.practice_ods) for r in found)
+
+    assert visible("L85001") == [(ours, "L85001"), (unknown, "L85001")]
+    assert visible("L85002") == [(unknown, "L85002"), (moved, "L85002")]
+    assert len(kit.run(lambda uow: uow.referrals.find())) == 6  # staff see every one

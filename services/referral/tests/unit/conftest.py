@@ -1,12 +1,13 @@
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from referral.bootstrap import Service
-
-from ..support import service_on
+from ..support import Kit, referral_kit
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Service:
-    return service_on(f"sqlite:///{tmp_path / 'referral.db'}")
+def kit(tmp_path: Path) -> Iterator[Kit]:
+    kit = referral_kit(f"sqlite:///{tmp_path / 'referral.db'}")
+    yield kit
+    kit.dispose()

@@ -4,9 +4,7 @@ from uuid import uuid4
 
 import httpx
 
-from referral.bootstrap import Service
-
-from ..support import STAFF_TOKEN, consume, published, trigger
+from ..support import Kit, published, trigger
 
 BODY = {
     "nhs_number": "9990000026",
@@ -16,23 +14,22 @@ BODY = {
 }
 
 
-def client(service: Service, token: str | None) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=service.app), base_url="http://referral", headers=headers
-    )
+def practice(kit: Kit, ods: str = "L85001") -> httpx.AsyncClient:
+    return kit.client("practice", ods)
 
 
-def practice(service: Service, ods: str = "L85001") -> httpx.AsyncClient:
-    return client(service, {"L85001": "p1-token", "L85002": "p2-token"}[ods])
+def staff(kit: Kit) -> httpx.AsyncClient:
+    return kit.client("staff", "staff")
 
 
-def staff(service: Service) -> httpx.AsyncClient:
-    return client(service, STAFF_TOKEN)
+def bearer(kit: Kit, token: str) -> httpx.AsyncClient:
+    http = kit.client()
+    http.headers["Authorization"] = f"Bearer {token}"
+    return http
 
 
-async def test_a_practice_refers_and_gets_201_with_the_referral(service: Service) -> None:
-    async with practice(service) as gp:
+async def test_a_practice_refers_and_gets_201_with_the_referral(kit: Kit) -> None:
+    async with practice(kit) as gp:
         created = await gp.post("/v1/referrals", json=BODY)
     assert created.status_code == 201
     body = created.json()
@@ -43,46 +40,46 @@ async def test_a_practice_refers_and_gets_201_with_the_referral(service: Service
         "health_coaching",
     )
     assert body["due_by"] > body["created_at"]
-    (event,) = published(service)
+    (event,) = published(kit)
     assert str(event.referral_id) == body["referral_id"]
     assert event.event_type == "referral.requested"
 
 
-async def test_unknown_or_missing_tokens_are_401(service: Service) -> None:
-    async with client(service, None) as anonymous:
+async def test_unknown_or_missing_tokens_are_401(kit: Kit) -> None:
+    async with kit.client() as anonymous:
         assert (await anonymous.post("/v1/referrals", json=BODY)).status_code == 401
         assert (await anonymous.post("/v1/referrals", json={})).status_code == 401
         assert (await anonymous.get("/v1/referrals")).status_code == 401
         assert (await anonymous.get("/v1/practices/L85001/referrals")).status_code == 401
-    async with client(service, "nonsense") as stranger:
+    async with bearer(kit, "nonsense") as stranger:
         assert (await stranger.get(f"/v1/referrals/{uuid4()}")).status_code == 401
         assert (await stranger.post(f"/v1/referrals/{uuid4()}/accept")).status_code == 401
-    async with staff(service) as member:  # a staff token is not a practice token
+    async with staff(kit) as member:  # a staff token is not a practice token
         assert (await member.post("/v1/referrals", json=BODY)).status_code == 401
-    async with practice(service) as gp:  # and a practice cannot triage
+    async with practice(kit) as gp:  # and a practice cannot triage
         assert (await gp.get("/v1/referrals")).status_code == 401
         assert (await gp.post(f"/v1/referrals/{uuid4()}/accept")).status_code == 401
-    assert published(service) == []
+    assert published(kit) == []
 
 
-async def test_a_practice_sees_only_its_own_referrals(service: Service) -> None:
-    consume(service, trigger(nhs_number="9990000018", practice_ods="L85002"))
-    async with practice(service) as gp:
+async def test_a_practice_sees_only_its_own_referrals(kit: Kit) -> None:
+    kit.consume(trigger(nhs_number="9990000018", practice_ods="L85002"))
+    async with practice(kit) as gp:
         await gp.post("/v1/referrals", json=BODY)
         own = await gp.get("/v1/practices/l85001/referrals")
         other = await gp.get("/v1/practices/L85002/referrals")
     assert own.status_code == 200
     assert [r["nhs_number"] for r in own.json()["referrals"]] == ["9990000026"]
     assert other.status_code == 403
-    async with practice(service, "L85002") as second:
+    async with practice(kit, "L85002") as second:
         theirs = await second.get("/v1/practices/L85002/referrals", params={"status": "proposed"})
     assert [r["source"] for r in theirs.json()["referrals"]] == ["hot_onboarding"]
 
 
 async def test_bad_input_is_422_and_a_duplicate_is_409_naming_the_open_one(
-    service: Service,
+    kit: Kit,
 ) -> None:
-    async with practice(service) as gp:
+    async with practice(kit) as gp:
         created = await gp.post("/v1/referrals", json=BODY)
         again = await gp.post("/v1/referrals", json=BODY | {"nhs_number": "999 000 0026"})
         placeholder = await gp.post("/v1/referrals", json=BODY | {"nhs_number": "9999999999"})
@@ -92,13 +89,13 @@ async def test_bad_input_is_422_and_a_duplicate_is_409_naming_the_open_one(
     assert again.json()["detail"]["referral_id"] == created.json()["referral_id"]
     assert [r.status_code for r in (placeholder, wrong_check, no_service)] == [422, 422, 422]
     assert "9434765918" not in wrong_check.text
-    assert len(published(service)) == 1
+    assert len(published(kit)) == 1
 
 
-async def test_staff_triage_404_and_409(service: Service) -> None:
-    async with practice(service) as gp:
+async def test_staff_triage_404_and_409(kit: Kit) -> None:
+    async with practice(kit) as gp:
         referral_id = (await gp.post("/v1/referrals", json=BODY)).json()["referral_id"]
-    async with staff(service) as member:
+    async with staff(kit) as member:
         accepted = await member.post(f"/v1/referrals/{referral_id}/accept")
         late = await member.post(f"/v1/referrals/{referral_id}/decline", json={"reason": "x"})
         twice = await member.post(f"/v1/referrals/{referral_id}/accept")
@@ -113,13 +110,13 @@ async def test_staff_triage_404_and_409(service: Service) -> None:
     assert (unknown.status_code, missing.status_code) == (404, 404)
     assert (no_reason.status_code, not_a_uuid.status_code) == (422, 422)
     assert fetched.json()["status"] == "accepted"
-    assert [e.event_type for e in published(service)] == ["referral.requested", "referral.accepted"]
+    assert [e.event_type for e in published(kit)] == ["referral.requested", "referral.accepted"]
 
 
-async def test_staff_decline_a_proposal_with_a_reason(service: Service) -> None:
+async def test_staff_decline_a_proposal_with_a_reason(kit: Kit) -> None:
     event = trigger()
-    consume(service, event)
-    async with staff(service) as member:
+    kit.consume(event)
+    async with staff(kit) as member:
         (proposal,) = (await member.get("/v1/referrals", params={"status": "proposed"})).json()[
             "referrals"
         ]
@@ -128,7 +125,7 @@ async def test_staff_decline_a_proposal_with_a_reason(service: Service) -> None:
         )
     assert proposal["source_event_id"] == str(event.event_id)
     assert declined.json()["decline_reason"] == "on another team"
-    proposed, declined_event = published(service)
+    proposed, declined_event = published(kit)
     assert declined_event.event_type == "referral.declined"
     assert declined_event.reason == "on another team"
     # A staff decision starts a new chain: it is not caused by the trigger.
@@ -136,12 +133,12 @@ async def test_staff_decline_a_proposal_with_a_reason(service: Service) -> None:
     assert declined_event.correlation_id != proposed.correlation_id
 
 
-async def test_staff_list_and_filter(service: Service) -> None:
-    consume(service, trigger(nhs_number="9990000018", practice_ods="L85002"))
-    async with practice(service) as gp:
+async def test_staff_list_and_filter(kit: Kit) -> None:
+    kit.consume(trigger(nhs_number="9990000018", practice_ods="L85002"))
+    async with practice(kit) as gp:
         await gp.post("/v1/referrals", json=BODY)
         await gp.post("/v1/referrals", json=BODY | {"service": "complex_care"})
-    async with staff(service) as member:
+    async with staff(kit) as member:
         everyone = (await member.get("/v1/referrals")).json()["referrals"]
         patient = (await member.get("/v1/referrals", params={"nhs_number": "9990000026"})).json()
         l85002 = (await member.get("/v1/referrals", params={"practice_ods": "L85002"})).json()

@@ -1,13 +1,11 @@
 """`python -m scheduling`: run the service until SIGTERM."""
 
 from ensemble_runtime.service import serve
-from scheduling.bootstrap import bootstrap
-from scheduling.config import Settings
+from scheduling.service import DEFINITION
 
 
 def main() -> None:
-    settings = Settings()
-    serve(lambda: bootstrap(settings).app, settings)
+    serve(DEFINITION)
 
 
 if __name__ == "__main__":

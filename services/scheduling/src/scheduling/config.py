@@ -1,8 +1,10 @@
 """Settings from the environment, prefix SCHEDULING_."""
 
 from datetime import timedelta
+from functools import cached_property
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from ensemble_runtime.config import ServiceSettings
@@ -27,7 +29,9 @@ class Settings(ServiceSettings):
     # A JSON list of coaches upserted at startup, if set.
     coaches_file: str = ""
 
+    @cached_property
     def slot_policy(self) -> SlotPolicy:
+        """When appointments may be: length, lead time, horizon and the patient's day."""
         patient_day = None
         if self.patient_timezone:
             zone_named(self.patient_timezone)
@@ -42,3 +46,9 @@ class Settings(ServiceSettings):
             horizon=timedelta(days=self.horizon_days),
             patient_day=patient_day,
         )
+
+    @model_validator(mode="after")
+    def _slot_policy_is_usable(self) -> Self:
+        """A zone, time of day or horizon that cannot be used stops the start, not a booking."""
+        _ = self.slot_policy
+        return self

@@ -1,13 +1,11 @@
 """`python -m scoring` / `ensemble-scoring`: run the service until SIGTERM."""
 
 from ensemble_runtime.service import serve
-from scoring.bootstrap import bootstrap
-from scoring.config import Settings
+from scoring.service import DEFINITION
 
 
 def main() -> None:
-    settings = Settings()
-    serve(lambda: bootstrap(settings).app, settings)
+    serve(DEFINITION)
 
 
 if __name__ == "__main__":

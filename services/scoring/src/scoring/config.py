@@ -1,8 +1,12 @@
 """Settings from the environment, prefix SCORING_."""
 
+from functools import cached_property
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from ensemble_runtime.config import ServiceSettings
+from scoring.domain.hot_onboarding import HotOnboardingPolicy
 from scoring.domain.model import Band
 
 
@@ -12,5 +16,12 @@ class Settings(ServiceSettings):
     service_name: str = "scoring"
     database_url: str = "sqlite:///run/scoring.db"
     http_port: int = 8002
+    # Practice extracts are large: the runtime's HTTP guard caps request bodies at this.
+    max_body_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     # Lowest band at which an A&E attendance (not an admission) triggers hot onboarding.
     hot_onboarding_ae_min_band: Band = "high"
+
+    @cached_property
+    def hot_onboarding(self) -> HotOnboardingPolicy:
+        """The hot-onboarding policy these settings ask for (handlers: `uow.settings`)."""
+        return HotOnboardingPolicy(ae_min_band=self.hot_onboarding_ae_min_band)

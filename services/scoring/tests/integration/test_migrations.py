@@ -2,11 +2,11 @@
 
 from ensemble_runtime.db import create_db_engine
 from ensemble_runtime.migrations import migrate, schema_drift
-from scoring.bootstrap import MIGRATIONS
+from scoring.service import DEFINITION
 
 
 def test_migrations_build_the_schema_the_models_declare(database_url: str) -> None:
     engine = create_db_engine(database_url)
-    migrate(engine, MIGRATIONS)
-    migrate(engine, MIGRATIONS)  # the next start finds nothing to do
+    migrate(engine, DEFINITION.migrations)
+    migrate(engine, DEFINITION.migrations)  # the next start finds nothing to do
     assert schema_drift(engine) == []

@@ -3,77 +3,80 @@
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import pytest
-from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
 
+from ensemble_contracts import limits
 from ensemble_contracts.hospital import EncounterEventType
 from ensemble_contracts.topics import HOT_ONBOARDING, SCORE_CHANGES
-from ensemble_runtime.db import create_db_engine, create_schema
-from ensemble_runtime.unit_of_work import UnitOfWork
-from scoring.adapters import orm  # noqa: F401  (registers the tables)
-from scoring.adapters.orm import HospitalEncounter, HotOnboardingTrigger, Patient, as_utc
-from scoring.adapters.repository import hospital_use, latest_score
+from scoring.adapters.orm import HospitalEncounter, HotOnboardingTrigger
+from scoring.adapters.repository import EncounterRepository, PatientRepository
+from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.service_layer.handlers import rescore
 
-from ..support import encounter, handle, high_risk, load, moderate_risk, new_nhs_number, published
+from ..support import (
+    NHS_NUMBERS,
+    Kit,
+    current,
+    encounter,
+    high_risk,
+    load,
+    moderate_risk,
+    published,
+    scoring_kit,
+    stored_encounters,
+)
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Engine]:
-    engine = create_db_engine(database_url)
-    create_schema(engine)
-    yield engine
-    engine.dispose()
+def store(database_url: str) -> Iterator[Kit]:
+    kit = scoring_kit(database_url)
+    yield kit
+    kit.dispose()
 
 
-def test_profiles_round_trip_and_the_latest_score_wins(store: Engine) -> None:
-    nhs = new_nhs_number()
+def test_profiles_round_trip_and_the_latest_score_wins(store: Kit) -> None:
+    nhs = next(NHS_NUMBERS)
     load(store, moderate_risk(nhs))
     load(store, {"nhs_number": nhs, "conditions": ["diabetes", "ckd", "copd"]})
-    with Session(store) as session:
-        patient = session.get(Patient, nhs)
-        assert patient is not None
-        assert patient.birth_date is not None and patient.birth_date.year == 1940
-        assert patient.conditions is not None and "copd" in patient.conditions
-        assert as_utc(patient.updated_at).tzinfo is UTC
-        latest = latest_score(session, nhs)
-    assert latest is not None
-    assert latest.score == 19 + 9
-    assert len(published(store, SCORE_CHANGES.name, nhs)) == 1  # moderate both times
+    patient = store.read(lambda session: PatientRepository(session).get(nhs))
+    assert patient is not None
+    assert patient.birth_date is not None and patient.birth_date.year == 1940
+    assert patient.conditions is not None and "copd" in patient.conditions
+    assert patient.updated_at.tzinfo is UTC
+    assert patient.updated_at == store.clock()
+    assert current(store, nhs).score == 19 + 9
+    assert len(published(store, SCORE_CHANGES, nhs)) == 1  # moderate both times
 
 
-def test_hospital_use_window_and_cancellation(store: Engine) -> None:
-    nhs = new_nhs_number()
-    now = datetime.now(UTC)
-    handle(store, encounter(nhs, EncounterEventType.ADMITTED, "OLD", event_at=now - timedelta(400)))
-    handle(store, encounter(nhs, EncounterEventType.ADMITTED, "A", event_at=now - timedelta(10)))
-    handle(store, encounter(nhs, EncounterEventType.ADMITTED, "B", event_at=now - timedelta(5)))
-    handle(store, encounter(nhs, EncounterEventType.AE_ATTENDANCE, "AE", event_at=now))
-    handle(store, encounter(nhs, EncounterEventType.ADMISSION_CANCELLED, "B", emergency=False))
-    with Session(store) as session:
-        use = hospital_use(session, nhs, now)
-        stored = session.exec(
-            select(HospitalEncounter).where(HospitalEncounter.nhs_number == nhs)
-        ).all()
+def test_hospital_use_window_and_cancellation(store: Kit) -> None:
+    nhs = next(NHS_NUMBERS)
+    now = store.clock()
+    store.consume(encounter(nhs, EncounterEventType.ADMITTED, "OLD", event_at=now - timedelta(400)))
+    store.consume(encounter(nhs, EncounterEventType.ADMITTED, "A", event_at=now - timedelta(10)))
+    store.consume(encounter(nhs, EncounterEventType.ADMITTED, "B", event_at=now - timedelta(5)))
+    store.consume(encounter(nhs, EncounterEventType.AE_ATTENDANCE, "AE", event_at=now))
+    store.consume(encounter(nhs, EncounterEventType.ADMISSION_CANCELLED, "B", emergency=False))
+    use = store.read(lambda session: EncounterRepository(session).hospital_use(nhs, now))
+    stored = stored_encounters(store, nhs)
     assert (use.emergency_admissions, use.ae_attendances) == (1, 1)
     assert len(stored) == 5
-    assert all(abs(as_utc(r.event_at) - now) < timedelta(days=401) for r in stored)
+    assert all(abs(r.event_at - now) < timedelta(days=401) for r in stored)
+    assert all(r.event_at.tzinfo is UTC and r.received_at == now for r in stored)
 
 
-def test_one_trigger_per_visit_is_enforced_by_the_store(store: Engine) -> None:
-    nhs = new_nhs_number()
+def test_one_trigger_per_visit_is_enforced_by_the_store(store: Kit) -> None:
+    nhs = next(NHS_NUMBERS)
     load(store, high_risk(nhs))
     first = encounter(nhs, EncounterEventType.ADMITTED, "V1")
-    handle(store, first)
-    handle(store, encounter(nhs, EncounterEventType.ADMITTED, "V1"))
-    assert len(published(store, HOT_ONBOARDING.name, nhs)) == 1
+    store.consume(first)
+    store.consume(encounter(nhs, EncounterEventType.ADMITTED, "V1"))
+    assert len(published(store, HOT_ONBOARDING, nhs)) == 1
 
-    with Session(store) as session, pytest.raises(IntegrityError):
-        session.add(
+    def add_a_second_trigger(uow: ScoringUnitOfWork) -> None:
+        uow.triggers.add(
             HotOnboardingTrigger(
                 nhs_number=nhs,
                 facility="RCB",
@@ -81,18 +84,22 @@ def test_one_trigger_per_visit_is_enforced_by_the_store(store: Engine) -> None:
                 practice_ods="L85001",
                 trigger="admission",
                 trigger_event_id=first.event_id,
+                created_at=uow.clock(),
             )
         )
-        session.commit()
+        uow.commit()
+
+    with pytest.raises(IntegrityError):
+        store.run(add_a_second_trigger)
 
 
-def test_concurrent_rescores_of_one_patient_publish_one_band_change(store: Engine) -> None:
-    nhs = new_nhs_number()
-    now = datetime.now(UTC)
+def test_concurrent_rescores_of_one_patient_publish_one_band_change(store: Kit) -> None:
+    nhs = next(NHS_NUMBERS)
+    now = store.clock()
     first_has_scored = threading.Event()
 
     def first() -> None:
-        with UnitOfWork(store, "scoring") as uow:
+        with store.unit_of_work() as uow:
             rescore(uow, nhs, now, {"producer": "scoring"})
             first_has_scored.set()
             time.sleep(0.5)  # the second rescore runs while this one is not yet committed
@@ -101,8 +108,38 @@ def test_concurrent_rescores_of_one_patient_publish_one_band_change(store: Engin
     racer = threading.Thread(target=first)
     racer.start()
     assert first_has_scored.wait(10)
-    with UnitOfWork(store, "scoring") as uow:
+    with store.unit_of_work() as uow:
         rescore(uow, nhs, now, {"producer": "scoring"})
         uow.commit()
     racer.join()
-    assert len(published(store, SCORE_CHANGES.name, nhs)) == 1
+    assert len(published(store, SCORE_CHANGES, nhs)) == 1
+
+
+def test_every_field_the_contracts_allow_fits_the_store(store: Kit) -> None:
+    """Events and profiles at the contract's maxima are stored on both stores (PostgreSQL
+    enforces column widths: a narrower column would refuse the event)."""
+    nhs = next(NHS_NUMBERS)
+    practice = "P" * limits.ODS_CODE
+    language = "en-" + "-".join(["abcdefgh"] * 3) + "-abcde"
+    assert len(language) == limits.LANGUAGE
+    load(store, high_risk(nhs, practice_ods=practice, preferred_language=language))
+    event = encounter(
+        nhs,
+        visit_number="V" * limits.VISIT_NUMBER,
+        practice_ods="Q" * limits.ODS_CODE,
+        facility="F" * limits.ODS_CODE,
+    )
+    assert store.consume(event) == ["processed"]
+
+    (trigger,) = published(store, HOT_ONBOARDING, nhs)
+    assert (trigger.practice_ods, trigger.preferred_language) == (practice, language)
+    stored = store.read(lambda session: session.get(HospitalEncounter, event.event_id))
+    assert stored is not None
+    assert (stored.practice_ods, stored.facility) == ("Q" * 12, "F" * 12)
+    assert stored.visit_number == "V" * limits.VISIT_NUMBER
+
+    # A patient known only from the hospital: the practice comes from the event.
+    stranger = next(NHS_NUMBERS)
+    store.consume(encounter(stranger, practice_ods="R" * limits.ODS_CODE))
+    (change,) = published(store, SCORE_CHANGES, stranger)
+    assert change.practice_ods == "R" * limits.ODS_CODE

@@ -1,7 +1,9 @@
 """On the real broker: an admission on hospital.encounters.v1 becomes a hot-onboarding event."""
 
 import asyncio
+import dataclasses
 import json
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from uuid import uuid4
@@ -10,45 +12,49 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS, HOT_ONBOARDING
-from ensemble_runtime.consumer import Subscription
-from ensemble_runtime.db import create_db_engine
-from ensemble_runtime.service import ServiceRuntime
+from ensemble_devkit import synthetic
+from ensemble_runtime.service import ServiceRuntime, build_service
 from ensemble_runtime.unit_of_work import UnitOfWork
+from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.config import Settings
-from scoring.service_layer.handlers import HotOnboardingPolicy, event_handlers
+from scoring.service import DEFINITION
 
-from ..support import encounter, high_risk, load, new_nhs_number
+from ..support import encounter, high_risk, profiles
 
 pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture
-async def runtime(tmp_path: Path, kafka_bootstrap: str) -> AsyncIterator[ServiceRuntime]:
+async def runtime(
+    tmp_path: Path, kafka_bootstrap: str
+) -> AsyncIterator[ServiceRuntime[Settings, ScoringUnitOfWork]]:
     url = f"sqlite:///{tmp_path / 'scoring.db'}"
     settings = Settings(
         database_url=url, kafka_bootstrap_servers=kafka_bootstrap, outbox_poll_seconds=0.05
     )
     # A group of its own: the e2e tests' scoring process uses `scoring.encounters` on this broker.
-    subscription = Subscription(
-        topic=HOSPITAL_ENCOUNTERS,
-        group=f"scoring-tests-{uuid4()}",
-        handlers=event_handlers(HotOnboardingPolicy()),
+    (subscription,) = DEFINITION.subscriptions
+    definition = dataclasses.replace(
+        DEFINITION,
+        subscriptions=[dataclasses.replace(subscription, group=f"scoring-tests-{uuid4()}")],
     )
-    runtime = ServiceRuntime(settings, create_db_engine(url), [subscription])
+    runtime = build_service(definition, settings).runtime
     await runtime.start()
     yield runtime
     await runtime.stop()
+    runtime.engine.dispose()
 
 
 async def test_an_emergency_admission_reaches_kafka_as_one_trigger(
-    runtime: ServiceRuntime, kafka_bootstrap: str
+    runtime: ServiceRuntime[Settings, ScoringUnitOfWork], kafka_bootstrap: str
 ) -> None:
-    nhs = new_nhs_number()
-    load(runtime.engine, high_risk(nhs))
+    # The broker keeps what earlier runs published: a patient of this run only.
+    nhs = next(synthetic.test_nhs_numbers(random.randrange(900_000)))
+    await runtime.execute(profiles(high_risk(nhs)))
     admission = encounter(nhs, visit_number=f"KV-{nhs}")
     resent = encounter(nhs, visit_number=f"KV-{nhs}")
 
-    def stage(uow: UnitOfWork) -> None:
+    def stage(uow: UnitOfWork[Settings]) -> None:
         uow.publish(HOSPITAL_ENCOUNTERS, admission)
         uow.publish(HOSPITAL_ENCOUNTERS, resent)
         uow.commit()

@@ -1,22 +1,14 @@
 """hospital-feed's own tables."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from sqlalchemy import DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+from ensemble_contracts import limits
+from ensemble_runtime.db import UtcDateTime
 
 
 class MessageStatus(StrEnum):
@@ -30,7 +22,10 @@ class Hl7Message(SQLModel, table=True):
     """Every message received, accepted or not: nothing a hospital sends is lost.
 
     `raw` is clinical content: it is kept here (the clinical store) and never logged or
-    returned by listings.
+    returned by listings. It is the text as received unless `raw_escaped` says it held
+    characters no store can keep (NUL): then see `domain/stored_text.py`. `raw_charset` is
+    how the bytes were read (`utf-8`, or `iso-8859-1` for any other bytes), so
+    `raw.encode(raw_charset)` gives back the bytes as sent.
     """
 
     __tablename__ = "hl7_messages"
@@ -40,6 +35,7 @@ class Hl7Message(SQLModel, table=True):
             "sender", "sending_facility", "control_id", "content_sha256", name="uq_hl7_resend"
         ),
         Index("ix_hl7_messages_status_id", "status", "id"),
+        Index("ix_hl7_messages_visit_key", "visit_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -49,10 +45,18 @@ class Hl7Message(SQLModel, table=True):
     trigger: str = Field(default="", max_length=10)
     content_sha256: str = Field(max_length=64)
     # sha256 of the business key, set only on the row that published the event.
+    # A cancellation clears the published_key of what it cancelled (and a re-admission that
+    # of the cancellation): the business key is open again. See domain/encounters.REOPENS.
     published_key: str | None = Field(default=None, max_length=64, unique=True)
+    # sha256 of facility, visit number (PV1-19) and NHS number, on rows that published.
+    visit_key: str | None = Field(default=None, max_length=64)
     raw: str = Field(sa_type=Text)
-    received_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
-    reprocessed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    raw_escaped: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    raw_charset: str = Field(
+        default="utf-8", max_length=20, sa_column_kwargs={"server_default": "utf-8"}
+    )
+    received_at: datetime = Field(sa_type=UtcDateTime)  # the unit of work's clock
+    reprocessed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     status: str = Field(max_length=20)
     ack_code: str = Field(max_length=2)
     error_code: str = Field(default="0", max_length=5)
@@ -76,14 +80,14 @@ class PracticeAlert(SQLModel, table=True):
     )
 
     alert_id: int | None = Field(default=None, primary_key=True)
-    practice_ods: str = Field(max_length=10)
+    practice_ods: str = Field(max_length=limits.ODS_CODE)
     nhs_number: str = Field(max_length=10)
     kind: str = Field(max_length=30)
     encounter_event_id: UUID
     sending_facility: str = Field(max_length=50)
     visit_number: str | None = Field(default=None, max_length=50)
     location: str | None = Field(default=None, max_length=200)
-    event_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    created_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    event_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: datetime = Field(sa_type=UtcDateTime)  # the unit of work's clock
     status: str = Field(default=AlertStatus.ACTIVE, max_length=20)
     retracted_by_event_id: UUID | None = None

@@ -3,6 +3,9 @@
 MSA-1 AA (accepted and committed) / AE (understood, content invalid) / AR (unreadable,
 unsupported or not allowed); MSA-2 echoes MSH-10; on errors an ERR segment with the
 table 0357 code in ERR-3, severity E in ERR-4 and the reason in ERR-8.
+
+Echoed values are escaped and stripped of control characters, so an ACK never carries MLLP
+framing bytes (0x0B, 0x1C), a segment end or a NUL taken from the message it answers.
 """
 
 import re
@@ -10,6 +13,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from hospital_feed.domain.hl7_message import Header
+from hospital_feed.domain.stored_text import single_line
 
 OUR_NAME = "ENSEMBLE"  # our MSH-3/4 when the sender left MSH-5/6 empty
 _ESCAPES = {"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\"}
@@ -19,7 +23,10 @@ _MAX_REASON = 200
 
 
 def escape(text: str) -> str:
-    return "".join(_ESCAPES.get(char, char) for char in text.replace("\r", " ").replace("\n", " "))
+    """HL7-escape a value for our ACK: delimiters escaped, line ends become spaces, other
+    control characters (framing bytes, NUL) dropped."""
+    text = single_line(text.replace("\r", " ").replace("\n", " "))
+    return "".join(_ESCAPES.get(char, char) for char in text)
 
 
 def safe_reason(text: str) -> str:

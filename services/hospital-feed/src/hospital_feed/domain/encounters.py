@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from ensemble_contracts import limits
 from ensemble_contracts.hospital import EncounterEventType as T
 from hospital_feed.domain.hl7_message import AdtMessage
 
@@ -72,6 +73,53 @@ def business_key(message: AdtMessage) -> str | None:
             message.nhs_number or "",
         ]
     )
+
+
+def visit_key(message: AdtMessage) -> str | None:
+    """The patient's visit at the trust: what a cancellation and the event it cancels share.
+
+    None without a visit number (then nothing can be matched, as for alerts).
+    """
+    if message.visit_number is None:
+        return None
+    return "|".join(
+        [message.header.sending_facility, message.visit_number, message.nhs_number or ""]
+    )
+
+
+# Publishing one of these re-opens the business keys of the visit's earlier messages with
+# the listed triggers: a cancellation (A11, A13) re-opens what it cancelled, so a genuine
+# re-admission or re-discharge (same visit and time, new MSH-10) is published again; and a
+# re-admission or re-discharge re-opens the cancellation, so cancelling it again is too.
+REOPENS = {
+    "A11": ("A01", "A04", "A06"),
+    "A13": ("A03",),
+    "A01": ("A11",),
+    "A04": ("A11",),
+    "A06": ("A11",),
+    "A03": ("A13",),
+}
+
+
+def oversized_field(message: AdtMessage) -> tuple[str, int] | None:
+    """The first field bound for the topic that is longer than the contract allows, with
+    its limit (ensemble_contracts.limits); None when everything fits."""
+    header = message.header
+    checks: list[tuple[str, str | None, int]] = [
+        ("MSH-4", header.sending_facility, limits.ODS_CODE),
+        ("MSH-9", header.trigger, limits.CODE),
+        ("MSH-10", header.control_id, limits.CONTROL_ID),
+        ("PD1-3", message.practice_ods, limits.ODS_CODE),
+        ("PV1-2", message.patient_class, limits.CODE),
+        ("PV1-3", message.location, limits.LOCATION),
+        ("PV1-4", message.admission_type, limits.CODE),
+        ("PV1-19", message.visit_number, limits.VISIT_NUMBER),
+        ("PV1-36", message.discharge_disposition, limits.CODE),
+    ]
+    for field, value, limit in checks:
+        if value is not None and len(value) > limit:
+            return field, limit
+    return None
 
 
 ALERT_KIND = {

@@ -1,39 +1,42 @@
-"""Use cases: receive an ADT message, reprocess a stored one, project encounters to alerts."""
+"""Use cases: receive an ADT message, reprocess a stored one, project encounters to alerts.
 
-import hashlib
-from collections.abc import Callable
+Every message gets an answer and is stored, whatever it holds: parsing and building the
+event can only end in a verdict (AA/AE/AR), never in an exception out of the handler. Only
+a store failure escapes, and then nothing was committed and no ACK is sent (the sender
+resends).
+"""
+
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 import structlog
-from sqlmodel import col, select
+from pydantic import ValidationError
 
 from ensemble_contracts.hospital import EncounterEvent
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
-from ensemble_runtime.unit_of_work import UnitOfWork
-from hospital_feed.adapters.orm import (
-    AlertStatus,
-    Hl7Message,
-    MessageStatus,
-    PracticeAlert,
-)
+from hospital_feed.adapters.orm import AlertStatus, Hl7Message, MessageStatus, PracticeAlert
+from hospital_feed.adapters.unit_of_work import HospitalFeedUnitOfWork
 from hospital_feed.domain.ack import build_ack
 from hospital_feed.domain.encounters import (
     ALERT_KIND,
+    REOPENS,
     RETRACTS,
     business_key,
     event_time,
     event_type_for,
     is_emergency,
+    oversized_field,
+    visit_key,
 )
 from hospital_feed.domain.hl7_message import AdtMessage, Header, Hl7Error, parse_adt, parse_header
 from hospital_feed.domain.nhs_number import HELD_REASONS, NhsNumberStatus, classify
+from hospital_feed.domain.stored_text import digest, restored, single_line, storable
+from hospital_feed.service_layer.commands import ReceiveHl7, Reprocessed, ReprocessMessage
 
 PRODUCER = "hospital-feed"
-ALERTS_GROUP = "hospital-feed.alerts"
 REPROCESSABLE = frozenset({MessageStatus.REJECTED, MessageStatus.HELD})
 SENDER_NOT_ALLOWED = "this sender may not send messages for the facility in MSH-4"
+NUL_NOT_ALLOWED = "the message contains NUL characters (0x00), which HL7 v2 text may not carry"
+NOT_PROCESSED = "the message could not be processed; it is kept for staff to look at"
 
 log = structlog.get_logger(__name__)
 
@@ -48,22 +51,12 @@ class Verdict:
     error_code: str = "0"
     event: EncounterEvent | None = None
     published_key: str | None = None
-
-
-@dataclass(frozen=True)
-class Reprocessed:
-    message_id: int
-    status: str
-    ack_code: str
-    error: str | None
+    visit_key: str | None = None
+    reopens: tuple[str, ...] = ()
 
 
 class NotReprocessable(Exception):
     """Only rejected or held messages are run again."""
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _readable_header(raw: str) -> Header | None:
@@ -71,67 +64,105 @@ def _readable_header(raw: str) -> Header | None:
         return parse_header(raw)
     except Hl7Error:
         return None
+    except Exception as error:  # a parser bug: answer without a header rather than not at all
+        log.error("hl7 header could not be read", error=type(error).__name__)
+        return None
 
 
 def _identity(sender: str, header: Header | None) -> tuple[str, str, str, str]:
-    """(sender, MSH-4, MSH-10, trigger), cut to their column sizes."""
+    """(sender, MSH-4, MSH-10, trigger), storable and cut to their column sizes."""
     if header is None:
-        return sender[:50], "", "", ""
-    return sender[:50], header.sending_facility[:50], header.control_id[:200], header.trigger[:10]
+        return single_line(sender)[:50], "", "", ""
+    return (
+        single_line(sender)[:50],
+        single_line(header.sending_facility)[:50],
+        single_line(header.control_id)[:200],
+        single_line(header.trigger)[:10],
+    )
 
 
-def receive_hl7v2(uow: UnitOfWork, sender: str, raw: str) -> str:
+def receive_hl7(uow: HospitalFeedUnitOfWork, command: ReceiveHl7) -> str:
     """Store the message (whatever it is), publish its encounter, commit; then answer."""
-    digest = _sha256(raw)
+    raw = command.raw
+    content_sha256 = digest(raw)
     header = _readable_header(raw)
-    sender, facility, control_id, trigger = _identity(sender, header)
-    earlier = uow.session.exec(
-        select(Hl7Message).where(
-            Hl7Message.sender == sender,
-            Hl7Message.sending_facility == facility,
-            Hl7Message.control_id == control_id,
-            Hl7Message.content_sha256 == digest,
-        )
-    ).first()
+    sender, facility, control_id, trigger = _identity(command.sender, header)
+    earlier = uow.messages.resend_of(sender, facility, control_id, content_sha256)
     if earlier is not None:  # a resend: the same answer, no new effect
         log.info("hl7 resend answered again", message_id=earlier.id, ack_code=earlier.ack_code)
         return build_ack(header, earlier.ack_code, earlier.error or "", earlier.error_code)
 
     verdict = judge(uow, sender, raw, header)
+    text, escaped = storable(raw)
     record = Hl7Message(
         sender=sender,
         sending_facility=facility,
         control_id=control_id,
         trigger=trigger,
-        content_sha256=digest,
-        raw=raw,
+        content_sha256=content_sha256,
+        raw=text,
+        raw_escaped=escaped,
+        raw_charset=single_line(command.charset)[:20],
+        received_at=uow.clock(),
         status=verdict.status,
         ack_code=verdict.ack_code,
     )
     _record(uow, record, verdict)
     uow.commit()  # only now may the sender hear AA
-    log.info(
-        "hl7 message received",
-        message_id=record.id,
-        sending_facility=facility,
-        control_id=control_id,
-        trigger=trigger,
-        status=verdict.status,
-        ack_code=verdict.ack_code,
-    )
+    _log_received(record, header, verdict)
     return build_ack(header, verdict.ack_code, verdict.reason, verdict.error_code)
 
 
-def judge(uow: UnitOfWork, sender: str, raw: str, header: Header | None) -> Verdict:
+def _log_received(record: Hl7Message, header: Header | None, verdict: Verdict) -> None:
+    """Header fields only from a confirmed MSH: with wrong segment ends, what the parser
+    takes for MSH-4/9/10 may be PID fields (names, birth dates). Never the reason or body."""
+    confirmed = header is not None and header.confirmed
+    fields = (
+        {
+            "sending_facility": record.sending_facility,
+            "control_id": record.control_id,
+            "trigger": record.trigger,
+        }
+        if confirmed
+        else {}
+    )
+    log.info(
+        "hl7 message received",
+        message_id=record.id,
+        status=verdict.status,
+        ack_code=verdict.ack_code,
+        error_code=verdict.error_code,
+        header_confirmed=confirmed,
+        **fields,
+    )
+
+
+def judge(uow: HospitalFeedUnitOfWork, sender: str, raw: str, header: Header | None) -> Verdict:
     """Decide a message's fate. Reads the store (for business duplicates), writes nothing."""
     if header is not None and header.sending_facility and header.sending_facility != sender.upper():
         # Checked before the body is read: a sender's token covers only its own MSH-4.
         return Verdict(MessageStatus.REJECTED, "AR", SENDER_NOT_ALLOWED, "204")
+    if "\x00" in raw:
+        return Verdict(MessageStatus.REJECTED, "AE" if header else "AR", NUL_NOT_ALLOWED, "102")
     try:
-        message = parse_adt(raw)
+        verdict = assess(raw)
     except Hl7Error as error:
         return Verdict(MessageStatus.REJECTED, error.ack_code, error.text, error.error_code)
+    except Exception as error:  # a bug must not cost the sender its answer: keep and tell
+        log.error("hl7 message could not be judged", error=type(error).__name__)
+        return Verdict(MessageStatus.REJECTED, "AR", NOT_PROCESSED, "207")
+    if verdict.published_key is not None and uow.messages.published_key_taken(
+        verdict.published_key
+    ):
+        reason = "the same event was already received under another control id"
+        return Verdict(MessageStatus.DUPLICATE, "AA", reason)
+    return verdict
 
+
+def assess(raw: str) -> Verdict:
+    """The store-free part of judging: parse, classify, check the contract's limits, build
+    the event. Raises Hl7Error for an unacceptable message."""
+    message = parse_adt(raw)
     nhs_status = classify(message.nhs_number)
     if nhs_status is not NhsNumberStatus.VALID:
         # Not the hospital's fault (unknown patients exist): answer AA, keep it for staff.
@@ -139,31 +170,43 @@ def judge(uow: UnitOfWork, sender: str, raw: str, header: Header | None) -> Verd
     event_type = event_type_for(message)
     if event_type is None:  # A08, A28, a non-A&E A04, ...: kept, never a new event
         return Verdict(MessageStatus.ACCEPTED, "AA")
+    too_long = oversized_field(message)
+    if too_long is not None:
+        field, limit = too_long
+        reason = f"{field} is longer than {limit} characters (the {HOSPITAL_ENCOUNTERS.name} limit)"
+        return Verdict(MessageStatus.REJECTED, "AE", reason, "102")
+    try:
+        event = _encounter(message, event_type)
+    except ValidationError as error:  # names the fields, never their values
+        fields = sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]})
+        reason = f"the encounter does not fit {HOSPITAL_ENCOUNTERS.name}: {', '.join(fields)}"
+        return Verdict(MessageStatus.REJECTED, "AE", reason, "102")
     key = business_key(message)
-    published_key = _sha256(key) if key else None
-    if published_key is not None:
-        already = uow.session.exec(
-            select(Hl7Message.id).where(Hl7Message.published_key == published_key)
-        ).first()
-        if already is not None:
-            reason = "the same event was already received under another control id"
-            return Verdict(MessageStatus.DUPLICATE, "AA", reason)
-    event = _encounter(message, event_type)
-    return Verdict(MessageStatus.ACCEPTED, "AA", event=event, published_key=published_key)
+    visit = visit_key(message)
+    return Verdict(
+        MessageStatus.ACCEPTED,
+        "AA",
+        event=event,
+        published_key=digest(key) if key else None,
+        visit_key=digest(visit) if visit else None,
+        reopens=REOPENS.get(message.header.trigger, ()),
+    )
 
 
-def _record(uow: UnitOfWork, record: Hl7Message, verdict: Verdict) -> None:
+def _record(uow: HospitalFeedUnitOfWork, record: Hl7Message, verdict: Verdict) -> None:
     """Write the verdict on the stored message and stage its event, in one transaction."""
     record.status = verdict.status
     record.ack_code = verdict.ack_code
     record.error_code = verdict.error_code
-    record.error = verdict.reason or None
+    record.error = verdict.reason[:500] or None  # the column's size
     record.published_key = verdict.published_key
+    record.visit_key = verdict.visit_key if verdict.event else None
     record.event_id = verdict.event.event_id if verdict.event else None
-    uow.session.add(record)
     if verdict.event is not None:
+        if verdict.visit_key is not None and verdict.reopens:
+            uow.messages.reopen(verdict.visit_key, verdict.reopens)
         uow.publish(HOSPITAL_ENCOUNTERS, verdict.event)
-    uow.session.flush()  # assigns record.id; surfaces constraint violations here
+    uow.messages.add(record)  # assigns record.id; surfaces constraint violations here
 
 
 def _encounter(message: AdtMessage, event_type: str) -> EncounterEvent:
@@ -188,19 +231,21 @@ def _encounter(message: AdtMessage, event_type: str) -> EncounterEvent:
     )
 
 
-def reprocess(uow: UnitOfWork, message_id: int) -> Reprocessed | None:
+def reprocess(uow: HospitalFeedUnitOfWork, command: ReprocessMessage) -> Reprocessed | None:
     """Run a rejected or held message through the same rules again (e.g. after a fix).
 
     The stored row is updated in place: its identity (and so resend detection) stays, and a
     later resend of the same bytes gets the new answer. None when there is no such message.
     """
-    record = uow.session.get(Hl7Message, message_id)
+    message_id = command.message_id
+    record = uow.messages.get(message_id)
     if record is None:
         return None
     if record.status not in REPROCESSABLE:
         raise NotReprocessable(f"message is {record.status}; only rejected or held are rerun")
-    verdict = judge(uow, record.sender, record.raw, _readable_header(record.raw))
-    record.reprocessed_at = datetime.now(UTC)
+    raw = restored(record.raw, record.raw_escaped)
+    verdict = judge(uow, record.sender, raw, _readable_header(raw))
+    record.reprocessed_at = uow.clock()
     _record(uow, record, verdict)
     uow.commit()
     log.info("hl7 message reprocessed", message_id=message_id, status=verdict.status)
@@ -208,7 +253,7 @@ def reprocess(uow: UnitOfWork, message_id: int) -> Reprocessed | None:
     return Reprocessed(record.id, verdict.status, verdict.ack_code, verdict.reason or None)
 
 
-def project_alert(uow: UnitOfWork, event: EncounterEvent) -> None:
+def project_alert(uow: HospitalFeedUnitOfWork, event: EncounterEvent) -> None:
     """One alert per encounter event for the patient's own practice, never two.
 
     A cancellation retracts the earlier alert for the same patient and visit, and adds an
@@ -216,43 +261,32 @@ def project_alert(uow: UnitOfWork, event: EncounterEvent) -> None:
     """
     if event.practice_ods is None:
         return  # no registered practice in PD1-3: nobody to tell
-    exists = uow.session.exec(
-        select(PracticeAlert.alert_id).where(
-            PracticeAlert.practice_ods == event.practice_ods,
-            PracticeAlert.encounter_event_id == event.event_id,
-        )
-    ).first()
-    if exists is not None:
+    if single_line(event.practice_ods) != event.practice_ods:
+        log.warning("encounter with an unusable practice code, no alert", event_id=event.event_id)
         return
-    visit_number = event.visit_number[:50] if event.visit_number else None
+    if uow.alerts.exists_for(event.practice_ods, event.event_id):
+        return
+    # Text from the topic as every store can keep it (no NUL), within the columns.
+    visit_number = single_line(event.visit_number)[:50] if event.visit_number else None
+    location = single_line(event.location)[:200] if event.location else None
     retracts = RETRACTS.get(event.event_type, ())
     if retracts and visit_number is not None:
-        for earlier in uow.session.exec(
-            select(PracticeAlert).where(
-                PracticeAlert.practice_ods == event.practice_ods,
-                PracticeAlert.nhs_number == event.nhs_number,
-                PracticeAlert.visit_number == visit_number,
-                col(PracticeAlert.kind).in_(retracts),
-                PracticeAlert.status == AlertStatus.ACTIVE,
-            )
+        for earlier in uow.alerts.active_to_retract(
+            event.practice_ods, event.nhs_number, visit_number, retracts
         ):
             earlier.status = AlertStatus.RETRACTED
             earlier.retracted_by_event_id = event.event_id
-            uow.session.add(earlier)
-    uow.session.add(
+            uow.alerts.add(earlier)
+    uow.alerts.add(
         PracticeAlert(
             practice_ods=event.practice_ods,
             nhs_number=event.nhs_number,
             kind=ALERT_KIND[event.event_type],
             encounter_event_id=event.event_id,
-            sending_facility=event.sending_facility[:50],
+            sending_facility=single_line(event.sending_facility)[:50],
             visit_number=visit_number,
-            location=event.location[:200] if event.location else None,
+            location=location or None,
             event_at=event.event_at,
+            created_at=uow.clock(),
         )
     )
-
-
-ALERT_HANDLERS: dict[str, Callable[[UnitOfWork, Any], None]] = dict.fromkeys(
-    ALERT_KIND, project_alert
-)

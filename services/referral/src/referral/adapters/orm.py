@@ -1,22 +1,28 @@
-"""referral's own table. Everything else in the store (outbox, inbox) belongs to the runtime."""
+"""referral's own tables. Everything else in the store (outbox, inbox) belongs to the runtime."""
 
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import DateTime, Index, text
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
-# Mirrors domain.referral.OPEN_STATUSES; the store enforces one open referral per service.
+from ensemble_contracts.limits import ODS_CODE
+from ensemble_runtime.db import UtcDateTime
+
+# Mirrors domain.referral.OPEN_STATUSES; the store enforces one open referral per patient,
+# practice and service (another practice's open referral never blocks the patient's own GP).
 _OPEN = text("status IN ('requested', 'proposed', 'accepted')")
 
 
 class ReferralRecord(SQLModel, table=True):
     __tablename__ = "referrals"
     __table_args__ = (
-        # Two GP requests racing (or a GP request racing a proposal) cannot both stay open.
+        # Two requests of one practice racing (or its request racing a proposal for it)
+        # cannot both stay open.
         Index(
-            "uq_referrals_open_per_service",
+            "uq_referrals_open_per_practice_and_service",
             "nhs_number",
+            "practice_ods",
             "service",
             unique=True,
             sqlite_where=_OPEN,
@@ -26,7 +32,7 @@ class ReferralRecord(SQLModel, table=True):
 
     referral_id: UUID = Field(primary_key=True)
     nhs_number: str = Field(max_length=10, index=True)
-    practice_ods: str = Field(max_length=10, index=True)
+    practice_ods: str = Field(max_length=ODS_CODE, index=True)
     service: str = Field(max_length=30)
     source: str = Field(max_length=30)
     status: str = Field(max_length=20, index=True)
@@ -37,6 +43,21 @@ class ReferralRecord(SQLModel, table=True):
     source_event_id: UUID | None = Field(default=None, unique=True)
     # The encounter that scoring triggered on; a withdrawal names it, so it finds its proposal.
     trigger_event_id: UUID | None = Field(default=None)
-    created_at: datetime = Field(sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
-    due_by: datetime = Field(sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
+    due_by: datetime = Field(sa_type=UtcDateTime)
+
+
+class PatientRegistrationRecord(SQLModel, table=True):
+    """Which practice a patient is registered with, as the newest event seen says.
+
+    Learnt from events referral already consumes (an encounter's PD1-3, a hot-onboarding
+    trigger); `updated_at` is the time of the event that said so (its `occurred_at`), so an
+    older event arriving late never overwrites a newer fact.
+    """
+
+    __tablename__ = "patient_registrations"
+
+    nhs_number: str = Field(primary_key=True, max_length=10)
+    practice_ods: str = Field(max_length=ODS_CODE)
+    updated_at: datetime = Field(sa_type=UtcDateTime)

@@ -1,12 +1,10 @@
 """NHS numbers as referral accepts them: typed by people, so spaces and dashes are allowed.
 
-The modulus-11 rule and the placeholder list live in `ensemble_contracts.nhs_number`, so every
-service agrees on what a valid number is; this module adds parsing and the domain error.
+What a valid number is (modulus 11, no placeholders) is the shared rule in
+`ensemble_contracts.nhs_number`; referral adds only reading typed input and its domain error.
 """
 
-from ensemble_contracts.nhs_number import PLACEHOLDERS, is_valid_nhs_number
-
-__all__ = ["PLACEHOLDERS", "InvalidNhsNumber", "is_valid_nhs_number", "parse_nhs_number"]
+from ensemble_contracts.nhs_number import is_valid_nhs_number
 
 
 class InvalidNhsNumber(ValueError):

@@ -1,133 +1,169 @@
 """HTTP: GPs refer, staff triage, practices follow their own referrals.
 
 Thin: authenticate (a dependency, so a missing token is 401 before any body is looked at),
-parse, one unit of work, answer.
+parse, run a command or a read model, answer.
+
+Least privilege: a practice acts for, and sees, only patients registered with it (or whose
+registration referral does not know); a patient registered elsewhere is a uniform 403 that
+names no referral. Every staff read is audited: one `audit` log line with the principal, the
+action and counts, never an NHS number.
 """
 
-from collections.abc import Callable
-from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from pydantic import BaseModel, Field
-from sqlmodel import Session
+import structlog
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import AfterValidator, BaseModel, Field
 
-from ensemble_runtime.auth import TokenRegistry, authenticate
-from ensemble_runtime.service import ServiceRuntime
-from ensemble_runtime.unit_of_work import UnitOfWork
-from referral.adapters.repository import MAX_LISTED, ReferralRepository
-from referral.config import Settings
-from referral.domain.nhs_number import InvalidNhsNumber
+from ensemble_contracts import limits
+from ensemble_runtime.auth import OwnPractice, Practice, Staff
+from ensemble_runtime.definition import Command
+from ensemble_runtime.service import ServiceRuntime, runtime_of
+from referral.adapters import views
+from referral.adapters.repository import MAX_LISTED
+from referral.domain.nhs_number import InvalidNhsNumber, parse_nhs_number
 from referral.domain.referral import InvalidTransition, Referral, Service, Status, UnknownService
-from referral.service_layer import handlers
-from referral.service_layer.handlers import Conflict, NotFound, RequestReferral
+from referral.service_layer.commands import AcceptReferral, DeclineReferral, RequestReferral
+from referral.service_layer.handlers import Conflict, NotFound, NotRegisteredHere
 
-Decision = Callable[[UnitOfWork, UUID], Referral]
+Runtime = Annotated[ServiceRuntime[Any, Any], Depends(runtime_of)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LISTED)]
 StatusFilter = Annotated[Status | None, Query(alias="status")]
+NhsNumberFilter = Annotated[str | None, Query(max_length=20, description="Ten digits.")]
+PracticeFilter = Annotated[str | None, Query(max_length=limits.ODS_CODE, pattern=r"^[A-Za-z0-9]+$")]
+# Staff reads are audited on their own logger, so the lines can be routed and kept apart.
+audit_log = structlog.get_logger("referral.audit")
 
 
-class ReferralRequest(BaseModel):
-    nhs_number: str = Field(max_length=20, description="Ten digits; spaces are allowed.")
-    service: Service
-    reason: str | None = Field(default=None, max_length=1000)
-    preferred_language: str | None = Field(default=None, max_length=35, description="BCP 47")
-
-
-class Decline(BaseModel):
-    reason: str = Field(min_length=1, max_length=1000)
-
-
-def _json(value: object) -> object:
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
+def _plain(value: str) -> str:
+    """Refuse what no store or log should hold: control characters (NUL among them; tab and
+    line breaks are fine) and unpaired surrogates, which cannot be encoded."""
+    for char in value:
+        code = ord(char)
+        if (code < 0x20 and char not in "\t\n\r") or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+            raise ValueError("text must not contain control characters or unpaired surrogates")
     return value
 
 
-def view(referral: Referral) -> dict[str, Any]:
-    return {name: _json(value) for name, value in asdict(referral).items()}
+PlainText = Annotated[str, AfterValidator(_plain)]
+router = APIRouter(prefix="/v1")
 
 
-def build_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
-    practices = TokenRegistry({ods.upper(): t for ods, t in settings.tokens("practice").items()})
-    staff = TokenRegistry(settings.tokens("staff"))
+class ReferralRequest(BaseModel):
+    """Bounded as the referrals topic is (`ensemble_contracts.limits`), so whatever is accepted
+    can be published."""
 
-    def practice(request: Request) -> str:
-        return authenticate(request, practices)
+    nhs_number: str = Field(max_length=20, description="Ten digits; spaces are allowed.")
+    service: Service
+    reason: PlainText | None = Field(default=None, max_length=limits.TEXT)
+    preferred_language: str | None = Field(
+        default=None,
+        max_length=limits.LANGUAGE,
+        pattern=r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$",
+        description="BCP 47, e.g. `pa` or `en-GB`.",
+    )
 
-    def staff_member(request: Request) -> str:
-        return authenticate(request, staff)
 
-    Practice = Annotated[str, Depends(practice)]
-    router = APIRouter(prefix="/v1")
-    staff_only = [Depends(staff_member)]
+class Decline(BaseModel):
+    reason: PlainText = Field(min_length=1, max_length=limits.TEXT)
 
-    async def listing(**filters: Any) -> dict[str, Any]:
-        def query(session: Session) -> list[Referral]:
-            return list(ReferralRepository(session).find(**filters))
 
-        return {"referrals": [view(r) for r in await runtime.read(query)]}
+def _audit(principal: str, action: str, **counts: int) -> None:
+    """One line per staff read: who, what, how many. Never a patient identifier."""
+    audit_log.info("audit", principal=principal, action=action, **counts)
 
-    async def triage(referral_id: UUID, decide: Decision) -> dict[str, Any]:
-        try:
-            return view(await runtime.transact(lambda uow: decide(uow, referral_id)))
-        except NotFound as error:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-        except InvalidTransition as error:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
 
-    @router.post("/referrals", status_code=status.HTTP_201_CREATED, tags=["practices"])
-    async def create(body: ReferralRequest, practice_ods: Practice) -> dict[str, Any]:
-        command = RequestReferral(**body.model_dump())
-        try:
-            referral = await runtime.transact(
-                lambda uow: handlers.request_referral(uow, practice_ods, command)
-            )
-        except (InvalidNhsNumber, UnknownService) as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
-        except Conflict as error:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                {"message": str(error), "referral_id": str(error.existing_id)},
-            ) from error
-        return view(referral)
+async def _triage(
+    runtime: Runtime, staff: str, action: str, command: Command[Referral]
+) -> dict[str, Any]:
+    decided = 0
+    try:
+        referral = await runtime.execute(command)
+        decided = 1
+        return views.referral_json(referral)
+    except NotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+    except InvalidTransition as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+    finally:  # decisions are audited too: the events say what changed, this says who
+        _audit(staff, action, referrals=decided)
 
-    @router.get("/referrals", tags=["staff"], dependencies=staff_only)
-    async def referrals(
-        nhs_number: str | None = None,
-        status_: StatusFilter = None,
-        practice_ods: str | None = None,
-        limit: Limit = MAX_LISTED,
-    ) -> dict[str, Any]:
-        return await listing(
-            nhs_number=nhs_number, status=status_, practice_ods=practice_ods, limit=limit
-        )
 
-    @router.get("/referrals/{referral_id}", tags=["staff"], dependencies=staff_only)
-    async def one(referral_id: UUID) -> dict[str, Any]:
-        found = await runtime.read(lambda session: ReferralRepository(session).get(referral_id))
-        if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such referral")
-        return view(found)
+@router.post("/referrals", status_code=status.HTTP_201_CREATED, tags=["practices"])
+async def create(body: ReferralRequest, practice: Practice, runtime: Runtime) -> dict[str, Any]:
+    # The practice is the caller's (ODS codes are upper case), never taken from the body.
+    command = RequestReferral(practice_ods=practice.upper(), **body.model_dump())
+    try:
+        referral = await runtime.execute(command)
+    except (InvalidNhsNumber, UnknownService) as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+    except NotRegisteredHere as error:
+        # The same answer whatever the patient's history: no ids, no hint of referrals.
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from error
+    except Conflict as error:
+        # Always this practice's own referral: another practice's never conflicts.
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            {"message": str(error), "referral_id": str(error.existing_id)},
+        ) from error
+    return views.referral_json(referral)
 
-    @router.post("/referrals/{referral_id}/accept", tags=["staff"], dependencies=staff_only)
-    async def accept(referral_id: UUID) -> dict[str, Any]:
-        return await triage(referral_id, handlers.accept)
 
-    @router.post("/referrals/{referral_id}/decline", tags=["staff"], dependencies=staff_only)
-    async def decline(referral_id: UUID, body: Decline) -> dict[str, Any]:
-        return await triage(referral_id, lambda uow, rid: handlers.decline(uow, rid, body.reason))
+@router.get("/referrals", tags=["staff"])
+async def referrals(
+    staff: Staff,
+    runtime: Runtime,
+    nhs_number: NhsNumberFilter = None,
+    status_: StatusFilter = None,
+    practice_ods: PracticeFilter = None,
+    limit: Limit = MAX_LISTED,
+) -> dict[str, Any]:
+    try:
+        patient = None if nhs_number is None else parse_nhs_number(nhs_number)
+    except InvalidNhsNumber as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+    practice = None if practice_ods is None else practice_ods.upper()
+    found = await runtime.read(views.referrals, patient, status_, practice, limit)
+    _audit(
+        staff,
+        "referrals.list",
+        referrals=len(found["referrals"]),
+        # Which filters were used, as counts: the values (an NHS number) stay out of logs.
+        by_patient=int(patient is not None),
+        by_practice=int(practice is not None),
+        by_status=int(status_ is not None),
+    )
+    return found
 
-    @router.get("/practices/{ods}/referrals", tags=["practices"])
-    async def practice_referrals(
-        ods: str, practice_ods: Practice, status_: StatusFilter = None, limit: Limit = MAX_LISTED
-    ) -> dict[str, Any]:
-        if practice_ods != ods.upper():
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "not your practice")
-        return await listing(practice_ods=practice_ods, status=status_, limit=limit)
 
-    return router
+@router.get("/referrals/{referral_id}", tags=["staff"])
+async def one(referral_id: UUID, staff: Staff, runtime: Runtime) -> dict[str, Any]:
+    found = await runtime.read(views.referral, referral_id)
+    _audit(staff, "referrals.read", referrals=int(found is not None))
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such referral")
+    return found
+
+
+@router.post("/referrals/{referral_id}/accept", tags=["staff"])
+async def accept(referral_id: UUID, staff: Staff, runtime: Runtime) -> dict[str, Any]:
+    return await _triage(runtime, staff, "referrals.accept", AcceptReferral(referral_id))
+
+
+@router.post("/referrals/{referral_id}/decline", tags=["staff"])
+async def decline(
+    referral_id: UUID, body: Decline, staff: Staff, runtime: Runtime
+) -> dict[str, Any]:
+    command = DeclineReferral(referral_id, body.reason)
+    return await _triage(runtime, staff, "referrals.decline", command)
+
+
+@router.get("/practices/{ods}/referrals", tags=["practices"])
+async def practice_referrals(
+    practice_ods: OwnPractice,
+    runtime: Runtime,
+    status_: StatusFilter = None,
+    limit: Limit = MAX_LISTED,
+) -> dict[str, Any]:
+    return await runtime.read(views.practice_referrals, practice_ods, status_, limit)

@@ -1,27 +1,28 @@
-"""Use cases: GP requests, triage decisions, and proposals from hot onboarding.
+"""Use cases: GP requests, triage decisions, proposals from hot onboarding, and the
+registrations that decide which practice may act for a patient.
 
 Every state change is committed together with the event that announces it (outbox), and
 every event carries the whole referral so that readers need no lookups.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 from uuid import UUID
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 
 from ensemble_contracts import Envelope
+from ensemble_contracts.hospital import EncounterEvent
+from ensemble_contracts.nhs_number import is_valid_nhs_number
 from ensemble_contracts.referral import ReferralEvent, ReferralEventType
-from ensemble_contracts.scoring import HotOnboarding, HotOnboardingEventType
+from ensemble_contracts.scoring import HotOnboarding
 from ensemble_contracts.topics import REFERRALS
 from ensemble_runtime.consumer import RejectedEvent
-from ensemble_runtime.unit_of_work import UnitOfWork
-from referral.adapters.repository import ReferralRepository
+from referral.adapters.unit_of_work import ReferralUnitOfWork
 from referral.domain.nhs_number import InvalidNhsNumber, parse_nhs_number
 from referral.domain.referral import Referral, Status
+from referral.domain.registration import as_of, may_act_for, practice_code
+from referral.service_layer.commands import AcceptReferral, DeclineReferral, RequestReferral
 
 PRODUCER = "referral"
 EVENT_FOR_STATUS: dict[Status, str] = {
@@ -41,26 +42,25 @@ class NotFound(LookupError):
 
 
 class Conflict(Exception):
-    """The patient already has an open referral to this service."""
+    """The calling practice already has an open referral of the patient to this service.
+
+    Always the caller's own referral: another practice's never conflicts.
+    """
 
     def __init__(self, existing_id: UUID) -> None:
-        super().__init__("the patient already has an open referral to this service")
+        super().__init__("your practice already has an open referral of this patient")
         self.existing_id = existing_id
 
 
-@dataclass(frozen=True)
-class RequestReferral:
-    nhs_number: str
-    service: str
-    reason: str | None = None
-    preferred_language: str | None = None
+class NotRegisteredHere(PermissionError):
+    """The patient is registered with another practice. Says nothing else: not which
+    practice, not whether the patient has referrals."""
+
+    def __init__(self) -> None:
+        super().__init__("the patient is not registered with your practice")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _publish(uow: UnitOfWork, referral: Referral, cause: Envelope | None = None) -> None:
+def _publish(uow: ReferralUnitOfWork, referral: Referral, cause: Envelope | None = None) -> None:
     envelope = cause.caused(producer=PRODUCER) if cause else {"producer": PRODUCER}
     uow.publish(
         REFERRALS,
@@ -79,53 +79,57 @@ def _publish(uow: UnitOfWork, referral: Referral, cause: Envelope | None = None)
     )
 
 
-def request_referral(uow: UnitOfWork, practice_ods: str, command: RequestReferral) -> Referral:
-    """A GP refers a patient. InvalidNhsNumber / UnknownService for bad input, Conflict when
-    an open referral to the same service exists."""
+def request_referral(uow: ReferralUnitOfWork, command: RequestReferral) -> Referral:
+    """A GP refers a patient. InvalidNhsNumber / UnknownService for bad input,
+    NotRegisteredHere when the patient is known to be registered with another practice,
+    Conflict when this practice already has an open referral of the patient to the service.
+
+    Losing a race with another request of the same practice, patient and service trips the
+    store's one-open-referral index at commit; the command reruns (`rerun_on_conflict`) and
+    this check then names the winner.
+    """
     referral = Referral.request(
         nhs_number=command.nhs_number,
-        practice_ods=practice_ods,
+        practice_ods=command.practice_ods,
         service=command.service,
-        now=_now(),
+        now=uow.clock(),
         reason=command.reason,
         preferred_language=command.preferred_language,
     )
-    referrals = ReferralRepository(uow.session)
-    if existing := referrals.open_for(referral.nhs_number, referral.service):
+    registered_with = uow.registrations.practice_of(referral.nhs_number)
+    if not may_act_for(referral.practice_ods, registered_with):
+        raise NotRegisteredHere
+    if existing := uow.referrals.open_for(
+        referral.nhs_number, referral.practice_ods, referral.service
+    ):
         raise Conflict(existing.referral_id)
-    referrals.add(referral)
+    uow.referrals.add(referral)
     _publish(uow, referral)
-    try:
-        uow.commit()
-    except IntegrityError:
-        # Lost a race with another request for the same patient and service (PostgreSQL).
-        uow.session.rollback()
-        if existing := referrals.open_for(referral.nhs_number, referral.service):
-            raise Conflict(existing.referral_id) from None
-        raise
+    uow.commit()
     log.info("referral requested", referral_id=str(referral.referral_id))
     return referral
 
 
-def _decide(uow: UnitOfWork, referral_id: UUID, change: Callable[[Referral], None]) -> Referral:
-    referrals = ReferralRepository(uow.session)
-    referral = referrals.get(referral_id)
+def _decide(
+    uow: ReferralUnitOfWork, referral_id: UUID, change: Callable[[Referral], None]
+) -> Referral:
+    referral = uow.referrals.get(referral_id)
     if referral is None:
         raise NotFound(referral_id)
     change(referral)  # InvalidTransition when the referral is not open to this decision
-    referrals.save(referral)
+    uow.referrals.save(referral)
     _publish(uow, referral)
     uow.commit()
     log.info("referral triaged", referral_id=str(referral_id), status=referral.status)
     return referral
 
 
-def accept(uow: UnitOfWork, referral_id: UUID) -> Referral:
-    return _decide(uow, referral_id, lambda r: r.accept(_now()))
+def accept(uow: ReferralUnitOfWork, command: AcceptReferral) -> Referral:
+    return _decide(uow, command.referral_id, lambda r: r.accept(uow.clock()))
 
 
-def decline(uow: UnitOfWork, referral_id: UUID, reason: str) -> Referral:
-    return _decide(uow, referral_id, lambda r: r.decline(reason, _now()))
+def decline(uow: ReferralUnitOfWork, command: DeclineReferral) -> Referral:
+    return _decide(uow, command.referral_id, lambda r: r.decline(command.reason, uow.clock()))
 
 
 def _patient(event: HotOnboarding) -> str:
@@ -135,50 +139,66 @@ def _patient(event: HotOnboarding) -> str:
         raise RejectedEvent(str(error)) from error
 
 
-def on_hot_onboarding_triggered(uow: UnitOfWork, event: HotOnboarding) -> None:
+def on_hot_onboarding_triggered(uow: ReferralUnitOfWork, event: HotOnboarding) -> None:
     """Exactly one proposed complex-care referral per trigger, and none on top of an open one.
 
     The runtime's inbox drops a redelivered event; the source_event_id check (and its unique
     constraint) covers the same trigger reaching us under another consumer group or replay.
     """
     nhs_number = _patient(event)
-    referrals = ReferralRepository(uow.session)
-    if referrals.proposed_from(event.event_id) is not None:
+    practice_ods = practice_code(event.practice_ods)
+    if practice_ods is None:
+        raise RejectedEvent("a hot-onboarding trigger without a practice")
+    _register(uow, nhs_number, practice_ods, event.occurred_at)
+    if uow.referrals.proposed_from(event.event_id) is not None:
         log.info("trigger already proposed")
         return
-    if (existing := referrals.open_for(nhs_number, "complex_care")) is not None:
+    existing = uow.referrals.open_for(nhs_number, practice_ods, "complex_care")
+    if existing is not None:
         log.info("open complex-care referral exists", referral_id=str(existing.referral_id))
         return
     band = event.band.replace("_", " ")
     referral = Referral.propose(
         nhs_number=nhs_number,
-        practice_ods=event.practice_ods,
-        now=_now(),
+        practice_ods=practice_ods,
+        now=uow.clock(),
         source_event_id=event.event_id,
         trigger_event_id=event.trigger_event_id,
         reason=f"hot onboarding: {band} risk (score {event.score}) on {event.trigger}",
         preferred_language=event.preferred_language,
     )
-    referrals.add(referral)
+    uow.referrals.add(referral)
     _publish(uow, referral, cause=event)
     log.info("referral proposed", referral_id=str(referral.referral_id))
 
 
-def on_hot_onboarding_withdrawn(uow: UnitOfWork, event: HotOnboarding) -> None:
+def on_hot_onboarding_withdrawn(uow: ReferralUnitOfWork, event: HotOnboarding) -> None:
     """The admission was cancelled: the proposal it caused, if nobody triaged it yet, is
     withdrawn. Matched on the trigger's encounter so a later proposal for another stay
     survives the cancellation of an earlier one."""
-    referrals = ReferralRepository(uow.session)
-    for referral in referrals.proposals_pending(_patient(event)):
+    for referral in uow.referrals.proposals_pending(_patient(event)):
         if referral.trigger_event_id != event.trigger_event_id:
             continue
-        referral.withdraw(_now())
-        referrals.save(referral)
+        referral.withdraw(uow.clock())
+        uow.referrals.save(referral)
         _publish(uow, referral, cause=event)
         log.info("referral withdrawn", referral_id=str(referral.referral_id))
 
 
-EVENT_HANDLERS: dict[str, Callable[[UnitOfWork, Any], None]] = {
-    HotOnboardingEventType.TRIGGERED: on_hot_onboarding_triggered,
-    HotOnboardingEventType.WITHDRAWN: on_hot_onboarding_withdrawn,
-}
+def _register(
+    uow: ReferralUnitOfWork, nhs_number: str, practice_ods: str, occurred_at: datetime
+) -> None:
+    if uow.registrations.record(nhs_number, practice_ods, as_of(occurred_at, uow.clock())):
+        log.debug("registration recorded")
+    else:
+        log.debug("registration older than the one known, ignored")
+
+
+def on_encounter(uow: ReferralUnitOfWork, event: EncounterEvent) -> None:
+    """An encounter names the patient's registered practice (PD1-3): remember it, newest
+    event wins. Encounters without a practice, or for a number that is not a patient's
+    (a placeholder), teach nothing and are skipped: referral has no other use for them."""
+    practice_ods = practice_code(event.practice_ods or "")
+    if practice_ods is None or not is_valid_nhs_number(event.nhs_number):
+        return
+    _register(uow, event.nhs_number, practice_ods, event.occurred_at)

@@ -1,15 +1,14 @@
 """scheduling's own tables."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import JSON, Column, DateTime, Index, text
+from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from ensemble_runtime.clock import utc_now
+from ensemble_runtime.db import UtcDateTime
 
 
 class CoachRecord(SQLModel, table=True):
@@ -21,7 +20,7 @@ class CoachRecord(SQLModel, table=True):
     timezone: str = Field(max_length=64)
     weekly_hours: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     active: bool = True
-    updated_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 
 _NOT_CANCELLED = text("status <> 'cancelled'")
@@ -59,12 +58,12 @@ class Appointment(SQLModel, table=True):
     coach_id: str = Field(max_length=50)
     coach_timezone: str = Field(max_length=64)
     language: str = Field(max_length=35)
-    starts_at: datetime = Field(sa_type=DateTime(timezone=True))
-    ends_at: datetime = Field(sa_type=DateTime(timezone=True))
+    starts_at: datetime = Field(sa_type=UtcDateTime)
+    ends_at: datetime = Field(sa_type=UtcDateTime)
     status: str = Field(default="booked", max_length=20, index=True)
     kind: str = Field(default="first", max_length=20)
-    created_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
-    updated_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 
 class WaitingListEntry(SQLModel, table=True):
@@ -76,4 +75,4 @@ class WaitingListEntry(SQLModel, table=True):
     nhs_number: str = Field(max_length=10)
     language: str | None = Field(default=None, max_length=35)  # as the patient asked
     reason: str = Field(max_length=50)
-    created_at: datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)

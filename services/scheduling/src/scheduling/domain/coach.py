@@ -11,12 +11,17 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ensemble_contracts import limits
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 24 * 60
 _CLOCK = re.compile(r"^(\d{2}):(\d{2})$")
 _COACH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
 # BCP 47, simplified: a 2-3 letter primary language subtag, then optional subtags.
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{1,8})*$")
+# What an appointment event carries (the contract's limit) and the store's zone column holds.
+MAX_LANGUAGE = limits.LANGUAGE
+MAX_ZONE = 64
 
 
 class InvalidCoach(ValueError):
@@ -25,7 +30,7 @@ class InvalidCoach(ValueError):
 
 def parse_clock(value: str, *, allow_midnight_end: bool = False) -> int:
     """ "HH:MM" → minutes after local midnight; "24:00" only as the end of a period."""
-    match = _CLOCK.match(value)
+    match = _CLOCK.fullmatch(value)
     if match is None:
         raise InvalidCoach(f"time {value!r} is not HH:MM")
     minutes = int(match[1]) * 60 + int(match[2])
@@ -41,15 +46,19 @@ def format_clock(minutes: int) -> str:
 
 def normalise_language(tag: str) -> str:
     language = tag.strip().lower().replace("_", "-")
-    if not _LANGUAGE.match(language):
+    if len(language) > MAX_LANGUAGE:
+        raise InvalidCoach(f"a language tag is longer than {MAX_LANGUAGE} characters")
+    if not _LANGUAGE.fullmatch(language):
         raise InvalidCoach(f"language {tag!r} is not a BCP 47 tag")
     return language
 
 
 def zone_named(name: str) -> ZoneInfo:
+    if not 0 < len(name) <= MAX_ZONE:
+        raise InvalidCoach(f"a time zone name is 1-{MAX_ZONE} characters")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:
         raise InvalidCoach(f"unknown IANA time zone {name!r}") from error
 
 
@@ -76,7 +85,7 @@ class Coach:
     active: bool = True
 
     def __post_init__(self) -> None:
-        if not _COACH_ID.match(self.coach_id):
+        if not _COACH_ID.fullmatch(self.coach_id):
             raise InvalidCoach("coach_id must be 1-50 letters, digits, '_', '.' or '-'")
         if not self.display_name.strip() or len(self.display_name) > 100:
             raise InvalidCoach("display_name must be 1-100 characters")

@@ -1,42 +1,54 @@
 """HTTP for the coaching team (staff token): roster, appointments, outcomes, waiting list."""
 
-from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, select
 
-from ensemble_runtime.auth import TokenRegistry, authenticate
-from ensemble_runtime.service import ServiceRuntime
-from ensemble_runtime.unit_of_work import UnitOfWork
-from scheduling.adapters import repository as repo
-from scheduling.adapters.orm import Appointment, WaitingListEntry
-from scheduling.config import Settings
+from ensemble_contracts import limits
+from ensemble_runtime.auth import Staff
+from ensemble_runtime.service import ServiceRuntime, runtime_of
+from scheduling.adapters import views
 from scheduling.domain.appointment import AppointmentStatus, InvalidTransition
 from scheduling.domain.coach import Coach, InvalidCoach
-from scheduling.service_layer.handlers import (
-    AppointmentNotFound,
-    cancel,
-    mark_attended,
-    mark_did_not_attend,
-    upsert_coaches,
+from scheduling.service_layer.commands import (
+    CancelAppointment,
+    MarkAttended,
+    MarkDidNotAttend,
+    UpsertCoaches,
 )
+from scheduling.service_layer.handlers import AppointmentNotFound
+
+Runtime = Annotated[ServiceRuntime[Any, Any], Depends(runtime_of)]
+
+router = APIRouter(prefix="/v1", tags=["coaching team"])
+
+
+# Bounds of what the coaching team may send: the widths of the store's columns and the
+# contract's limits (an appointment carries the coach's id, language and zone).
+COACH_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$"
+MAX_COACHES = 1000
+Language = Annotated[str, Field(min_length=1, max_length=limits.LANGUAGE)]
+Clock = Annotated[str, Field(max_length=5)]
+Period = Annotated[list[Clock], Field(max_length=2)]
+Weekday = Annotated[str, Field(max_length=10)]
 
 
 class CoachIn(BaseModel):
     """The published coach format; the domain checks zones, weekdays and hours."""
 
-    coach_id: str
-    display_name: str
-    languages: list[str] = Field(min_length=1)
-    timezone: str
-    weekly_hours: dict[str, list[list[str]]] = Field(default_factory=dict)
+    coach_id: str = Field(min_length=1, max_length=50)
+    display_name: str = Field(min_length=1, max_length=100)
+    languages: list[Language] = Field(min_length=1, max_length=20)
+    timezone: str = Field(min_length=1, max_length=64)
+    weekly_hours: dict[Weekday, Annotated[list[Period], Field(max_length=48)]] = Field(
+        default_factory=dict, max_length=7
+    )
     active: bool = True
 
 
-def parse_coaches(items: list[CoachIn]) -> list[Coach]:
+def parse_coaches(items: list[CoachIn]) -> tuple[Coach, ...]:
     coaches, errors = [], []
     for index, item in enumerate(items):
         try:
@@ -47,81 +59,74 @@ def parse_coaches(items: list[CoachIn]) -> list[Coach]:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, errors)
     if len({c.coach_id for c in coaches}) != len(coaches):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "coach_id repeated in the list")
-    return coaches
+    return tuple(coaches)
 
 
-def build_router(runtime: ServiceRuntime, settings: Settings) -> APIRouter:
-    staff = TokenRegistry(settings.tokens("staff"))
-    router = APIRouter(prefix="/v1", tags=["coaching team"])
+@router.post("/coaches")
+async def put_coaches(
+    coaches: Annotated[list[CoachIn], Field(max_length=MAX_COACHES)],
+    _staff: Staff,
+    runtime: Runtime,
+) -> dict[str, int]:
+    return {"upserted": await runtime.execute(UpsertCoaches(parse_coaches(coaches)))}
 
-    @router.post("/coaches")
-    async def put_coaches(coaches: list[CoachIn], request: Request) -> dict[str, int]:
-        authenticate(request, staff)
-        parsed = parse_coaches(coaches)
-        return {"upserted": await runtime.transact(lambda uow: upsert_coaches(uow, parsed))}
 
-    @router.get("/coaches")
-    async def get_coaches(request: Request) -> dict[str, Any]:
-        authenticate(request, staff)
-        coaches = await runtime.read(repo.all_coaches)
-        return {"coaches": [c.to_json() for c in coaches]}
+@router.get("/coaches")
+async def get_coaches(_staff: Staff, runtime: Runtime) -> dict[str, Any]:
+    return {"coaches": await runtime.read(views.coaches)}
 
-    @router.get("/appointments")
-    async def appointments(
-        request: Request,
-        nhs_number: str | None = None,
-        coach_id: str | None = None,
-        referral_id: UUID | None = None,
-        status_: Annotated[AppointmentStatus | None, Query(alias="status")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-    ) -> dict[str, Any]:
-        authenticate(request, staff)
 
-        def query(session: Session) -> list[dict[str, Any]]:
-            found = repo.find_appointments(
-                session,
-                limit,
-                nhs_number=nhs_number,
-                coach_id=coach_id,
-                referral_id=referral_id,
-                status=status_.value if status_ else None,
-            )
-            return [repo.appointment_view(a) for a in found]
+@router.get("/appointments")
+async def appointments(
+    _staff: Staff,
+    runtime: Runtime,
+    nhs_number: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
+    coach_id: Annotated[str | None, Query(pattern=COACH_ID)] = None,
+    referral_id: UUID | None = None,
+    status_: Annotated[AppointmentStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> dict[str, Any]:
+    found = await runtime.read(
+        views.appointments,
+        limit,
+        nhs_number,
+        coach_id,
+        referral_id,
+        status_.value if status_ else None,
+    )
+    return {"appointments": found}
 
-        return {"appointments": await runtime.read(query)}
 
-    async def change(
-        request: Request, command: Callable[[UnitOfWork, UUID], Appointment], appointment_id: UUID
-    ) -> dict[str, Any]:
-        authenticate(request, staff)
-        try:
-            changed = await runtime.transact(lambda uow: command(uow, appointment_id))
-        except AppointmentNotFound as error:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such appointment") from error
-        except InvalidTransition as error:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-        return repo.appointment_view(changed)
+async def record(
+    runtime: ServiceRuntime[Any, Any],
+    command: MarkAttended | MarkDidNotAttend | CancelAppointment,
+) -> dict[str, Any]:
+    try:
+        changed = await runtime.execute(command)
+    except AppointmentNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such appointment") from error
+    except InvalidTransition as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+    return views.appointment_view(changed)
 
-    @router.post("/appointments/{appointment_id}/attended")
-    async def attended(appointment_id: UUID, request: Request) -> dict[str, Any]:
-        return await change(request, mark_attended, appointment_id)
 
-    @router.post("/appointments/{appointment_id}/did-not-attend")
-    async def did_not_attend(appointment_id: UUID, request: Request) -> dict[str, Any]:
-        return await change(request, mark_did_not_attend, appointment_id)
+@router.post("/appointments/{appointment_id}/attended")
+async def attended(appointment_id: UUID, _staff: Staff, runtime: Runtime) -> dict[str, Any]:
+    return await record(runtime, MarkAttended(appointment_id))
 
-    @router.post("/appointments/{appointment_id}/cancel")
-    async def cancel_appointment(appointment_id: UUID, request: Request) -> dict[str, Any]:
-        return await change(request, cancel, appointment_id)
 
-    @router.get("/waiting-list")
-    async def waiting_list(request: Request) -> dict[str, Any]:
-        authenticate(request, staff)
+@router.post("/appointments/{appointment_id}/did-not-attend")
+async def did_not_attend(appointment_id: UUID, _staff: Staff, runtime: Runtime) -> dict[str, Any]:
+    return await record(runtime, MarkDidNotAttend(appointment_id))
 
-        def query(session: Session) -> list[dict[str, Any]]:
-            rows = session.exec(select(WaitingListEntry).order_by(col(WaitingListEntry.created_at)))
-            return [repo.waiting_view(r) for r in rows]
 
-        return {"waiting_list": await runtime.read(query)}
+@router.post("/appointments/{appointment_id}/cancel")
+async def cancel_appointment(
+    appointment_id: UUID, _staff: Staff, runtime: Runtime
+) -> dict[str, Any]:
+    return await record(runtime, CancelAppointment(appointment_id))
 
-    return router
+
+@router.get("/waiting-list")
+async def waiting_list(_staff: Staff, runtime: Runtime) -> dict[str, Any]:
+    return {"waiting_list": await runtime.read(views.waiting_list)}

@@ -1,22 +1,19 @@
-"""Tables of the scoring service (SQLite or PostgreSQL). Datetimes are stored as UTC."""
+"""Tables of the scoring service (SQLite or PostgreSQL).
 
-from datetime import UTC, date, datetime
+Datetimes are `UtcDateTime`: stored as UTC, always read back timezone-aware. Times are set
+by the handlers, from the unit of work's clock. Columns that hold a field of an event are at
+least as wide as the contract's maximum for it (`ensemble_contracts.limits`): an event the
+contract accepts always fits.
+"""
+
+from datetime import date, datetime
 from uuid import UUID
 
-from sqlalchemy import DateTime, Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-# timestamptz on PostgreSQL; SQLite keeps the text without an offset, so write UTC only.
-UTC_TIME = DateTime(timezone=True)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands datetimes back naive: they were written as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+from ensemble_contracts import limits
+from ensemble_runtime.db import UtcDateTime
 
 
 class Patient(SQLModel, table=True):
@@ -25,7 +22,7 @@ class Patient(SQLModel, table=True):
     __tablename__ = "patients"
 
     nhs_number: str = Field(primary_key=True, max_length=10)
-    practice_ods: str | None = Field(default=None, max_length=10)
+    practice_ods: str | None = Field(default=None, max_length=limits.ODS_CODE)
     birth_date: date | None = None
     conditions: str | None = Field(default=None, description="JSON list of condition codes")
     repeat_medicines: int | None = None
@@ -34,7 +31,7 @@ class Patient(SQLModel, table=True):
     preferred_language: str | None = Field(default=None, max_length=35)
     on_caseload: bool = False
     objects_to_contact: bool = False
-    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTC_TIME)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class HospitalEncounter(SQLModel, table=True):
@@ -47,12 +44,12 @@ class HospitalEncounter(SQLModel, table=True):
     nhs_number: str = Field(max_length=10)
     event_type: str = Field(max_length=60)
     emergency: bool = False
-    practice_ods: str | None = Field(default=None, max_length=10)
+    practice_ods: str | None = Field(default=None, max_length=limits.ODS_CODE)
     facility: str = Field(max_length=20)
     visit_number: str | None = Field(default=None, max_length=60)
-    event_at: datetime = Field(sa_type=UTC_TIME)
+    event_at: datetime = Field(sa_type=UtcDateTime)
     cancelled: bool = False
-    received_at: datetime = Field(default_factory=utc_now, sa_type=UTC_TIME)
+    received_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class RiskScoreRecord(SQLModel, table=True):
@@ -68,7 +65,7 @@ class RiskScoreRecord(SQLModel, table=True):
     model_version: str = Field(max_length=40)
     reasons: str = Field(description="JSON list of {factor, points, detail}")
     inputs: str = Field(description="JSON object of what the score was computed from")
-    computed_at: datetime = Field(default_factory=utc_now, sa_type=UTC_TIME)
+    computed_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class HotOnboardingTrigger(SQLModel, table=True):
@@ -83,9 +80,9 @@ class HotOnboardingTrigger(SQLModel, table=True):
     nhs_number: str = Field(max_length=10)
     facility: str = Field(max_length=20)
     visit_number: str = Field(max_length=80)
-    practice_ods: str = Field(max_length=10)
+    practice_ods: str = Field(max_length=limits.ODS_CODE)
     trigger: str = Field(max_length=20)
     trigger_event_id: UUID
     withdrawn: bool = False
-    created_at: datetime = Field(default_factory=utc_now, sa_type=UTC_TIME)
-    withdrawn_at: datetime | None = Field(default=None, sa_type=UTC_TIME)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -33,6 +33,13 @@ def withdraws(event_type: str) -> bool:
 
 
 @dataclass(frozen=True)
+class HotOnboardingPolicy:
+    """The service's hot-onboarding setting: the lowest band an A&E attendance needs."""
+
+    ae_min_band: Band = DEFAULT_AE_MIN_BAND
+
+
+@dataclass(frozen=True)
 class TriggerCheck:
     event_type: str
     emergency: bool

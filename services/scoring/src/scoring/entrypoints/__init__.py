@@ -1,1 +1,1 @@
-"""HTTP and Kafka entrypoints: thin shells over the service layer."""
+"""HTTP entrypoint: a thin shell over the service layer (subscriptions are in service.py)."""

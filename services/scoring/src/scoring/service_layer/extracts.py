@@ -1,25 +1,72 @@
 """Parsing practice extracts of patient profiles: NDJSON or CSV, one profile per line.
 
 A bad line never stops the load: it becomes an error naming its line number and the field,
-never the value (values may be NHS numbers or dates of birth).
+never the value (values may be NHS numbers or dates of birth). That holds for any bytes: a line
+in another encoding, NUL characters, `NaN`, numbers of any size, deep nesting, cells or headers
+longer than the CSV reader takes; only a body that is not text at all is refused whole.
 """
 
+import codecs
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from ensemble_contracts import limits
 from ensemble_contracts.nhs_number import is_valid_nhs_number
-from ensemble_runtime.consumer import describe_validation_error
+from ensemble_runtime.errors import describe_validation_error
 from scoring.domain.model import KNOWN_CONDITIONS
 
 ExtractFormat = Literal["ndjson", "csv"]
 MAX_ERRORS: Final = 200
+MAX_ERROR_TEXT: Final = 300  # characters of one line's error
 EARLIEST_BIRTH: Final = date(1880, 1, 1)
+# Condition codes are named back in errors only when they look like codes (not free text).
+_CODE_LIKE = re.compile(r"^[a-z0-9_]{1,40}$")
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+class NotText(ValueError):
+    """An extract body that is not text in any encoding an extract may come in."""
+
+
+def decode_extract(body: bytes) -> str:
+    """The text of an extract: UTF-8 (with or without a BOM), or UTF-16 with its BOM.
+
+    Bytes that are not UTF-8 are kept as lone surrogates, so that only the lines holding them
+    are refused (an export that mixes encodings still loads its good lines).
+    """
+    if body.startswith(_UTF16_BOMS):
+        try:
+            return body.decode("utf-16")
+        except UnicodeDecodeError:
+            raise NotText("the body starts as UTF-16 but is not UTF-16 text") from None
+    return body.decode("utf-8", errors="surrogateescape")
+
+
+def text_problem(value: Any) -> str | None:
+    """Why a parsed line cannot be taken as text (lone surrogates, NUL), if it cannot."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "holds a NUL character"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "not UTF-8 text"
+    return None
 
 
 class ProfileIn(BaseModel):
@@ -51,7 +98,7 @@ class ProfileIn(BaseModel):
     def _practice(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not (3 <= len(value) <= 10 and value.isascii() and value.isalnum()):
+        if not (3 <= len(value) <= limits.ODS_CODE and value.isascii() and value.isalnum()):
             raise ValueError("not an ODS code")
         return value.upper()
 
@@ -70,8 +117,10 @@ class ProfileIn(BaseModel):
         codes = sorted({c.strip().lower() for c in value if c.strip()})
         unknown = [c for c in codes if c not in KNOWN_CONDITIONS]
         if unknown:
-            # Condition codes are not personal data, and naming them helps fix the extract.
-            raise ValueError("unknown condition code(s): " + ", ".join(unknown[:5]))
+            # Condition codes are not personal data, and naming them helps fix the extract;
+            # anything that does not look like a code is not repeated.
+            named = [c if _CODE_LIKE.match(c) else "(not a code)" for c in unknown[:5]]
+            raise ValueError("unknown condition code(s): " + ", ".join(named))
         return codes
 
     @field_validator("repeat_medicines")
@@ -100,6 +149,8 @@ class ProfileIn(BaseModel):
     def _language(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
+        if len(value) > limits.LANGUAGE:
+            raise ValueError(f"longer than {limits.LANGUAGE} characters")
         head, *rest = value.split("-")
         if not (2 <= len(head) <= 3 and head.isascii() and head.isalpha()) or not all(
             1 <= len(p) <= 8 and p.isascii() and p.isalnum() for p in rest
@@ -120,6 +171,8 @@ class _Problems:
     found: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, line: int, message: str) -> None:
+        if len(message) > MAX_ERROR_TEXT:  # e.g. one error per item of a 100,000-item list
+            message = message[:MAX_ERROR_TEXT] + "..."
         self.found.append((line, message))
 
     def report(self) -> list[str]:
@@ -136,6 +189,11 @@ def parse_extract(text: str, format: ExtractFormat) -> ParsedExtract:
     rows = _ndjson_rows(text, problems) if format == "ndjson" else _csv_rows(text, problems)
     profiles = []
     for line, row in rows:
+        # Only the fields a profile has are read: other columns may hold anything.
+        known = {k: v for k, v in row.items() if k in ProfileIn.model_fields}
+        if (problem := text_problem(known)) is not None:
+            problems.add(line, problem)
+            continue
         try:
             profiles.append(ProfileIn.model_validate(row))
         except ValidationError as error:
@@ -145,12 +203,18 @@ def parse_extract(text: str, format: ExtractFormat) -> ParsedExtract:
 
 def _ndjson_rows(text: str, problems: _Problems) -> list[tuple[int, dict[str, Any]]]:
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only (not at the other breaks str.splitlines knows, such as U+2028,
+    # which JSON strings may hold), so line numbers are the ones an editor shows.
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.removesuffix("\r")
         if not line.strip():
             continue
         try:
             value = json.loads(line)
-        except ValueError:
+        except RecursionError:
+            problems.add(number, "nested too deeply")
+            continue
+        except ValueError:  # also a number of more than 4,300 digits
             problems.add(number, "not valid JSON")
             continue
         if not isinstance(value, dict):
@@ -162,26 +226,36 @@ def _ndjson_rows(text: str, problems: _Problems) -> list[tuple[int, dict[str, An
 
 def _csv_rows(text: str, problems: _Problems) -> list[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None:
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as error:  # e.g. a header cell longer than the reader's field limit
+        problems.add(1, f"malformed CSV header: {error}")
         return []
-    header = [name.strip() for name in reader.fieldnames]
+    if fieldnames is None:
+        return []
+    header = [name.strip() for name in fieldnames]
     if "nhs_number" not in header:
         problems.add(1, "header has no nhs_number column")
         return []
     reader.fieldnames = header
     rows = []
-    try:
-        for row in reader:
-            if None in row:
-                problems.add(reader.line_num, "more cells than header columns")
-                continue
-            # An empty cell means "not given": the stored value, if any, is kept.
-            cells: dict[str, Any] = {k: v for k, v in row.items() if v and v.strip()}
-            if not cells:
-                continue
-            if "conditions" in cells:
-                cells["conditions"] = cells["conditions"].split(";")
-            rows.append((reader.line_num, cells))
-    except csv.Error:
-        problems.add(reader.line_num, "malformed CSV")
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:  # the reader goes on with the next line
+            # (DictReader's own line_num is only updated by a row read without error)
+            problems.add(reader.reader.line_num, f"malformed CSV: {error}")
+            continue
+        if None in row:
+            problems.add(reader.line_num, "more cells than header columns")
+            continue
+        # An empty cell means "not given": the stored value, if any, is kept.
+        cells: dict[str, Any] = {k: v for k, v in row.items() if v and v.strip()}
+        if not cells:
+            continue
+        if "conditions" in cells:
+            cells["conditions"] = cells["conditions"].split(";")
+        rows.append((reader.line_num, cells))
     return rows

@@ -5,15 +5,15 @@ and publishes `ScoreChanged` only when the band changes (or on a patient's first
 """
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 import structlog
 
-from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
+from ensemble_contracts import limits
+from ensemble_contracts.hospital import EncounterEvent
 from ensemble_contracts.nhs_number import is_valid_nhs_number
 from ensemble_contracts.scoring import (
     HotOnboarding,
@@ -23,49 +23,29 @@ from ensemble_contracts.scoring import (
 )
 from ensemble_contracts.topics import HOT_ONBOARDING, SCORE_CHANGES
 from ensemble_runtime.consumer import RejectedEvent
-from ensemble_runtime.db import serialize_on
-from ensemble_runtime.unit_of_work import UnitOfWork
 from scoring.adapters.orm import HospitalEncounter, HotOnboardingTrigger, Patient, RiskScoreRecord
-from scoring.adapters.repository import (
-    cancel_visit,
-    hospital_use,
-    last_practice_seen,
-    latest_score,
-    profile_of,
-    trigger_for_visit,
-)
-from scoring.domain.hot_onboarding import (
-    DEFAULT_AE_MIN_BAND,
-    TriggerCheck,
-    decide,
-    trigger_kind,
-    withdraws,
-)
-from scoring.domain.model import Band, PatientProfile, RiskScore, score_patient
-from scoring.service_layer.extracts import ParsedExtract, ProfileIn, parse_extract
-
-__all__ = [
-    "EVENT_HANDLERS",
-    "HotOnboardingPolicy",
-    "ParsedExtract",
-    "ProfileIn",
-    "event_handlers",
-    "handle_encounter",
-    "load_profiles",
-    "parse_extract",
-]
+from scoring.adapters.unit_of_work import ScoringUnitOfWork
+from scoring.domain.hot_onboarding import TriggerCheck, decide, trigger_kind, withdraws
+from scoring.domain.model import PatientProfile, RiskScore, score_patient
+from scoring.service_layer.commands import LoadProfiles
 
 PRODUCER = "scoring"
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class HotOnboardingPolicy:
-    ae_min_band: Band = DEFAULT_AE_MIN_BAND
+def event_time(event: EncounterEvent, received: datetime) -> datetime:
+    """When the encounter happened; the contract lets a time come without an offset: UTC.
 
-
-def utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    `event_at` is a clinical time the contract keeps within 1900-2199. Without it, the
+    envelope's `occurred_at` (the producer's clock, unchecked) stands in; one outside that
+    range would make the score's arithmetic overflow, so the time it was received is used.
+    """
+    moment = event.event_at or event.occurred_at
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    if not limits.EARLIEST <= aware < limits.LATEST:
+        log.warning("implausible event time, using the time received")
+        return received
+    return aware.astimezone(UTC)
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -76,21 +56,19 @@ def reasons_of(risk: RiskScore) -> list[ScoreReason]:
 
 
 def rescore(
-    uow: UnitOfWork,
+    uow: ScoringUnitOfWork,
     nhs_number: str,
     as_of: datetime,
     envelope: Mapping[str, Any],
     practice_hint: str | None = None,
 ) -> RiskScore:
     """Score a patient now, store it, and publish `ScoreChanged` if the band moved."""
-    session = uow.session
     # One rescore of a patient at a time, or two could each see the old band and both publish.
-    serialize_on(session, f"scoring.patient:{nhs_number}")
-    patient = session.get(Patient, nhs_number)
-    profile = profile_of(patient) if patient is not None else None
-    risk = score_patient(profile, hospital_use(session, nhs_number, as_of), as_of.date())
-    previous = latest_score(session, nhs_number)
-    session.add(
+    uow.patients.lock(nhs_number)
+    profile = uow.patients.profile(nhs_number)
+    risk = score_patient(profile, uow.encounters.hospital_use(nhs_number, as_of), as_of.date())
+    previous = uow.scores.latest(nhs_number)
+    uow.scores.add(
         RiskScoreRecord(
             nhs_number=nhs_number,
             score=risk.score,
@@ -98,6 +76,7 @@ def rescore(
             model_version=risk.model_version,
             reasons=json.dumps([r.model_dump() for r in reasons_of(risk)]),
             inputs=json.dumps(risk.inputs),
+            computed_at=uow.clock(),
         )
     )
     if previous is None or previous.band != risk.band:
@@ -111,7 +90,7 @@ def rescore(
                 score=risk.score,
                 band=risk.band,
                 previous_band=previous.band if previous else None,
-                practice_ods=practice or last_practice_seen(session, nhs_number),
+                practice_ods=practice or uow.encounters.last_practice_seen(nhs_number),
                 reasons=reasons_of(risk),
             ),
         )
@@ -121,14 +100,14 @@ def rescore(
 # --- profiles --------------------------------------------------------------------------------
 
 
-def load_profiles(uow: UnitOfWork, profiles: Sequence[ProfileIn]) -> int:
+def load_profiles(uow: ScoringUnitOfWork, command: LoadProfiles) -> int:
     """Upsert profiles (only the fields each line gives), rescore each patient, commit."""
-    now = datetime.now(UTC)
+    now = uow.clock()
     envelope = {"producer": PRODUCER, "correlation_id": uuid4()}  # one load, one correlation
     # In NHS-number order, as every loader locks patients (see rescore): no deadlock between two.
-    for profile in sorted(profiles, key=lambda p: p.nhs_number):
-        patient = uow.session.get(Patient, profile.nhs_number) or Patient(
-            nhs_number=profile.nhs_number
+    for profile in sorted(command.profiles, key=lambda p: p.nhs_number):
+        patient = uow.patients.get(profile.nhs_number) or Patient(
+            nhs_number=profile.nhs_number, updated_at=now
         )
         for name in profile.model_fields_set - {"nhs_number"}:
             value = getattr(profile, name)
@@ -138,27 +117,24 @@ def load_profiles(uow: UnitOfWork, profiles: Sequence[ProfileIn]) -> int:
                 value = bool(value)
             setattr(patient, name, value)
         patient.updated_at = now
-        uow.session.add(patient)
+        uow.patients.add(patient)
         rescore(uow, profile.nhs_number, now, envelope)
     uow.commit()
-    log.info("profiles loaded", count=len(profiles))
-    return len(profiles)
+    log.info("profiles loaded", count=len(command.profiles))
+    return len(command.profiles)
 
 
 # --- hospital encounters ---------------------------------------------------------------------
 
 
-def handle_encounter(
-    uow: UnitOfWork, event: EncounterEvent, policy: HotOnboardingPolicy | None = None
-) -> None:
+def handle_encounter(uow: ScoringUnitOfWork, event: EncounterEvent) -> None:
     """Record the encounter, rescore, then trigger or withdraw hot onboarding."""
     if not is_valid_nhs_number(event.nhs_number):
         raise RejectedEvent("invalid or placeholder NHS number")
-    session = uow.session
-    if session.get(HospitalEncounter, event.event_id) is not None:
+    if uow.encounters.recorded(event.event_id):
         return  # already recorded (the inbox normally catches this first)
-    at = utc(event.event_at or event.occurred_at)
-    session.add(
+    at = event_time(event, uow.clock())
+    uow.encounters.add(
         HospitalEncounter(
             event_id=event.event_id,
             nhs_number=event.nhs_number,
@@ -168,20 +144,20 @@ def handle_encounter(
             facility=event.sending_facility,
             visit_number=event.visit_number,
             event_at=at,
+            received_at=uow.clock(),
         )
     )
     if withdraws(event.event_type) and event.visit_number:
-        cancel_visit(session, event.nhs_number, event.sending_facility, event.visit_number)
-    session.flush()
+        uow.encounters.cancel_visit(event.nhs_number, event.sending_facility, event.visit_number)
+    uow.flush()
 
     envelope = event.caused(producer=PRODUCER)
     risk = rescore(uow, event.nhs_number, at, envelope, practice_hint=event.practice_ods)
-    patient = session.get(Patient, event.nhs_number)
-    profile = profile_of(patient) if patient is not None else None
+    profile = uow.patients.profile(event.nhs_number)
     if withdraws(event.event_type):
         _withdraw(uow, event, risk, profile)
     elif trigger_kind(event.event_type, event.emergency) is not None:
-        _maybe_trigger(uow, event, risk, profile, policy or HotOnboardingPolicy())
+        _maybe_trigger(uow, event, risk, profile)
 
 
 def visit_key(event: EncounterEvent) -> str:
@@ -190,17 +166,15 @@ def visit_key(event: EncounterEvent) -> str:
 
 
 def _maybe_trigger(
-    uow: UnitOfWork,
+    uow: ScoringUnitOfWork,
     event: EncounterEvent,
     risk: RiskScore,
     profile: PatientProfile | None,
-    policy: HotOnboardingPolicy,
 ) -> None:
-    session = uow.session
     known = profile or PatientProfile()
     practice = known.practice_ods or event.practice_ods
     visit = visit_key(event)
-    existing = trigger_for_visit(session, event.nhs_number, event.sending_facility, visit)
+    existing = uow.triggers.for_visit(event.nhs_number, event.sending_facility, visit)
     decision = decide(
         TriggerCheck(
             event_type=event.event_type,
@@ -210,7 +184,7 @@ def _maybe_trigger(
             on_caseload=known.on_caseload,
             objects_to_contact=known.objects_to_contact,
             already_triggered=existing is not None and not existing.withdrawn,
-            ae_min_band=policy.ae_min_band,
+            ae_min_band=uow.settings.hot_onboarding.ae_min_band,
         )
     )
     if decision.trigger is None or practice is None:
@@ -224,6 +198,7 @@ def _maybe_trigger(
             practice_ods=practice,
             trigger=decision.trigger,
             trigger_event_id=event.event_id,
+            created_at=uow.clock(),
         )
     else:  # the visit's earlier trigger was withdrawn and the patient is admitted again
         existing.withdrawn = False
@@ -231,7 +206,7 @@ def _maybe_trigger(
         existing.practice_ods = practice
         existing.trigger = decision.trigger
         existing.trigger_event_id = event.event_id
-    session.add(existing)
+    uow.triggers.add(existing)
     uow.publish(
         HOT_ONBOARDING,
         HotOnboarding(
@@ -252,18 +227,19 @@ def _maybe_trigger(
 
 
 def _withdraw(
-    uow: UnitOfWork, event: EncounterEvent, risk: RiskScore, profile: PatientProfile | None
+    uow: ScoringUnitOfWork,
+    event: EncounterEvent,
+    risk: RiskScore,
+    profile: PatientProfile | None,
 ) -> None:
     if not event.visit_number:
         return
-    trigger = trigger_for_visit(
-        uow.session, event.nhs_number, event.sending_facility, event.visit_number
-    )
+    trigger = uow.triggers.for_visit(event.nhs_number, event.sending_facility, event.visit_number)
     if trigger is None or trigger.withdrawn:
         return
     trigger.withdrawn = True
-    trigger.withdrawn_at = datetime.now(UTC)
-    uow.session.add(trigger)
+    trigger.withdrawn_at = uow.clock()
+    uow.triggers.add(trigger)
     uow.publish(
         HOT_ONBOARDING,
         HotOnboarding(
@@ -281,17 +257,3 @@ def _withdraw(
         ),
     )
     log.info("hot onboarding withdrawn")
-
-
-def event_handlers(
-    policy: HotOnboardingPolicy,
-) -> dict[str, Callable[[UnitOfWork, EncounterEvent], None]]:
-    """Handlers for `scoring.encounters`: every encounter type is recorded and rescored."""
-
-    def on_encounter(uow: UnitOfWork, event: EncounterEvent) -> None:
-        handle_encounter(uow, event, policy)
-
-    return dict.fromkeys(EncounterEventType.ALL, on_encounter)
-
-
-EVENT_HANDLERS = event_handlers(HotOnboardingPolicy())

@@ -1,3 +1,0 @@
-"""Root conftest: every tier shares the real-broker and store fixtures."""
-
-pytest_plugins = ["ensemble_devkit.pytest_plugin"]

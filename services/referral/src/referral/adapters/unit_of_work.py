@@ -1,0 +1,16 @@
+"""referral's unit of work: the runtime's transaction, with referral's repositories on it."""
+
+from sqlmodel import Session
+
+from ensemble_runtime.unit_of_work import UnitOfWork
+from referral.adapters.repository import ReferralRepository, RegistrationRepository
+from referral.config import Settings
+
+
+class ReferralUnitOfWork(UnitOfWork[Settings]):
+    referrals: ReferralRepository
+    registrations: RegistrationRepository
+
+    def open_repositories(self, session: Session) -> None:
+        self.referrals = ReferralRepository(session)
+        self.registrations = RegistrationRepository(session)

@@ -1,0 +1,53 @@
+"""Read models for HTTP: JSON-ready referrals, straight from the store."""
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlmodel import Session
+
+from referral.adapters.repository import MAX_LISTED, ReferralRepository
+from referral.domain.referral import Referral
+
+
+def _json(value: object) -> object:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def referral_json(referral: Referral) -> dict[str, Any]:
+    """Every field of the referral; ids as strings, times as ISO 8601 with their UTC offset."""
+    return {name: _json(value) for name, value in asdict(referral).items()}
+
+
+def referral(session: Session, referral_id: UUID) -> dict[str, Any] | None:
+    found = ReferralRepository(session).get(referral_id)
+    return None if found is None else referral_json(found)
+
+
+def referrals(
+    session: Session,
+    nhs_number: str | None = None,
+    status: str | None = None,
+    practice_ods: str | None = None,
+    limit: int = MAX_LISTED,
+) -> dict[str, Any]:
+    """`{"referrals": [...]}`, oldest first, at most `limit` (and never more than MAX_LISTED)."""
+    found = ReferralRepository(session).find(
+        nhs_number=nhs_number, status=status, practice_ods=practice_ods, limit=limit
+    )
+    return {"referrals": [referral_json(r) for r in found]}
+
+
+def practice_referrals(
+    session: Session, practice_ods: str, status: str | None = None, limit: int = MAX_LISTED
+) -> dict[str, Any]:
+    """What a practice may see: its own referrals of patients registered with it, or of
+    patients whose registration referral does not know. A patient who has since been seen
+    registered elsewhere drops out of the list (staff still see everything)."""
+    found = ReferralRepository(session).find(status=status, visible_to=practice_ods, limit=limit)
+    return {"referrals": [referral_json(r) for r in found]}

@@ -1,0 +1,25 @@
+"""The scoring unit of work: one transaction, with the scoring repositories on it."""
+
+from sqlmodel import Session
+
+from ensemble_runtime.unit_of_work import UnitOfWork
+from scoring.adapters.repository import (
+    EncounterRepository,
+    PatientRepository,
+    ScoreRepository,
+    TriggerRepository,
+)
+from scoring.config import Settings
+
+
+class ScoringUnitOfWork(UnitOfWork[Settings]):
+    patients: PatientRepository
+    encounters: EncounterRepository
+    scores: ScoreRepository
+    triggers: TriggerRepository
+
+    def open_repositories(self, session: Session) -> None:
+        self.patients = PatientRepository(session)
+        self.encounters = EncounterRepository(session)
+        self.scores = ScoreRepository(session)
+        self.triggers = TriggerRepository(session)
