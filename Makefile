@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.8
 export UV_PYTHON := 3.11
 
-.PHONY: help bootstrap run run-postgres test test-fast lint contracts bench kafka-start kafka-stop clean
+.PHONY: help bootstrap run run-postgres test test-fast lint contracts bench fuzz kafka-start kafka-stop clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,10 @@ lint: bootstrap ## ruff, mypy (sources, then tests), and drift of schemas, Async
 
 contracts: bootstrap ## regenerate schemas, AsyncAPI and the README topic map (models + services)
 	uv run ensemble-docs
+
+# A quick slice (50 cases per target) already runs with tests/ in `make test`.
+fuzz: bootstrap ## property-based fuzz run, FUZZ_EXAMPLES per target (10000); run/fuzz/report.md
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} uv run pytest tests/fuzz -q
 
 bench: bootstrap ## benchmark the pipeline against raw Kafka; writes run/bench/report.md
 	uv run ensemble-local bench --admissions $${ADMISSIONS:-2000}

@@ -47,3 +47,9 @@ def test_implausible_clinical_dates_are_refused(year: int) -> None:
 def test_plausible_dates_pass_unchanged() -> None:
     moment = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
     assert encounter(event_at=moment, admitted_at=moment).event_at == moment
+
+
+def test_a_time_without_an_offset_is_read_as_utc() -> None:
+    assert encounter(event_at="2026-11-23T08:00:00").event_at == datetime(
+        2026, 11, 23, 8, 0, tzinfo=UTC
+    )

@@ -26,13 +26,17 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _plausible(moment: datetime | None) -> datetime | None:
-    """Clinical times outside 1900-2200 are typos or test junk: refuse them."""
+    """Clinical times outside 1900-2200 are typos or test junk: refuse them.
+
+    A time without an offset is read as UTC (every producer writes UTC), so readers always
+    get an aware time.
+    """
     if moment is None:
         return None
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     if not EARLIEST <= aware < LATEST:
         raise ValueError("date is outside the plausible range 1900-2199")
-    return moment
+    return aware
 
 
 OdsCode = Annotated[str, Field(min_length=1, max_length=ODS_CODE)]
