@@ -3,8 +3,9 @@
 import json
 import random
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TypeVar
@@ -33,6 +34,65 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "
             return result
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
+
+
+def send_through_fault(
+    items: Sequence[T],
+    send: Callable[[T], object],
+    fault: Callable[[], None],
+    timeout: float = 600.0,
+) -> int:
+    """Send `items` in order on a thread while `fault` strikes; return how many were sent.
+
+    Gated on events, not timing: the fault starts once a third of the items is sent, and
+    the sender waits at two thirds until the fault is over. So the fault always strikes
+    while the stream is in flight, and the last third always goes after it.
+    """
+    third, two_thirds = len(items) // 3, 2 * len(items) // 3
+    assert 0 < third < two_thirds < len(items), "too few items to strike mid-stream"
+    third_sent = threading.Event()  # set once `third` items are sent (or the sender stopped)
+    fault_over = threading.Event()  # set once the fault has completed (or failed)
+    fault_failed = threading.Event()
+    errors: list[BaseException] = []
+    sent = 0
+
+    def sender() -> None:
+        nonlocal sent
+        try:
+            for index, item in enumerate(items):
+                if index == third:
+                    third_sent.set()
+                if index == two_thirds:
+                    if not fault_over.wait(timeout):
+                        raise TimeoutError(f"the fault was not over after {timeout}s")
+                    if fault_failed.is_set():
+                        return
+                send(item)
+                sent += 1
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            third_sent.set()  # a sender that stopped early must not leave the fault waiting
+
+    thread = threading.Thread(target=sender, name="stream-sender", daemon=True)
+    thread.start()
+    try:
+        if not third_sent.wait(timeout):
+            raise AssertionError(f"a third of the stream was not sent within {timeout}s")
+        if errors:
+            raise errors[0]
+        fault()
+    except BaseException:
+        fault_failed.set()
+        raise
+    finally:
+        fault_over.set()
+        thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"the stream was not sent within {timeout}s of the fault")
+    if errors:
+        raise errors[0]
+    return sent
 
 
 @dataclass

@@ -1,12 +1,13 @@
 """Crash and outage tests: kill -9 a service, or restart the broker, in mid-stream.
 
-Afterwards every store is counted: nothing lost, no effect duplicated.
+The fault strikes once a third of the stream is sent, and the sender waits at two thirds
+until the fault is over (`send_through_fault`). Afterwards every store is counted: nothing
+lost; then, once the system is quiet (`wait_until_quiet`), counted again: nothing duplicated.
 """
 
-import threading
-import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -14,7 +15,8 @@ from ensemble_devkit.demo import COACHES
 from ensemble_devkit.synthetic import adt_message
 
 from ..e2e.test_care_flow import high_risk
-from ..flow import Ensemble, fresh_nhs_numbers, wait_for
+from ..flow import Ensemble, fresh_nhs_numbers, send_through_fault, wait_for
+from ..quiescence import wait_until_quiet
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
 PATIENTS = 200
@@ -62,26 +64,25 @@ def expectations(ensemble: Ensemble, patients: list[str]) -> dict[str, int]:
     }
 
 
+def kill_9_and_restart(ensemble: Ensemble, service: str) -> None:
+    """The service is down from the kill until its new process is ready: no extra pause."""
+    process = ensemble.system.processes[service]
+    process.kill9()
+    process.start()
+    process.wait_ready()
+
+
 def run_stream_with_fault(ensemble: Ensemble, fault: Callable[[], None]) -> None:
     run = uuid.uuid4().hex[:6]
     patients = fresh_nhs_numbers(PATIENTS)
     high_risk_patients = patients[: PATIENTS // 4]
     ensemble.load_profiles([high_risk(n, "L85001") for n in high_risk_patients])
     messages = stream_for(patients, run)
-    posted = 0
 
-    def post_all() -> None:
-        nonlocal posted
-        for message in messages:
-            assert "MSA|AA" in ensemble.post_adt(message, retry_for=90)
-            posted += 1
+    def post(message: str) -> None:
+        assert "MSA|AA" in ensemble.post_adt(message, retry_for=90)
 
-    sender = threading.Thread(target=post_all)
-    sender.start()
-    wait_for(lambda: posted >= len(messages) // 3, 120, "a third of the stream")
-    fault()
-    assert posted < len(messages), "the fault must strike mid-stream"
-    sender.join(timeout=600)
+    posted = send_through_fault(messages, post, fault)
     assert posted == len(messages)
 
     total = len(messages)
@@ -93,7 +94,7 @@ def run_stream_with_fault(ensemble: Ensemble, fault: Callable[[], None]) -> None
 
     counts = wait_for(settled, 180, "every store to catch up")
     assert counts["patients triggered"] > 0, "high-risk admissions must trigger hot onboarding"
-    time.sleep(2)  # anything duplicated late would show now
+    wait_until_quiet(ensemble)  # anything duplicated late has landed by now
     assert expectations(ensemble, patients) == counts
     messages_stored = ensemble.count(
         "hospital-feed",
@@ -119,15 +120,7 @@ def test_kill_9_of_a_service_mid_stream_loses_and_duplicates_nothing(
     ensemble: Ensemble = request.getfixturevalue(
         "ensemble" if store == "sqlite" else "ensemble_on_postgres"
     )
-    process = ensemble.system.processes[service]
-
-    def crash_and_restart() -> None:
-        process.kill9()
-        time.sleep(1)
-        process.start()
-        process.wait_ready()
-
-    run_stream_with_fault(ensemble, crash_and_restart)
+    run_stream_with_fault(ensemble, partial(kill_9_and_restart, ensemble, service))
 
 
 def test_kill_9_of_scheduling_mid_stream_books_each_accepted_referral_once(
@@ -150,28 +143,16 @@ def test_kill_9_of_scheduling_mid_stream_books_each_accepted_referral_once(
         )
         assert created.status_code == 201, created.text
         referral_ids.append(created.json()["referral_id"])
-    accepted = 0
 
-    def accept_all() -> None:
-        nonlocal accepted
-        for referral_id in referral_ids:
-            response = ensemble.client.post(
-                ensemble.url("referral", f"/v1/referrals/{referral_id}/accept"),
-                headers=ensemble.staff(),
-            )
-            assert response.status_code == 200, response.text
-            accepted += 1
+    def accept(referral_id: str) -> None:
+        response = ensemble.client.post(
+            ensemble.url("referral", f"/v1/referrals/{referral_id}/accept"),
+            headers=ensemble.staff(),
+        )
+        assert response.status_code == 200, response.text
 
-    acceptor = threading.Thread(target=accept_all)
-    acceptor.start()
-    wait_for(lambda: accepted >= len(referral_ids) // 3, 120, "a third of the acceptances")
-    process = ensemble.system.processes["scheduling"]
-    process.kill9()
-    assert accepted < len(referral_ids), "the crash must strike mid-stream"
-    time.sleep(1)
-    process.start()
-    process.wait_ready()
-    acceptor.join(timeout=300)
+    crash = partial(kill_9_and_restart, ensemble, "scheduling")
+    accepted = send_through_fault(referral_ids, accept, crash, timeout=300)
     assert accepted == len(referral_ids)
 
     marks = ",".join("?" * len(patients))
@@ -197,7 +178,7 @@ def test_kill_9_of_scheduling_mid_stream_books_each_accepted_referral_once(
     counts = wait_for(settled, 120, "every accepted referral to be booked or waiting")
     assert counts["appointments"] > 0
     assert counts["referrals booked"] == counts["appointments"], "one appointment per referral"
-    time.sleep(2)  # anything duplicated late would show now
+    wait_until_quiet(ensemble)  # anything duplicated late has landed by now
     assert scheduling_counts() == counts
     double_booked = ensemble.count(
         "scheduling",
@@ -218,9 +199,8 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(ensemble: Ensemb
     if not ensemble.broker.restartable:
         pytest.skip("the broker is external (KAFKA_BOOTSTRAP_SERVERS/Docker): cannot restart it")
 
-    def restart_broker() -> None:
+    def restart_broker() -> None:  # stop waits for the exit, start for the broker to be ready
         ensemble.broker.stop()
-        time.sleep(2)
         ensemble.broker.start()
 
     run_stream_with_fault(ensemble, restart_broker)
