@@ -6,6 +6,7 @@ unless the request carries a token of that kind, and gives the route the caller'
 shares: the ODS code in the path must be the caller's own.
 """
 
+import functools
 import hmac
 import json
 from collections.abc import Callable, Mapping
@@ -66,8 +67,20 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+_KIND_OF: dict[Callable[[Request], str], str] = {}
+
+
+def kind_of(dependency: object) -> str | None:
+    """The caller kind a dependency made by `caller(kind)` authenticates, else None."""
+    return _KIND_OF.get(dependency) if callable(dependency) else None
+
+
+@functools.cache
 def caller(kind: str) -> Callable[[Request], str]:
-    """A dependency: the principal of a caller of `kind` ("sender", "practice", "staff")."""
+    """A dependency: the principal of a caller of `kind` ("sender", "practice", "staff").
+
+    One dependency per kind (cached), so FastAPI resolves it once per request.
+    """
 
     def authenticated(request: Request) -> str:
         registry: TokenRegistry = request.app.state.runtime.callers[kind]
@@ -81,6 +94,7 @@ def caller(kind: str) -> Callable[[Request], str]:
         return principal
 
     authenticated.__name__ = f"{kind}_caller"
+    _KIND_OF[authenticated] = kind
     return authenticated
 
 

@@ -147,11 +147,7 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
 
 def caller_kind(call: Any) -> str | None:
     """The kind of caller a dependency from `ensemble_runtime.auth.caller(kind)` asks for."""
-    if getattr(call, "__module__", None) != auth.__name__:
-        return None
-    if getattr(call, "__qualname__", "") != "caller.<locals>.authenticated":
-        return None
-    return str(call.__name__).removesuffix("_caller")
+    return auth.kind_of(call)
 
 
 def caller_kinds(route: BaseRoute | None) -> frozenset[str]:
