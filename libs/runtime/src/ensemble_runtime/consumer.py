@@ -63,7 +63,7 @@ class EventConsumers(Generic[U]):
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
         batch_size: int = 200,
-        batch_timeout_ms: int = 25,
+        batch_timeout_ms: int = 10,
         retry_max_seconds: float = 5.0,
     ) -> None:
         self._broker = broker

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import DateTime, Dialect, Engine, event, text
+from sqlalchemy import Connection, CursorResult, DateTime, Dialect, Engine, Executable, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
@@ -49,7 +49,17 @@ def create_db_engine(url: str) -> Engine:
     )
 
 
-def _sqlite_engine(url: str) -> Engine:
+def reader_engine(engine: Engine) -> Engine:
+    """An engine for reads only. SQLite in WAL mode lets readers run beside the one writer,
+    so a file database gets read-only connections that never take the write lock; an
+    in-memory one (a different database per connection) and PostgreSQL share `engine`."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return engine
+    return _sqlite_engine(engine.url.render_as_string(hide_password=False), read_only=True)
+
+
+def _sqlite_engine(url: str, read_only: bool = False) -> Engine:
     database = url.split("///", 1)[-1]
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -62,19 +72,51 @@ def _sqlite_engine(url: str) -> Engine:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit survives power loss, which the HL7 ACK and the outbox rely on.
-        cursor.execute("PRAGMA synchronous=FULL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
+        else:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit survives power loss, which the HL7 ACK and the outbox rely on.
+            cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Take the write lock up front: a deferred read-then-write can deadlock two writers.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front: a deferred read-then-write can deadlock two
+        # writers. Readers begin deferred: a WAL snapshot, no lock.
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+class CoreSql:
+    """SQLAlchemy Core statements in a session's transaction, for hot paths (ADR 7).
+
+    Asking the session for its connection costs more than a simple INSERT; this keeps the
+    connection of the session's current transaction and asks again only when that changed.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._transaction: Any = None
+        self._connection: Connection | None = None
+
+    def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        transaction = self._session.get_transaction()
+        if self._connection is None or transaction is not self._transaction:
+            self._connection = self._session.connection()
+            self._transaction = self._session.get_transaction()
+        return self._connection.execute(statement, parameters)
+
+
+def core_sql(session: Session) -> CoreSql:
+    """The session's CoreSql (one per session)."""
+    found = session.info.get("core_sql")
+    if found is None:
+        found = session.info["core_sql"] = CoreSql(session)
+    return cast(CoreSql, found)
 
 
 def serialize_on(session: Session, key: str) -> None:
@@ -102,18 +144,29 @@ def create_schema(engine: Engine) -> None:
 class StoreWorker:
     """Runs blocking store work off the event loop.
 
-    SQLite has one writer at a time. Queueing a process's store work on one thread keeps
-    its own threads from colliding in SQLite's busy handler, which sleeps in steps of up to
-    tens of milliseconds. PostgreSQL work runs on the default thread pool, in parallel.
+    SQLite has one writer at a time. Queueing a process's writes on one thread keeps its own
+    threads from colliding in SQLite's busy handler, which sleeps in steps of up to tens of
+    milliseconds. Reads (`run_read`, on a `reader_engine`) have threads of their own, so a
+    practice's poll never waits behind a commit. PostgreSQL work runs on the default thread
+    pool, in parallel.
     """
 
     def __init__(self, engine: Engine) -> None:
         single = engine.dialect.name == "sqlite"
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="store") if single else None
+        self._readers = ThreadPoolExecutor(2, thread_name_prefix="store-read") if single else None
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
+        return await self._on(self._executor, work, *args)
+
+    async def run_read(self, work: Callable[..., T], *args: Any) -> T:
+        """Work that only reads, through a `reader_engine` session."""
+        return await self._on(self._readers, work, *args)
+
+    @staticmethod
+    async def _on(executor: ThreadPoolExecutor | None, work: Callable[..., T], *args: Any) -> T:
         # Carry the caller's context (bound log fields such as correlation_id) to the thread.
         context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(
-            self._executor, functools.partial(context.run, work, *args)
+            executor, functools.partial(context.run, work, *args)
         )

@@ -40,9 +40,12 @@ class Command(Generic[R]):
 
     `rerun_on_conflict`: a unique constraint tripped by a concurrent twin means "run again and
     see the twin" (e.g. a resent HL7 message arriving twice at once), not an error.
+    `group_commit`: commands of this type arriving together share one transaction (see
+    group_commit.py); for hot, independent commands whose handler commits once.
     """
 
     rerun_on_conflict: bool = False
+    group_commit: bool = False
 
 
 class Component(Protocol):

@@ -5,11 +5,13 @@ event (after a crash between DB commit and offset commit) is recognised and skip
 """
 
 from datetime import UTC, datetime
+from typing import cast
 from uuid import UUID
 
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy import Table, bindparam, insert
+from sqlmodel import Field, Session, SQLModel, col, select
 
-from ensemble_runtime.db import UtcDateTime
+from ensemble_runtime.db import UtcDateTime, core_sql
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -20,14 +22,28 @@ class ProcessedEvent(SQLModel, table=True):
     processed_at: datetime = Field(default_factory=lambda: datetime.now(UTC), sa_type=UtcDateTime)
 
 
+_SEEN = select(col(ProcessedEvent.event_id)).where(
+    col(ProcessedEvent.consumer) == bindparam("consumer"),
+    col(ProcessedEvent.event_id) == bindparam("event_id"),
+)
+_RECORD = insert(cast(Table, ProcessedEvent.__table__))  # type: ignore[attr-defined]
+
+
 class Inbox:
-    """The events a consumer group has already applied, in the unit of work's transaction."""
+    """The events a consumer group has already applied, in the unit of work's transaction.
+
+    On every event's path: SQLAlchemy Core, not the ORM.
+    """
 
     def __init__(self, session: Session) -> None:
         self._session = session
 
     def seen(self, consumer: str, event_id: UUID) -> bool:
-        return self._session.get(ProcessedEvent, (consumer, event_id)) is not None
+        found = core_sql(self._session).execute(_SEEN, {"consumer": consumer, "event_id": event_id})
+        return found.first() is not None
 
     def record(self, consumer: str, event_id: UUID) -> None:
-        self._session.add(ProcessedEvent(consumer=consumer, event_id=event_id))
+        core_sql(self._session).execute(
+            _RECORD,
+            {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)},
+        )

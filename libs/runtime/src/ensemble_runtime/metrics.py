@@ -34,3 +34,14 @@ CONSUMER_STORE_RETRYING = Gauge(
     "Alert when above 0 for minutes: the consumer is blocked on its store.",
     ["topic", "consumer"],
 )
+GROUP_COMMIT_SIZE = Histogram(
+    "ensemble_group_commit_size",
+    "Commands committed together in one transaction (see group_commit.py).",
+    ["command"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+GROUP_COMMIT_REFUSED = Counter(
+    "ensemble_group_commit_refused_total",
+    "Commands refused because too many were waiting for the store (HTTP 503, MLLP waits).",
+    ["command"],
+)

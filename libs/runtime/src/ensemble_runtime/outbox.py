@@ -1,13 +1,18 @@
-"""Transactional outbox: events are rows committed with the state change that caused them."""
+"""Transactional outbox: events are rows committed with the state change that caused them.
+
+Writing and reading rows is on every event's path, so it is SQLAlchemy Core (one cached,
+compiled statement each), not the ORM: no identity map, no unit-of-work flush.
+"""
 
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple, cast
 from uuid import UUID
 
-from sqlalchemy import delete, update
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlalchemy import Table, delete, insert, select, update
+from sqlmodel import Field, Session, SQLModel, col
 
 from ensemble_contracts import Envelope, PatientEvent, TopicSpec
-from ensemble_runtime.db import UtcDateTime
+from ensemble_runtime.db import UtcDateTime, core_sql
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -24,32 +29,59 @@ class OutboxMessage(SQLModel, table=True):
     published_at: datetime | None = Field(default=None, index=True, sa_type=UtcDateTime)
 
 
+OUTBOX = cast(Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
+_INSERT = insert(OUTBOX)
+_PENDING = (
+    select(
+        OUTBOX.c.id,
+        OUTBOX.c.topic,
+        OUTBOX.c.key,
+        OUTBOX.c.event_id,
+        OUTBOX.c.event_type,
+        OUTBOX.c.correlation_id,
+        OUTBOX.c.payload,
+    )
+    .where(OUTBOX.c.published_at.is_(None))
+    .order_by(OUTBOX.c.id)
+)
+
+
+class PendingRow(NamedTuple):
+    """An unpublished outbox row, as the relay sends it."""
+
+    id: int
+    topic: str
+    key: str | None
+    event_id: UUID
+    event_type: str
+    correlation_id: str
+    payload: str
+
+
 def add_to_outbox(session: Session, topic: TopicSpec[Envelope], event: Envelope) -> None:
     """Stage an event; it is published only if the surrounding transaction commits."""
     if not isinstance(event, topic.value):
         raise TypeError(f"{type(event).__name__} does not belong on {topic.name}")
     key = event.key if isinstance(event, PatientEvent) else None
-    session.add(
-        OutboxMessage(
-            topic=topic.name,
-            key=key,
-            event_id=event.event_id,
-            event_type=event.event_type,
-            correlation_id=str(event.correlation_id),
-            payload=event.model_dump_json(),
-        )
+    core_sql(session).execute(
+        _INSERT,
+        {
+            "topic": topic.name,
+            "key": key,
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "correlation_id": str(event.correlation_id),
+            "payload": event.model_dump_json(),
+            "created_at": datetime.now(UTC),
+            "published_at": None,
+        },
     )
 
 
-def pending(session: Session, limit: int) -> list[OutboxMessage]:
+def pending(session: Session, limit: int) -> list[PendingRow]:
     """Unpublished rows, oldest first (so per-key order is creation order)."""
-    query = (
-        select(OutboxMessage)
-        .where(col(OutboxMessage.published_at).is_(None))
-        .order_by(col(OutboxMessage.id))
-        .limit(limit)
-    )
-    return list(session.exec(query))
+    rows = core_sql(session).execute(_PENDING.limit(limit))
+    return [PendingRow._make(row) for row in rows]
 
 
 def mark_published(session: Session, ids: list[int]) -> None:

@@ -35,7 +35,7 @@ from ensemble_runtime.dead_letters import letter_bytes, parked_letter, without_p
 from ensemble_runtime.errors import describe_error, is_refused_for_good
 from ensemble_runtime.kafka import DEAD_LETTER_COMPRESSION, DEAD_LETTER_MAX_REQUEST_BYTES
 from ensemble_runtime.kafka_security import PLAINTEXT, KafkaSecurity
-from ensemble_runtime.outbox import OutboxMessage, mark_published, pending, prune_published
+from ensemble_runtime.outbox import PendingRow, mark_published, pending, prune_published
 
 log = structlog.get_logger(__name__)
 
@@ -69,8 +69,10 @@ class OutboxRelay:
         store: StoreWorker | None = None,
         security: KafkaSecurity = PLAINTEXT,
         service: str = "unknown",
+        reader: Engine | None = None,
     ) -> None:
         self._engine = engine
+        self._reader = reader or engine
         self._store = store or StoreWorker(engine)
         self._bootstrap = bootstrap_servers
         self._security = security
@@ -128,7 +130,7 @@ class OutboxRelay:
         while True:
             # Cleared before reading: a commit notified while this round runs wakes the next wait.
             self._wake.clear()
-            rows = await self._store.run(self._pending)
+            rows = await self._store.run_read(self._pending)
             if rows:
                 handled = await self._publish(producer, rows)
                 await self._store.run(self._mark, handled)
@@ -142,7 +144,7 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
 
-    async def _publish(self, producer: AIOKafkaProducer, rows: list[OutboxMessage]) -> list[int]:
+    async def _publish(self, producer: AIOKafkaProducer, rows: list[PendingRow]) -> list[int]:
         """Send all rows pipelined; return the ids handled (acked or parked), per-key in order."""
         outcomes: list[BaseException | None] = await self._send_all(producer, rows)
         handled: list[int] = []
@@ -161,7 +163,7 @@ class OutboxRelay:
         return handled
 
     async def _send_all(
-        self, producer: AIOKafkaProducer, rows: list[OutboxMessage]
+        self, producer: AIOKafkaProducer, rows: list[PendingRow]
     ) -> list[BaseException | None]:
         """Each row's outcome: None when acknowledged, else the error."""
         sent: list[asyncio.Future[Any] | BaseException] = []
@@ -187,7 +189,7 @@ class OutboxRelay:
         results = iter(await asyncio.gather(*futures, return_exceptions=True))
         return [s if isinstance(s, BaseException) else _error_of(next(results)) for s in sent]
 
-    async def _park(self, row: OutboxMessage, error: BaseException) -> bool:
+    async def _park(self, row: PendingRow, error: BaseException) -> bool:
         """Move a refused row to its topic's dead-letter topic; False if that failed too."""
         letter = parked_letter(self._service, row.topic, row.key, row.payload, error, row.id)
         for attempt in (letter, without_payload(letter)):
@@ -234,8 +236,8 @@ class OutboxRelay:
             headers=[("event_type", letter.event_type.encode())],
         )
 
-    def _pending(self) -> list[OutboxMessage]:
-        with Session(self._engine) as session:
+    def _pending(self) -> list[PendingRow]:
+        with Session(self._reader) as session:
             return pending(session, self._batch_size)
 
     def _mark(self, ids: list[int]) -> None:

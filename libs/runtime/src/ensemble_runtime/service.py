@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar, cast
 import structlog
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -21,10 +22,13 @@ from ensemble_runtime.db import (
     StoreWorker,
     create_db_engine,
     is_transient_conflict,
+    reader_engine,
 )
 from ensemble_runtime.definition import Command, Component, ServiceDefinition
+from ensemble_runtime.group_commit import GroupCommitter, Overloaded
 from ensemble_runtime.http_guard import DEFAULT_MAX_BODY_BYTES, guard
 from ensemble_runtime.kafka import create_broker, ensure_topics
+from ensemble_runtime.lifeline import watch_lifeline
 from ensemble_runtime.logging import configure_logging
 from ensemble_runtime.migrations import migrate
 from ensemble_runtime.relay import OutboxRelay
@@ -55,6 +59,7 @@ class ServiceRuntime(Generic[S, U]):
         self.definition = definition
         self.settings = settings
         self.engine = engine
+        self.reader = reader_engine(engine)
         self.clock = clock
         self.store = StoreWorker(engine)
         self.callers = {
@@ -75,6 +80,7 @@ class ServiceRuntime(Generic[S, U]):
             store=self.store,
             security=self.kafka_security,
             service=settings.service_name,
+            reader=self.reader,
         )
         self.consumers: EventConsumers[U] = EventConsumers(
             self.broker,
@@ -89,6 +95,13 @@ class ServiceRuntime(Generic[S, U]):
         )
         for subscription in definition.subscriptions:
             self.consumers.register(subscription)
+        self.group: GroupCommitter[U] = GroupCommitter(
+            self.unit_of_work,
+            self.store,
+            settings.service_name,
+            settings.group_commit_max,
+            settings.group_commit_max_waiting,
+        )
         self.components: list[Component] = []
         self.started = False
 
@@ -117,8 +130,11 @@ class ServiceRuntime(Generic[S, U]):
                 log.warning("transaction conflict, running it again", attempt=attempt)
         raise AssertionError("unreachable")
 
-    async def execute(self, command: Command[R]) -> R:
-        """Run the command's handler from the definition in a unit of work."""
+    async def execute(self, command: Command[R], *, may_refuse: bool = True) -> R:
+        """Run the command's handler from the definition in a unit of work.
+
+        A grouped command may be refused with `Overloaded` when too many wait, unless the
+        caller bounds its own load (`may_refuse=False`, e.g. an MLLP window)."""
         handler = self.definition.commands.get(type(command))
         if handler is None:
             raise UnknownCommand(type(command).__name__)
@@ -127,20 +143,30 @@ class ServiceRuntime(Generic[S, U]):
             return cast(R, handler(uow, command))
 
         try:
+            if command.group_commit:
+                return await self._grouped(work, may_refuse)
             return await self.transact(work)
         except IntegrityError:
             if not command.rerun_on_conflict:
                 raise
             return await self.transact(work)  # the twin has committed: now the rules see it
 
+    async def _grouped(self, work: Callable[[U], R], may_refuse: bool) -> R:
+        try:
+            return await self.group.submit(work, may_refuse)
+        except OperationalError as error:
+            if not is_transient_conflict(error):
+                raise
+            return await self.transact(work)  # a deadlock victim: alone, with reruns
+
     async def read(self, query: Callable[..., T], *args: Any) -> T:
         """Run a read model query (`adapters/views.py`) with its own session."""
 
         def run() -> T:
-            with Session(self.engine) as session:
+            with Session(self.reader) as session:
                 return query(session, *args)
 
-        return await self.store.run(run)
+        return await self.store.run_read(run)
 
     def prepare_store(self) -> None:
         """Bring the schema up to date with the service's migrations."""
@@ -204,6 +230,14 @@ def create_app(runtime: ServiceRuntime[Any, Any]) -> FastAPI:
     app = FastAPI(title=runtime.definition.title, lifespan=lifespan)
     app.state.runtime = runtime
 
+    @app.exception_handler(Overloaded)
+    async def overloaded(_request: Request, error: Overloaded) -> Response:
+        return JSONResponse(
+            {"detail": "the service is busy; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": str(error.retry_after_seconds)},
+        )
+
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -254,6 +288,9 @@ def serve(definition: ServiceDefinition[Any, Any]) -> None:
     """Run a service until SIGTERM/SIGINT; shutdown drains in-flight work."""
     settings = definition.settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    # Started by a launcher: stop with it. The web server and then the broker each drain for
+    # up to the graceful timeout.
+    watch_lifeline(grace_seconds=2 * settings.graceful_timeout_seconds + 5)
     uvicorn.run(
         build_service(definition, settings).app,
         host=settings.http_host,

@@ -7,9 +7,10 @@ in `open_repositories`; the SQL stays in its adapters.
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from ensemble_contracts import Envelope, TopicSpec
@@ -36,6 +37,8 @@ class UnitOfWork(Generic[S]):
         self.clock = clock
         self._on_commit = on_commit
         self._published = False
+        self._after_commit: list[Callable[[], None]] = []
+        self._item: SessionTransaction | None = None  # the SAVEPOINT of a grouped command
 
     def open_repositories(self, session: Session) -> None:
         """Attach the service's repositories to this unit of work (services override)."""
@@ -64,12 +67,54 @@ class UnitOfWork(Generic[S]):
         """Send pending writes now, so constraints speak inside this transaction."""
         self._session.flush()
 
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once this work is durable (e.g. a log line saying it was received)."""
+        self._after_commit.append(action)
+
     def commit(self) -> None:
+        if self._item is not None:  # grouped: this command is done, the group commits later
+            self._item.commit()
+            self._item = None
+            return
         self._session.commit()
+        self._committed()
+
+    def rollback(self) -> None:
+        if self._item is not None:
+            self._item.rollback()
+            self._item = None
+            return
+        self._session.rollback()
+        self._published = False
+        self._after_commit.clear()
+
+    def run_item(self, work: Callable[[], Any]) -> tuple[bool, Any]:
+        """Group commit (group_commit.py): run one command in a SAVEPOINT. Its `commit()`
+        releases the savepoint; an error, or no commit, undoes only this command.
+        Returns (True, result) or (False, error)."""
+        self._item = self._session.begin_nested()
+        actions_before = len(self._after_commit)
+        try:
+            result = work()
+        except Exception as error:
+            outcome: tuple[bool, Any] = (False, error)
+        else:
+            outcome = (True, result)
+        if self._item is not None:  # failed, or returned without committing: undo it
+            self._item.rollback()
+            self._item = None
+            del self._after_commit[actions_before:]
+        return outcome
+
+    def commit_group(self) -> None:
+        """Commit every grouped command that committed its savepoint, in one transaction."""
+        self._session.commit()
+        self._committed()
+
+    def _committed(self) -> None:
         if self._published and self._on_commit is not None:
             self._on_commit()
         self._published = False
-
-    def rollback(self) -> None:
-        self._session.rollback()
-        self._published = False
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()

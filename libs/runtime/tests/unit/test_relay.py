@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSize
 
 from ensemble_contracts.dead_letter import DeadLetter
 from ensemble_runtime.db import create_db_engine
-from ensemble_runtime.outbox import OutboxMessage
+from ensemble_runtime.outbox import PendingRow
 from ensemble_runtime.relay import OutboxRelay
 
 
@@ -34,8 +34,8 @@ class FakeProducer:
         return future
 
 
-def row(row_id: int, key: str, payload: str) -> OutboxMessage:
-    return OutboxMessage(
+def row(row_id: int, key: str, payload: str) -> PendingRow:
+    return PendingRow(
         id=row_id,
         topic="t",
         key=key,
@@ -143,7 +143,7 @@ async def test_a_commit_during_a_round_wakes_the_next_round_at_once(
     class Stop(Exception):
         pass
 
-    def pending() -> list[OutboxMessage]:
+    def pending() -> list[PendingRow]:
         reads.append(time.monotonic())
         if len(reads) == 2:
             raise Stop

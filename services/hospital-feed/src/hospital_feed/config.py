@@ -22,6 +22,7 @@ class MllpPolicy:
     read_timeout: float  # a frame in progress must be complete within this
     idle_timeout: float  # a connection with no frame in progress is closed after this
     max_connections: int  # per listener; more are closed at accept
+    window: int  # frames read ahead of their ACKs per connection (1: strictly one by one)
 
     def networks_for(self, sender: str) -> tuple[Network, ...] | None:
         """The networks this trust may connect from; None: any address."""
@@ -52,6 +53,9 @@ class Settings(ServiceSettings):
     mllp_read_timeout_seconds: float = 30.0
     mllp_idle_timeout_seconds: float = 300.0
     mllp_max_connections: int = 10
+    # Frames read ahead of their ACKs per connection, for senders that stream; ACKs still go
+    # back in frame order. A full window stops reading (backpressure).
+    mllp_window: int = 32
 
     @property
     def max_body_bytes(self) -> int:
@@ -72,12 +76,15 @@ class Settings(ServiceSettings):
             raise ValueError("HOSPITAL_FEED_MLLP_*_TIMEOUT_SECONDS must be positive")
         if self.mllp_max_connections < 1:
             raise ValueError("HOSPITAL_FEED_MLLP_MAX_CONNECTIONS must be at least 1")
+        if self.mllp_window < 1:
+            raise ValueError("HOSPITAL_FEED_MLLP_WINDOW must be at least 1")
         return MllpPolicy(
             ssl_context=self._mllp_ssl_context(),
             allowed=self._mllp_networks(),
             read_timeout=self.mllp_read_timeout_seconds,
             idle_timeout=self.mllp_idle_timeout_seconds,
             max_connections=self.mllp_max_connections,
+            window=self.mllp_window,
         )
 
     def _mllp_networks(self) -> dict[str, tuple[Network, ...]]:

@@ -96,6 +96,32 @@ async def test_framed_messages_get_framed_acks(kit: FeedKit, listener: MllpListe
     assert len(kit.published(HOSPITAL_ENCOUNTERS)) == 2
 
 
+async def test_streamed_frames_are_answered_in_frame_order(kit: FeedKit) -> None:
+    """A sender that streams without waiting gets every ACK, in the order it sent, through a
+    window smaller than the stream (the listener stops reading while the window is full)."""
+    control_ids = [f"S{n:03d}" for n in range(40)]
+    stream = b"".join(frame(adt("A08", control_id=c)) for c in control_ids)
+    async with serving(rcb_listener(kit, window=4)) as mllp:
+        reader, writer = await asyncio.open_connection("127.0.0.1", mllp.port)
+        writer.write(stream)
+        await writer.drain()
+        acks = [await read_ack(reader) for _ in control_ids]
+        writer.close()
+    assert [msa(ack) for ack in acks] == [f"MSA|AA|{c}|" for c in control_ids]
+    assert sorted(m.control_id for m in stored(kit)) == control_ids
+
+
+async def test_acks_owed_are_sent_after_the_sender_stops_sending(kit: FeedKit) -> None:
+    control_ids = [f"H{n:02d}" for n in range(8)]
+    async with serving(rcb_listener(kit)) as mllp:
+        reader, writer = await asyncio.open_connection("127.0.0.1", mllp.port)
+        writer.write(b"".join(frame(adt("A08", control_id=c)) for c in control_ids))
+        writer.write_eof()  # half-close: nothing more will come
+        acks = [await read_ack(reader) for _ in control_ids]
+        writer.close()
+    assert [msa(ack) for ack in acks] == [f"MSA|AA|{c}|" for c in control_ids]
+
+
 async def test_a_listener_accepts_only_its_own_trust(kit: FeedKit, listener: MllpListener) -> None:
     (ack,) = await exchange(listener.port, frame(adt(facility="RVJ")))
     assert msa(ack).startswith("MSA|AR|CTRL-0001|")

@@ -161,8 +161,10 @@ class MllpListener:
         read_timeout: float = 30.0,
         idle_timeout: float = 300.0,
         max_connections: int = 10,
+        window: int = 32,
     ) -> None:
         self.runtime = runtime
+        self.window = window  # frames read ahead of their ACKs, per connection
         self.sender = sender
         self.host = host
         self.port = port
@@ -235,10 +237,35 @@ class MllpListener:
     async def _converse(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str
     ) -> None:
+        """Read frames ahead of their ACKs, up to `window` at a time: each is handled as soon
+        as it is read (so frames of one connection share group commits), and a writer task
+        sends the ACKs in frame order. A full window stops reading: that is backpressure on
+        the sender, by TCP. A sender that waits for each ACK sees no difference."""
+        answers: asyncio.Queue[asyncio.Future[str | None]] = asyncio.Queue(self.window)
+        writing = asyncio.create_task(self._write_acks(answers, writer, address))
+        tasks = [writing]
+        try:
+            await self._read_frames(reader, answers, writing, address)
+            # The sender stopped sending (or timed out): the ACKs it is owed still go out.
+            tasks.append(asyncio.create_task(answers.join()))
+            await asyncio.wait(tasks, timeout=self.read_timeout, return_when="FIRST_COMPLETED")
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _read_frames(
+        self,
+        reader: asyncio.StreamReader,
+        answers: "asyncio.Queue[asyncio.Future[str | None]]",
+        writing: "asyncio.Task[None]",
+        address: str,
+    ) -> None:
         decoder = MllpDecoder(self.max_message_bytes)
         deadline: float | None = None  # when the frame in progress must be complete
-        idle_since = time.monotonic()  # the last frame answered (line noise does not count)
-        while True:
+        idle_since = time.monotonic()  # the last frame read (line noise does not count)
+        while not writing.done():  # the writer ends the conversation when an ACK fails
             if decoder.in_frame:
                 deadline = deadline or time.monotonic() + self.read_timeout
                 wait, reason = deadline - time.monotonic(), "read timeout"
@@ -260,16 +287,27 @@ class MllpListener:
             items = decoder.feed(data)
             if items:  # the next frame gets its own read deadline
                 deadline, idle_since = None, time.monotonic()
-            for item in items:
-                ack = await self._answer(item)
-                if ack is None:
-                    return  # not committed: no ACK, the sender resends on a new connection
-                writer.write(frame(ack))
-                try:
-                    await asyncio.wait_for(writer.drain(), self.read_timeout)
-                except (TimeoutError, ConnectionError, ssl.SSLError) as error:
-                    self._log_lost(address, error)
-                    return
+            for item in items:  # started in frame order, so submitted in frame order
+                await answers.put(asyncio.ensure_future(self._answer(item)))
+
+    async def _write_acks(
+        self,
+        answers: "asyncio.Queue[asyncio.Future[str | None]]",
+        writer: asyncio.StreamWriter,
+        address: str,
+    ) -> None:
+        while True:
+            answer = await answers.get()
+            ack = await answer
+            if ack is None:
+                return  # not committed: no ACK, the sender resends on a new connection
+            writer.write(frame(ack))
+            try:
+                await asyncio.wait_for(writer.drain(), self.read_timeout)
+            except (TimeoutError, ConnectionError, ssl.SSLError) as error:
+                self._log_lost(address, error)
+                return
+            answers.task_done()
 
     def _log_lost(self, address: str, error: BaseException) -> None:
         log.info(
@@ -288,7 +326,9 @@ class MllpListener:
             return build_ack(_header_of(item.head), "AR", reason, "102")
         raw, charset = decode_body(item.payload)
         try:
-            ack: str = await self.runtime.execute(ReceiveHl7(self.sender, raw, charset))
+            # Never refused as overload: the window already bounds what a connection asks.
+            command = ReceiveHl7(self.sender, raw, charset)
+            ack: str = await self.runtime.execute(command, may_refuse=False)
         except Exception as error:
             log.error(
                 "mllp message failed, connection closed",
@@ -328,6 +368,7 @@ def mllp_listeners(runtime: ServiceRuntime[Settings, Any]) -> list[MllpListener]
             read_timeout=policy.read_timeout,
             idle_timeout=policy.idle_timeout,
             max_connections=policy.max_connections,
+            window=policy.window,
         )
         for sender, port in ports.items()
     ]

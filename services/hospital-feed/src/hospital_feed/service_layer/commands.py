@@ -17,6 +17,7 @@ class ReceiveHl7(Command[str]):
     raw: str
     charset: str = "utf-8"
     rerun_on_conflict = True
+    group_commit = True  # the hot path: concurrent messages share one commit and fsync
 
 
 @dataclass(frozen=True)

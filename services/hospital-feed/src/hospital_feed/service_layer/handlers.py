@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ensemble_contracts.hospital import EncounterEvent
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
-from hospital_feed.adapters.orm import AlertStatus, Hl7Message, MessageStatus, PracticeAlert
+from hospital_feed.adapters.orm import AlertStatus, MessageStatus
 from hospital_feed.adapters.unit_of_work import HospitalFeedUnitOfWork
 from hospital_feed.domain.ack import build_ack
 from hospital_feed.domain.encounters import (
@@ -94,41 +94,48 @@ def receive_hl7(uow: HospitalFeedUnitOfWork, command: ReceiveHl7) -> str:
 
     verdict = judge(uow, sender, raw, header)
     text, escaped = storable(raw)
-    record = Hl7Message(
-        sender=sender,
-        sending_facility=facility,
-        control_id=control_id,
-        trigger=trigger,
-        content_sha256=content_sha256,
-        raw=text,
-        raw_escaped=escaped,
-        raw_charset=single_line(command.charset)[:20],
-        received_at=uow.clock(),
-        status=verdict.status,
-        ack_code=verdict.ack_code,
+    _stage_event(uow, verdict)
+    message_id = uow.messages.insert(
+        {
+            "sender": sender,
+            "sending_facility": facility,
+            "control_id": control_id,
+            "trigger": trigger,
+            "content_sha256": content_sha256,
+            "raw": text,
+            "raw_escaped": escaped,
+            "raw_charset": single_line(command.charset)[:20],
+            "received_at": uow.clock(),
+            "reprocessed_at": None,
+            **_verdict_columns(verdict),
+        }
     )
-    _record(uow, record, verdict)
+    confirmed = header is not None and header.confirmed
+    uow.after_commit(
+        lambda: _log_received(message_id, verdict, confirmed, facility, control_id, trigger)
+    )
     uow.commit()  # only now may the sender hear AA
-    _log_received(record, header, verdict)
     return build_ack(header, verdict.ack_code, verdict.reason, verdict.error_code)
 
 
-def _log_received(record: Hl7Message, header: Header | None, verdict: Verdict) -> None:
+def _log_received(
+    message_id: int,
+    verdict: Verdict,
+    confirmed: bool,
+    facility: str,
+    control_id: str,
+    trigger: str,
+) -> None:
     """Header fields only from a confirmed MSH: with wrong segment ends, what the parser
     takes for MSH-4/9/10 may be PID fields (names, birth dates). Never the reason or body."""
-    confirmed = header is not None and header.confirmed
     fields = (
-        {
-            "sending_facility": record.sending_facility,
-            "control_id": record.control_id,
-            "trigger": record.trigger,
-        }
+        {"sending_facility": facility, "control_id": control_id, "trigger": trigger}
         if confirmed
         else {}
     )
     log.info(
         "hl7 message received",
-        message_id=record.id,
+        message_id=message_id,
         status=verdict.status,
         ack_code=verdict.ack_code,
         error_code=verdict.error_code,
@@ -193,20 +200,27 @@ def assess(raw: str) -> Verdict:
     )
 
 
-def _record(uow: HospitalFeedUnitOfWork, record: Hl7Message, verdict: Verdict) -> None:
-    """Write the verdict on the stored message and stage its event, in one transaction."""
-    record.status = verdict.status
-    record.ack_code = verdict.ack_code
-    record.error_code = verdict.error_code
-    record.error = verdict.reason[:500] or None  # the column's size
-    record.published_key = verdict.published_key
-    record.visit_key = verdict.visit_key if verdict.event else None
-    record.event_id = verdict.event.event_id if verdict.event else None
-    if verdict.event is not None:
-        if verdict.visit_key is not None and verdict.reopens:
-            uow.messages.reopen(verdict.visit_key, verdict.reopens)
-        uow.publish(HOSPITAL_ENCOUNTERS, verdict.event)
-    uow.messages.add(record)  # assigns record.id; surfaces constraint violations here
+def _verdict_columns(verdict: Verdict) -> dict[str, object]:
+    """What the verdict writes on the stored message."""
+    return {
+        "status": verdict.status,
+        "ack_code": verdict.ack_code,
+        "error_code": verdict.error_code,
+        "error": verdict.reason[:500] or None,  # the column's size
+        "published_key": verdict.published_key,
+        "visit_key": verdict.visit_key if verdict.event else None,
+        "event_id": verdict.event.event_id if verdict.event else None,
+    }
+
+
+def _stage_event(uow: HospitalFeedUnitOfWork, verdict: Verdict) -> None:
+    """Stage the verdict's event, first re-opening what it re-opens (so its business key is
+    free again), in the transaction that stores the message."""
+    if verdict.event is None:
+        return
+    if verdict.visit_key is not None and verdict.reopens:
+        uow.messages.reopen(verdict.visit_key, verdict.reopens)
+    uow.publish(HOSPITAL_ENCOUNTERS, verdict.event)
 
 
 def _encounter(message: AdtMessage, event_type: str) -> EncounterEvent:
@@ -246,7 +260,10 @@ def reprocess(uow: HospitalFeedUnitOfWork, command: ReprocessMessage) -> Reproce
     raw = restored(record.raw, record.raw_escaped)
     verdict = judge(uow, record.sender, raw, _readable_header(raw))
     record.reprocessed_at = uow.clock()
-    _record(uow, record, verdict)
+    for column, value in _verdict_columns(verdict).items():
+        setattr(record, column, value)
+    _stage_event(uow, verdict)
+    uow.messages.add(record)
     uow.commit()
     log.info("hl7 message reprocessed", message_id=message_id, status=verdict.status)
     assert record.id is not None
@@ -277,16 +294,18 @@ def project_alert(uow: HospitalFeedUnitOfWork, event: EncounterEvent) -> None:
             earlier.status = AlertStatus.RETRACTED
             earlier.retracted_by_event_id = event.event_id
             uow.alerts.add(earlier)
-    uow.alerts.add(
-        PracticeAlert(
-            practice_ods=event.practice_ods,
-            nhs_number=event.nhs_number,
-            kind=ALERT_KIND[event.event_type],
-            encounter_event_id=event.event_id,
-            sending_facility=single_line(event.sending_facility)[:50],
-            visit_number=visit_number,
-            location=location or None,
-            event_at=event.event_at,
-            created_at=uow.clock(),
-        )
+    uow.alerts.insert(
+        {
+            "practice_ods": event.practice_ods,
+            "nhs_number": event.nhs_number,
+            "kind": ALERT_KIND[event.event_type],
+            "encounter_event_id": event.event_id,
+            "sending_facility": single_line(event.sending_facility)[:50],
+            "visit_number": visit_number,
+            "location": location or None,
+            "event_at": event.event_at,
+            "created_at": uow.clock(),
+            "status": AlertStatus.ACTIVE,
+            "retracted_by_event_id": None,
+        }
     )
