@@ -29,14 +29,20 @@ class Systems:
 
     def on(self, store: str) -> Ensemble:
         if self._running not in (None, store):
-            self._ensembles[self._running].system.stop()
-            self._running = None
+            self.pause()
         if store not in self._ensembles:
             self._ensembles[store] = self._create(store)
         if self._running is None:
             self._ensembles[store].system.start()
             self._running = store
         return self._ensembles[store]
+
+    def pause(self) -> None:
+        """Stop the running system, if any, so that other services may join its consumer
+        groups alone; the next `on` starts it again."""
+        if self._running is not None:
+            self._ensembles[self._running].system.stop()
+            self._running = None
 
     def _create(self, store: str) -> Ensemble:
         databases = None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ensemble_devkit import REPO_ROOT
+from ensemble_devkit.leftovers import check_ports_free
 
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
 
@@ -43,6 +44,16 @@ class KafkaBroker:
     def kill(self) -> None:
         self._script("kill9")
 
+    def running(self) -> bool:
+        """Our broker for this data dir runs (left by an earlier run, say): start reuses it."""
+        status = subprocess.run(
+            [str(KAFKA_SCRIPT), "status"],
+            env={**os.environ, **self._env},
+            capture_output=True,
+            timeout=30,
+        )
+        return status.returncode == 0
+
     def close(self) -> None:
         if self.kind == "local":
             self.stop()
@@ -63,6 +74,8 @@ def docker_engine_answers() -> bool:
 def local_broker(port: int, data_dir: Path) -> KafkaBroker:
     env = {"KAFKA_PORT": str(port), "KAFKA_DATA_DIR": str(data_dir)}
     broker = KafkaBroker(f"127.0.0.1:{port}", "local", env)
+    if not broker.running():
+        check_ports_free({port: "Kafka", port + 1: "Kafka's controller"})
     broker.start()
     return broker
 

@@ -13,8 +13,19 @@ import psycopg
 
 from ensemble_devkit import REPO_ROOT
 from ensemble_devkit.kafka import docker_engine_answers
+from ensemble_devkit.leftovers import check_ports_free
 
 POSTGRES_SCRIPT = REPO_ROOT / "deploy" / "postgres" / "postgres.sh"
+
+
+def start_private_server(env: dict[str, str], port: int) -> None:
+    """Start (or reuse: an earlier run may have left it running) the cluster in PG_DATA_DIR."""
+    status = subprocess.run(
+        [str(POSTGRES_SCRIPT), "status"], env=env, capture_output=True, timeout=120
+    )
+    if status.returncode != 0:
+        check_ports_free({port: "PostgreSQL"})
+    subprocess.run([str(POSTGRES_SCRIPT), "start"], env=env, check=True, timeout=600)
 
 
 @contextmanager
@@ -30,7 +41,7 @@ def postgres_server(port: int, data_dir: Path) -> Iterator[str]:
             yield container.get_connection_url().rsplit("/", 1)[0]
         return
     env = {**os.environ, "PG_PORT": str(port), "PG_DATA_DIR": str(data_dir), "PG_DATABASES": ""}
-    subprocess.run([str(POSTGRES_SCRIPT), "start"], env=env, check=True, timeout=600)
+    start_private_server(env, port)
     try:
         yield f"postgresql+psycopg://ensemble:ensemble@127.0.0.1:{port}"
     finally:
@@ -51,7 +62,7 @@ def service_databases(port: int, data_dir: Path, names: list[str]) -> Iterator[d
     """A private server with one database per service (kept across runs) → name: URL."""
     env = {**os.environ, "PG_PORT": str(port), "PG_DATA_DIR": str(data_dir)}
     env["PG_DATABASES"] = " ".join(names)
-    subprocess.run([str(POSTGRES_SCRIPT), "start"], env=env, check=True, timeout=600)
+    start_private_server(env, port)
     try:
         yield {
             name: f"postgresql+psycopg://ensemble:ensemble@127.0.0.1:{port}/{name}"

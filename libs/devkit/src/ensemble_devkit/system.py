@@ -1,5 +1,10 @@
-"""The four services as separate OS processes, each with its own store, on one broker."""
+"""The four services as separate OS processes, each with its own store, on one broker.
 
+The services end with the process that started them, however it ends: each holds the read
+end of a pipe whose write end only this process has (see `ensemble_runtime.lifeline`).
+"""
+
+import functools
 import json
 import os
 import secrets
@@ -11,6 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
+
+from ensemble_devkit.leftovers import ServiceRecord, check_ports_free, clear_earlier_run
+from ensemble_devkit.processes import ProcessIdentity
+from ensemble_runtime.lifeline import LIFELINE_FD
+
+# Services drain for up to their graceful timeout (15 s) on SIGTERM; then they are killed,
+# which loses nothing: the outbox and idempotent consumers make a kill safe.
+STOP_SECONDS = 20.0
 
 PRACTICES = ("L85001", "L85002", "L85003")
 SENDERS = ("RCB",)
@@ -58,12 +71,39 @@ class Credentials:
         path.chmod(0o600)
 
 
+def service_ports(base_port: int) -> dict[int, str]:
+    return {base_port + spec.port_offset: spec.name for spec in SERVICES}
+
+
+def clear_the_way(run_dir: Path, ports: dict[int, str]) -> None:
+    """Stop what an earlier run left in `run_dir`, then insist that `ports` are free."""
+    stopped = clear_earlier_run(run_dir / "pids", STOP_SECONDS)
+    if stopped:
+        names = ", ".join(f"{r.name} (pid {r.process.pid})" for r in stopped)
+        print(f"stopped what an earlier run left running: {names}", flush=True)
+    check_ports_free(ports)
+
+
+@functools.cache
+def lifeline() -> int:
+    """The read end of this process's lifeline; the write end stays open until we exit."""
+    read_end, _write_end = os.pipe()  # neither is inherited unless passed on purpose
+    return read_end
+
+
+class ServiceFailed(RuntimeError):
+    """A service exited or did not become ready; its log says why."""
+
+
 class ServiceProcess:
-    def __init__(self, spec: ServiceSpec, env: dict[str, str], log_path: Path, url: str) -> None:
+    def __init__(
+        self, spec: ServiceSpec, env: dict[str, str], log_path: Path, url: str, pid_dir: Path
+    ) -> None:
         self.spec = spec
         self.env = env
         self.log_path = log_path
         self.url = url
+        self.pid_dir = pid_dir
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -71,39 +111,54 @@ class ServiceProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.spec.module],
-                env={**os.environ, **self.env},
+                env={**os.environ, **self.env, LIFELINE_FD: str(lifeline())},
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C in a terminal reaches us, not the services
+                pass_fds=(lifeline(),),
+                # Our own group: Ctrl-C or a closed terminal reaches the launcher, which then
+                # stops the services in order, not the services directly.
+                start_new_session=True,
             )
+        identity = ProcessIdentity.of(self.process.pid)
+        if identity is not None:  # None: it died at once; wait_ready says so
+            ServiceRecord(self.spec.name, identity, ProcessIdentity.me()).write(self.pid_dir)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.spec.name} exited; see {self.log_path}")
+                raise ServiceFailed(f"{self.spec.name} exited; see {self.log_path}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise TimeoutError(f"{self.spec.name} not ready after {timeout}s; see {self.log_path}")
+        raise ServiceFailed(f"{self.spec.name} not ready after {timeout}s; see {self.log_path}")
 
     def kill9(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=30)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        if self.process is None or self.process.poll() is not None:
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def kill(self) -> None:
+        """SIGKILL without waiting: safe in a signal handler that interrupted a wait."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+
+    def wait_or_kill(self, deadline: float) -> None:
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout=timeout)
+            self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+        (self.pid_dir / f"{self.spec.name}.json").unlink(missing_ok=True)
 
 
 class LocalSystem:
@@ -118,6 +173,7 @@ class LocalSystem:
     ) -> None:
         self.run_dir = run_dir
         self.credentials = credentials
+        self.ports = {int(credentials.services[s.name].rsplit(":", 1)[1]): s.name for s in SERVICES}
         self.processes: dict[str, ServiceProcess] = {}
         for spec in SERVICES:
             database_url = (database_urls or {}).get(
@@ -128,6 +184,7 @@ class LocalSystem:
                 self._env(spec, database_url, extra_env or {}),
                 run_dir / "logs" / f"{spec.name}.log",
                 credentials.services[spec.name],
+                run_dir / "pids",
             )
 
     def _env(self, spec: ServiceSpec, database_url: str, extra: dict[str, str]) -> dict[str, str]:
@@ -149,11 +206,20 @@ class LocalSystem:
         return self.processes[name].env[f"{spec.env_prefix}_DATABASE_URL"]
 
     def start(self) -> None:
+        clear_the_way(self.run_dir, self.ports)
         for process in self.processes.values():
             process.start()
         for process in self.processes.values():
             process.wait_ready()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """SIGTERM all at once; whoever has not drained within `timeout` is killed."""
         for process in self.processes.values():
-            process.stop()
+            process.terminate()
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            process.wait_or_kill(deadline)
+
+    def kill(self) -> None:
+        for process in self.processes.values():
+            process.kill()
