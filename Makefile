@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.8
 export UV_PYTHON := 3.11
 
-.PHONY: help bootstrap run run-postgres test test-fast lint contracts bench fuzz kafka-start kafka-stop clean
+.PHONY: help bootstrap run run-postgres test test-fast lint contracts bench bench-quick fuzz kafka-start kafka-stop clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,8 +61,16 @@ contracts: bootstrap ## regenerate schemas, AsyncAPI and the README topic map (m
 fuzz: bootstrap ## property-based fuzz run, FUZZ_EXAMPLES per target (10000); run/fuzz/report.md
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} uv run pytest tests/fuzz -q
 
-bench: bootstrap ## benchmark the pipeline against raw Kafka; writes run/bench/report.md
-	uv run ensemble-local bench --admissions $${ADMISSIONS:-2000}
+# RATE (admissions/s offered, 500), DURATION (s at that rate, 60; quick 10) or ADMISSIONS,
+# STORE (sqlite, postgresql). The bench starts its own broker unless KAFKA_BOOTSTRAP_SERVERS.
+BENCH_ARGS = $${RATE:+--rate $$RATE} $${DURATION:+--duration $$DURATION} \
+	$${ADMISSIONS:+--admissions $$ADMISSIONS} $${STORE:+--store $$STORE}
+
+bench: bootstrap ## full benchmark against raw Kafka (RATE, DURATION, ADMISSIONS, STORE)
+	uv run ensemble-local bench $(BENCH_ARGS)
+
+bench-quick: bootstrap ## ~30 s of load; prints the key ratios to raw Kafka at the end
+	uv run ensemble-local bench --quick $(BENCH_ARGS)
 
 kafka-start: ## start the local Kafka broker only (run/kafka, port 9092)
 	deploy/kafka/kafka.sh start
