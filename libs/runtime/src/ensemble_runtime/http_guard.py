@@ -15,8 +15,9 @@
 - **Last resort**: an unexpected exception is logged by class only (no message, no traceback:
   both can carry values) and answered `500 {"detail": "internal error"}`.
 - **Audit**: every request authenticated as staff is logged as one `audit` line: the caller's
-  kind and name, the method, the route template (never the raw path: paths carry NHS numbers)
-  and the status.
+  kind and name, the method, the route template (never the raw path: paths carry NHS numbers),
+  the status, and what the route added with `ensemble_runtime.audit.audit_detail` (an action
+  and counts).
 
 `guard(app, max_body_bytes)` installs all of it; `create_app` calls it for every service.
 """
@@ -41,6 +42,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ensemble_runtime import auth
+from ensemble_runtime.audit import AuditDetails, collecting_details
 
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
 MAX_JSON_DEPTH: Final = 64
@@ -315,23 +317,24 @@ class HttpGuard:
                 status.append(int(message["status"]))
             await send(message)
 
-        try:
-            await self.app(scope, guarded, sending)
-        except ClientDisconnect:
-            pass  # nobody is waiting for an answer
-        except Exception as error:
-            # Class only: an error's text or traceback can carry SQL parameters or the input.
-            _log().error(
-                "unhandled error",
-                error_type=type(error).__name__,
-                method=scope.get("method"),
-                route=_route_template(scope),
-            )
-            if not status:
-                await SafeJSONResponse({"detail": "internal error"}, status_code=500)(
-                    scope, receive, sending
+        with collecting_details() as details:
+            try:
+                await self.app(scope, guarded, sending)
+            except ClientDisconnect:
+                pass  # nobody is waiting for an answer
+            except Exception as error:
+                # Class only: an error's text or traceback can carry SQL parameters or input.
+                _log().error(
+                    "unhandled error",
+                    error_type=type(error).__name__,
+                    method=scope.get("method"),
+                    route=_route_template(scope),
                 )
-        self._audit(scope, headers, status)
+                if not status:
+                    await SafeJSONResponse({"detail": "internal error"}, status_code=500)(
+                        scope, receive, sending
+                    )
+        self._audit(scope, headers, status, details)
 
     async def _first_read(self, scope: Scope, headers: Headers, receive: Receive) -> Message:
         route = scope.get("route")
@@ -370,7 +373,10 @@ class HttpGuard:
             headers={"Connection": "close"},
         )
 
-    def _audit(self, scope: Scope, headers: Headers, status: list[int]) -> None:
+    def _audit(
+        self, scope: Scope, headers: Headers, status: list[int], details: AuditDetails
+    ) -> None:
+        """One line per audited caller of the request, with the route's own details."""
         kinds = caller_kinds(scope.get("route")) & self.audited_kinds
         if not kinds:
             return
@@ -383,6 +389,7 @@ class HttpGuard:
                 method=scope.get("method"),
                 route=_route_template(scope),
                 status=status[0] if status else None,
+                **details.fields(),
             )
 
 

@@ -5,18 +5,19 @@ parse, run a command or a read model, answer.
 
 Least privilege: a practice acts for, and sees, only patients registered with it (or whose
 registration referral does not know); a patient registered elsewhere is a uniform 403 that
-names no referral. Every staff read is audited: one `audit` log line with the principal, the
-action and counts, never an NHS number.
+names no referral. Every staff request is audited in one `audit` log line: the runtime's
+HTTP guard writes who, the route and the status; the routes add the action and counts with
+`audit_detail`, never an NHS number.
 """
 
 from typing import Annotated, Any
 from uuid import UUID
 
-import structlog
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import AfterValidator, BaseModel, Field
 
 from ensemble_contracts import limits
+from ensemble_runtime.audit import audit_detail
 from ensemble_runtime.auth import OwnPractice, Practice, Staff
 from ensemble_runtime.definition import Command
 from ensemble_runtime.service import ServiceRuntime, runtime_of
@@ -32,8 +33,6 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LISTED)]
 StatusFilter = Annotated[Status | None, Query(alias="status")]
 NhsNumberFilter = Annotated[str | None, Query(max_length=20, description="Ten digits.")]
 PracticeFilter = Annotated[str | None, Query(max_length=limits.ODS_CODE, pattern=r"^[A-Za-z0-9]+$")]
-# Staff reads are audited on their own logger, so the lines can be routed and kept apart.
-audit_log = structlog.get_logger("referral.audit")
 
 
 def _plain(value: str) -> str:
@@ -69,14 +68,7 @@ class Decline(BaseModel):
     reason: PlainText = Field(min_length=1, max_length=limits.TEXT)
 
 
-def _audit(principal: str, action: str, **counts: int) -> None:
-    """One line per staff read: who, what, how many. Never a patient identifier."""
-    audit_log.info("audit", principal=principal, action=action, **counts)
-
-
-async def _triage(
-    runtime: Runtime, staff: str, action: str, command: Command[Referral]
-) -> dict[str, Any]:
+async def _triage(runtime: Runtime, action: str, command: Command[Referral]) -> dict[str, Any]:
     decided = 0
     try:
         referral = await runtime.execute(command)
@@ -86,8 +78,8 @@ async def _triage(
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
     except InvalidTransition as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-    finally:  # decisions are audited too: the events say what changed, this says who
-        _audit(staff, action, referrals=decided)
+    finally:  # decisions are audited too: the events say what changed, the audit says who
+        audit_detail(action=action, referrals=decided)
 
 
 @router.post("/referrals", status_code=status.HTTP_201_CREATED, tags=["practices"])
@@ -112,7 +104,7 @@ async def create(body: ReferralRequest, practice: Practice, runtime: Runtime) ->
 
 @router.get("/referrals", tags=["staff"])
 async def referrals(
-    staff: Staff,
+    _staff: Staff,
     runtime: Runtime,
     nhs_number: NhsNumberFilter = None,
     status_: StatusFilter = None,
@@ -125,9 +117,8 @@ async def referrals(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     practice = None if practice_ods is None else practice_ods.upper()
     found = await runtime.read(views.referrals, patient, status_, practice, limit)
-    _audit(
-        staff,
-        "referrals.list",
+    audit_detail(
+        action="referrals.list",
         referrals=len(found["referrals"]),
         # Which filters were used, as counts: the values (an NHS number) stay out of logs.
         by_patient=int(patient is not None),
@@ -138,25 +129,25 @@ async def referrals(
 
 
 @router.get("/referrals/{referral_id}", tags=["staff"])
-async def one(referral_id: UUID, staff: Staff, runtime: Runtime) -> dict[str, Any]:
+async def one(referral_id: UUID, _staff: Staff, runtime: Runtime) -> dict[str, Any]:
     found = await runtime.read(views.referral, referral_id)
-    _audit(staff, "referrals.read", referrals=int(found is not None))
+    audit_detail(action="referrals.read", referrals=int(found is not None))
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such referral")
     return found
 
 
 @router.post("/referrals/{referral_id}/accept", tags=["staff"])
-async def accept(referral_id: UUID, staff: Staff, runtime: Runtime) -> dict[str, Any]:
-    return await _triage(runtime, staff, "referrals.accept", AcceptReferral(referral_id))
+async def accept(referral_id: UUID, _staff: Staff, runtime: Runtime) -> dict[str, Any]:
+    return await _triage(runtime, "referrals.accept", AcceptReferral(referral_id))
 
 
 @router.post("/referrals/{referral_id}/decline", tags=["staff"])
 async def decline(
-    referral_id: UUID, body: Decline, staff: Staff, runtime: Runtime
+    referral_id: UUID, body: Decline, _staff: Staff, runtime: Runtime
 ) -> dict[str, Any]:
     command = DeclineReferral(referral_id, body.reason)
-    return await _triage(runtime, staff, "referrals.decline", command)
+    return await _triage(runtime, "referrals.decline", command)
 
 
 @router.get("/practices/{ods}/referrals", tags=["practices"])
