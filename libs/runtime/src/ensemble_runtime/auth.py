@@ -9,7 +9,7 @@ shares: the ODS code in the path must be the caller's own.
 import functools
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -67,7 +67,10 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-_KIND_OF: dict[Callable[[Request], str], str] = {}
+# Dependencies are coroutines: FastAPI runs a plain `def` dependency on a worker thread, a hop
+# per request that costs more than the token lookup itself.
+Dependency = Callable[[Request], Awaitable[str]]
+_KIND_OF: dict[Dependency, str] = {}
 
 
 def kind_of(dependency: object) -> str | None:
@@ -76,13 +79,13 @@ def kind_of(dependency: object) -> str | None:
 
 
 @functools.cache
-def caller(kind: str) -> Callable[[Request], str]:
+def caller(kind: str) -> Dependency:
     """A dependency: the principal of a caller of `kind` ("sender", "practice", "staff").
 
     One dependency per kind (cached), so FastAPI resolves it once per request.
     """
 
-    def authenticated(request: Request) -> str:
+    async def authenticated(request: Request) -> str:
         registry: TokenRegistry = request.app.state.runtime.callers[kind]
         principal = registry.principal_for(bearer_token(request))
         if principal is None:
@@ -103,7 +106,7 @@ Practice = Annotated[str, Depends(caller("practice"))]
 Staff = Annotated[str, Depends(caller("staff"))]
 
 
-def own_practice(ods: str, practice: Practice) -> str:
+async def own_practice(ods: str, practice: Practice) -> str:
     """The practice in the path (`{ods}`), when it is the caller's own; 403 otherwise."""
     if practice.upper() != ods.upper():
         raise HTTPException(status.HTTP_403_FORBIDDEN, "not your practice")

@@ -213,7 +213,7 @@ class ServiceRuntime(Generic[S, U]):
         }
 
 
-def runtime_of(request: Request) -> "ServiceRuntime[Any, Any]":
+async def runtime_of(request: Request) -> "ServiceRuntime[Any, Any]":
     """FastAPI dependency: the runtime of the app serving this request."""
     return cast("ServiceRuntime[Any, Any]", request.app.state.runtime)
 
