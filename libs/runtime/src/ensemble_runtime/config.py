@@ -21,6 +21,7 @@ class ServiceSettings(BaseSettings):
     database_url: str
     http_host: str = "127.0.0.1"
     http_port: int
+    http_max_concurrency: int = 2000  # connections + requests in progress; more get 503
     log_level: str = "INFO"
     log_json: bool = True
     # Outbox relay: poll this often when nothing woke it up.

@@ -297,5 +297,8 @@ def serve(definition: ServiceDefinition[Any, Any]) -> None:
         port=settings.http_port,
         log_config=None,  # keep our structured, redacted logging
         access_log=False,  # request paths carry NHS numbers
+        # Beyond this many connections and requests in progress, uvicorn answers 503 at once:
+        # memory stays bounded under any offered load (group commit bounds the store queue).
+        limit_concurrency=settings.http_max_concurrency,
         timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
     )
