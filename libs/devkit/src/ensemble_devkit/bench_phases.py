@@ -2,11 +2,12 @@
 admissions at an offered rate with their readers, then closed-loop ingest per transport."""
 
 import asyncio
+import contextlib
 import json
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -64,6 +65,15 @@ class Bench:
         self.lag = LagMonitor(self.credentials.kafka, consumer_groups())
         self.lag_phases: dict[str, dict[str, Any]] = {}
         self.cpu: dict[str, dict[str, float | None]] = {}  # phase -> process -> CPU seconds
+        self.seconds: dict[str, float] = {}  # step -> wall seconds: where a run's time went
+
+    @contextlib.contextmanager
+    def _timed(self, step: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[step] = round(time.monotonic() - started, 3)
 
     def _service(self, name: str) -> tuple[str, int]:
         url = urlsplit(self.credentials.services[name])
@@ -74,17 +84,22 @@ class Bench:
         try:
             size = len(admission("9990000018", "O", datetime.now(UTC)))
             print("bench: raw Kafka", flush=True)
-            raw = await raw_kafka(self.credentials.kafka, self.options.raw_messages, size)
+            with self._timed("raw Kafka"):
+                raw = await raw_kafka(self.credentials.kafka, self.options.raw_messages, size)
             print("bench: waiting for earlier backlog on this broker's groups", flush=True)
-            backlog = (await self.lag.sample()).lag
-            backlog_quiet = await self.lag.wait_quiet(600.0)
+            with self._timed("earlier backlog"):
+                backlog = (await self.lag.sample()).lag
+                backlog_quiet = await self.lag.wait_quiet(600.0)
             before = await self._traffic()
-            print(f"bench: {self.options.admissions} admissions at {self.options.rate:g}/s")
-            offered = await self.offered()
+            o = self.options
+            print(f"bench: {o.admissions} admissions at {o.rate:g}/s", flush=True)
+            with self._timed("offered"):
+                offered = await self.offered()
             ingest = {}
             for transport in ("http", "mllp"):
-                print(f"bench: {transport} ingest for {self.options.ingest_seconds:g} s")
-                ingest[transport] = await self.ingest(transport)
+                print(f"bench: {transport} ingest for {o.ingest_seconds:g} s", flush=True)
+                with self._timed(transport):
+                    ingest[transport] = await self.ingest(transport)
             after = await self._traffic()
             final = (await self.lag.sample()).lag
         finally:
@@ -93,6 +108,7 @@ class Bench:
             t: phase["messages"] for t, phase in ingest.items()
         }
         return {
+            "seconds": self.seconds,
             "raw_kafka": raw,
             "offered": offered,
             "ingest": ingest,
@@ -127,11 +143,13 @@ class Bench:
         started = time.monotonic()
         sampler = asyncio.create_task(self.lag.sample_until(stop, self.options.lag_interval))
         try:
-            outcome = await load
+            with self._timed(f"{phase}: load"):
+                outcome = await load
         finally:
             stop.set()
             samples = await sampler
-        quiet_after = await self.lag.wait_quiet(max(120.0, 4 * (time.monotonic() - started)))
+        with self._timed(f"{phase}: until quiet"):
+            quiet_after = await self.lag.wait_quiet(max(120.0, 4 * (time.monotonic() - started)))
         self.cpu[phase] = cpu_used(cpu_before, cpu_seconds(self.pids))
         self.cpu[phase]["bench (readers, lag)"] = time.process_time() - own_before
         self.lag_phases[phase] = {
@@ -152,7 +170,8 @@ class Bench:
         if len(numbers) < o.admissions:
             raise ValueError(f"at most {len(numbers):,} admissions (a patient each) per run")
         high_risk = numbers[:: max(1, round(1 / o.high_risk_share))]
-        await self._load_profiles(high_risk)
+        with self._timed("offered: profiles"):
+            await self._load_profiles(high_risk)
         host, port = self._service("hospital-feed")
         alerts = AlertReader(host, port, self.credentials.practices, o.poll_interval)
         proposals = ProposalReader(
@@ -177,7 +196,8 @@ class Bench:
         refused = {nhs for nhs, code in zip(numbers, sent.codes, strict=True) if code != "AA"}
         waiting_alerts -= refused  # never visible: no reader waits for them
         waiting_proposals -= refused
-        await _finish(readers)
+        with self._timed("offered: readers after quiet"):
+            await _finish(readers)
         bench_cpu_share = (time.process_time() - own_cpu) / (time.monotonic() - own_since)
         await alerts.close()
         await proposals.close()

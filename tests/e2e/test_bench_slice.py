@@ -1,5 +1,6 @@
-"""The bench at a tiny size on the real broker: every section is there and every number is
-sane (counts equal what was sent, percentiles in order). Never how fast anything was."""
+"""`make bench`'s quick slice in `make test`: the bench at a tiny size on the real broker.
+Every section is there and every number is sane (counts equal what was sent, percentiles in
+order). Never how fast anything was."""
 
 import json
 from pathlib import Path
@@ -7,12 +8,10 @@ from typing import Any
 
 import pytest
 
-# The bench starts the four services: they are installed with the whole workspace only, not
-# when the devkit is tested alone.
-pytest.importorskip("hospital_feed", reason="needs the services (whole workspace)")
-
 from ensemble_devkit.bench import BenchOptions, run, write_report
 from ensemble_devkit.bench_kafka import consumer_groups
+
+from ..conftest import Systems
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -54,8 +53,9 @@ def in_order(p: dict[str, Any], count: int) -> bool:
     "store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 def test_a_tiny_bench_reports_every_section_with_sane_numbers(
-    kafka_bootstrap: str, store: str, tmp_path: Path
+    kafka_bootstrap: str, store: str, tmp_path: Path, systems: Systems
 ) -> None:
+    systems.pause()  # the e2e system would share the consumer groups of the bench's services
     options = tiny(store, tmp_path)
     result = run(options, kafka_bootstrap, "the test broker")
     write_report(result, options.report)
