@@ -33,17 +33,14 @@ def ack_code(ack: bytes) -> str:
     return rest[:2].decode("ascii", "replace") if found else "no MSA"
 
 
-class HttpConnection:
-    """One keep-alive connection; reconnects once when the server has closed it."""
+class _Connection:
+    """A TCP connection opened on demand."""
 
-    def __init__(self, host: str, port: int, token: str | None = None) -> None:
+    def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
-        auth = f"Authorization: Bearer {token}\r\n" if token else ""
-        self._fixed = f"Host: {host}:{port}\r\n{auth}"
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self.reconnects = 0
 
     async def open(self) -> None:
         self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
@@ -52,6 +49,16 @@ class HttpConnection:
         if self._writer is not None:
             self._writer.close()
             self._writer = self._reader = None
+
+
+class HttpConnection(_Connection):
+    """One keep-alive connection; reconnects once when the server has closed it."""
+
+    def __init__(self, host: str, port: int, token: str | None = None) -> None:
+        super().__init__(host, port)
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        self._fixed = f"Host: {host}:{port}\r\n{auth}"
+        self.reconnects = 0
 
     async def get(self, path: str) -> HttpResponse:
         return await self.request(f"GET {path} HTTP/1.1\r\n{self._fixed}\r\n".encode("latin-1"))
@@ -101,22 +108,8 @@ class HttpConnection:
         )
 
 
-class MllpConnection:
+class MllpConnection(_Connection):
     """One MLLP connection: frames out, ACK frames back in the order sent."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host = host
-        self.port = port
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-
-    async def open(self) -> None:
-        self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-
-    async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = self._reader = None
 
     async def send(self, message: bytes) -> None:
         assert self._writer is not None, "open() first"
