@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from referral.adapters.orm import PatientRegistrationRecord
 from referral.adapters.repository import ReferralRepository
@@ -132,6 +133,37 @@ def test_the_newest_registration_wins_on_the_store(kit: Kit) -> None:
     assert [(r.nhs_number, r.practice_ods, r.updated_at) for r in rows] == [
         ("9990000018", "L85003", nine + timedelta(seconds=1))
     ]
+
+
+XMIN = "SELECT xmin FROM patient_registrations"
+
+
+def test_the_registration_already_held_is_taken_without_a_write(kit: Kit) -> None:
+    nine = datetime(2026, 11, 23, 9, tzinfo=UTC)
+
+    def version() -> object:
+        # What changes on every write of the row: PostgreSQL's row version; SQLite: none.
+        def read(session: Session) -> object:
+            if session.get_bind().dialect.name != "postgresql":
+                return None
+            return session.connection().execute(text(XMIN)).scalar_one()
+
+        return kit.read(read)
+
+    with kit.unit_of_work() as uow:
+        assert uow.registrations.record("9990000018", "L85001", nine)
+        uow.commit()
+    before = version()
+    with kit.unit_of_work() as uow:
+        # The same fact again (another offset, the same instant): taken, nothing written.
+        assert uow.registrations.record(
+            "9990000018", "L85001", nine.astimezone(timezone(timedelta(hours=-3)))
+        )
+        assert not uow.registrations.record("9990000018", "L85002", nine - timedelta(hours=1))
+        uow.commit()
+    assert version() == before
+    rows = kit.read(lambda session: session.exec(select(PatientRegistrationRecord)).all())
+    assert [(r.practice_ods, r.updated_at) for r in rows] == [("L85001", nine)]
 
 
 def test_a_practice_sees_its_referrals_of_patients_not_registered_elsewhere(kit: Kit) -> None:

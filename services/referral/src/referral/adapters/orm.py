@@ -11,7 +11,8 @@ from ensemble_runtime.db import UtcDateTime
 
 # Mirrors domain.referral.OPEN_STATUSES; the store enforces one open referral per patient,
 # practice and service (another practice's open referral never blocks the patient's own GP).
-_OPEN = text("status IN ('requested', 'proposed', 'accepted')")
+# A query with this very condition can use that partial index (repository.open_for).
+OPEN = text("status IN ('requested', 'proposed', 'accepted')")
 
 
 class ReferralRecord(SQLModel, table=True):
@@ -25,8 +26,8 @@ class ReferralRecord(SQLModel, table=True):
             "practice_ods",
             "service",
             unique=True,
-            sqlite_where=_OPEN,
-            postgresql_where=_OPEN,
+            sqlite_where=OPEN,
+            postgresql_where=OPEN,
         ),
     )
 

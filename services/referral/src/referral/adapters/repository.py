@@ -1,21 +1,78 @@
-"""Referrals in and out of the store, as domain objects; the registration projection."""
+"""Referrals in and out of the store, as domain objects; the registration projection.
+
+Every encounter records a registration, and every hot-onboarding trigger records one and
+looks for an earlier proposal and an open referral, so those statements are SQLAlchemy Core,
+built once and compiled once (ADR 7). Referrals are still written through the ORM, and
+listing them and the rare paths (triage, withdrawals) use it too.
+"""
 
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any, cast
 from uuid import UUID
 
-from sqlmodel import Session, col, or_, select, update
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlalchemy import RowMapping, Table, and_, bindparam
+from sqlalchemy import select as core_select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlmodel import Session, col, or_, select
 
-from referral.adapters.orm import PatientRegistrationRecord, ReferralRecord
-from referral.domain.referral import OPEN_STATUSES, Referral
+from ensemble_runtime.db import CoreSql, core_sql
+from referral.adapters.orm import OPEN, PatientRegistrationRecord, ReferralRecord
+from referral.domain.referral import Referral
 
 MAX_LISTED = 1000
+REFERRALS = cast(Table, ReferralRecord.__table__)  # type: ignore[attr-defined]
+REGISTRATIONS = cast(Table, PatientRegistrationRecord.__table__)  # type: ignore[attr-defined]
+
+_PROPOSED_FROM = core_select(REFERRALS).where(
+    REFERRALS.c.source_event_id == bindparam("source_event_id")
+)
+# OPEN is the condition of the one-open-referral index, so the store may look there.
+_OPEN_FOR = core_select(REFERRALS).where(
+    REFERRALS.c.nhs_number == bindparam("nhs_number"),
+    REFERRALS.c.practice_ods == bindparam("practice_ods"),
+    REFERRALS.c.service == bindparam("service"),
+    OPEN,
+)
+_PRACTICE_OF = core_select(REGISTRATIONS.c.practice_ods).where(
+    REGISTRATIONS.c.nhs_number == bindparam("nhs_number")
+)
+_REGISTRATION_OF = core_select(REGISTRATIONS.c.practice_ods, REGISTRATIONS.c.updated_at).where(
+    REGISTRATIONS.c.nhs_number == bindparam("nhs_number")
+)
+
+
+def _record_registration(statement: SqliteInsert | PostgresInsert) -> Any:
+    """Insert the fact, or take it over the one held when it is not older and says something
+    new: a fact at the same time overrides (the last one seen wins a tie), while the very
+    fact already held (same practice, same time) is no write at all."""
+    new, held = statement.excluded, REGISTRATIONS.c
+    # An INSERT's rowcount is kept only when asked for (psycopg would give -1).
+    return statement.execution_options(preserve_rowcount=True).on_conflict_do_update(
+        index_elements=[held.nhs_number],
+        set_={"practice_ods": new.practice_ods, "updated_at": new.updated_at},
+        where=or_(
+            held.updated_at < new.updated_at,
+            and_(held.updated_at == new.updated_at, held.practice_ods != new.practice_ods),
+        ),
+    )
+
+
+_RECORD_REGISTRATION = {
+    "sqlite": _record_registration(sqlite.insert(REGISTRATIONS)),
+    "postgresql": _record_registration(postgresql.insert(REGISTRATIONS)),
+}
 
 
 def to_domain(record: ReferralRecord) -> Referral:
     return Referral(**record.model_dump())  # UtcDateTime columns read back aware UTC
+
+
+def _from_row(row: RowMapping | None) -> Referral | None:
+    return None if row is None else Referral(**row)
 
 
 class ReferralRepository:
@@ -40,19 +97,15 @@ class ReferralRepository:
     def open_for(self, nhs_number: str, practice_ods: str, service: str) -> Referral | None:
         """The practice's open referral of the patient to the service (another practice's
         never counts: it must not block the patient's own GP)."""
-        return self._first(
-            select(ReferralRecord).where(
-                ReferralRecord.nhs_number == nhs_number,
-                ReferralRecord.practice_ods == practice_ods,
-                ReferralRecord.service == service,
-                col(ReferralRecord.status).in_(OPEN_STATUSES),
-            )
+        found = self._core().execute(
+            _OPEN_FOR,
+            {"nhs_number": nhs_number, "practice_ods": practice_ods, "service": service},
         )
+        return _from_row(found.mappings().first())
 
     def proposed_from(self, source_event_id: UUID) -> Referral | None:
-        return self._first(
-            select(ReferralRecord).where(ReferralRecord.source_event_id == source_event_id)
-        )
+        found = self._core().execute(_PROPOSED_FROM, {"source_event_id": source_event_id})
+        return _from_row(found.mappings().first())
 
     def proposals_pending(self, nhs_number: str) -> list[Referral]:
         """The patient's hot-onboarding proposals nobody has triaged yet."""
@@ -97,9 +150,10 @@ class ReferralRepository:
         )
         return [to_domain(r) for r in self.session.exec(ordered.limit(min(limit, MAX_LISTED)))]
 
-    def _first(self, statement: SelectOfScalar[ReferralRecord]) -> Referral | None:
-        record = self.session.exec(statement).first()
-        return None if record is None else to_domain(record)
+    def _core(self) -> CoreSql:
+        """Core SQL sees only what was flushed; an ORM query would have flushed first."""
+        self.session.flush()  # nothing to do, and cheap, unless referrals were added or changed
+        return core_sql(self.session)
 
 
 class RegistrationRepository:
@@ -107,27 +161,23 @@ class RegistrationRepository:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._record = _RECORD_REGISTRATION[session.get_bind().dialect.name]
 
     def practice_of(self, nhs_number: str) -> str | None:
-        found = self.session.get(PatientRegistrationRecord, nhs_number)
-        return None if found is None else found.practice_ods
+        found = core_sql(self.session).execute(_PRACTICE_OF, {"nhs_number": nhs_number})
+        return cast(str | None, found.scalar())
 
     def record(self, nhs_number: str, practice_ods: str, as_of: datetime) -> bool:
-        """Remember the registration unless a newer fact is known; True when it was taken.
+        """Remember the registration unless a newer fact is known; True when it was taken
+        (or is the very fact already held).
 
-        A conditional update, so two consumers racing on one patient cannot put an older
-        fact over a newer one (PostgreSQL re-checks the condition once the row is unlocked).
-        Two first facts racing: one insert trips the primary key and its event is retried.
+        One conditional upsert, so two consumers racing on one patient cannot put an older
+        fact over a newer one: PostgreSQL locks the row and checks the condition against
+        what the other committed, and SQLite lets one writer in at a time.
         """
-        row = PatientRegistrationRecord
-        changed = self.session.exec(
-            update(row)
-            .where(col(row.nhs_number) == nhs_number, col(row.updated_at) <= as_of)
-            .values(practice_ods=practice_ods, updated_at=as_of)
-        )
-        if changed.rowcount:
+        sql = core_sql(self.session)
+        fact = {"nhs_number": nhs_number, "practice_ods": practice_ods, "updated_at": as_of}
+        if sql.execute(self._record, fact).rowcount:
             return True
-        if self.session.get(row, nhs_number) is not None:
-            return False  # what we hold is newer
-        self.session.add(row(nhs_number=nhs_number, practice_ods=practice_ods, updated_at=as_of))
-        return True
+        held = sql.execute(_REGISTRATION_OF, {"nhs_number": nhs_number}).first()
+        return held is not None and held.updated_at <= as_of  # else what we hold is newer
