@@ -187,20 +187,25 @@ class EventConsumers(Generic[U]):
     ) -> list[Outcome]:
         """One transaction: in order, skip each event already seen, else handle and remember it."""
         outcomes: list[Outcome] = []
-        seen: set[UUID] = set()  # a batch may carry the same event twice (a relay resend)
+        group = subscription.group
         with self._unit_of_work() as uow:
+            # One query for the batch; `seen` also catches an event twice in one batch (a
+            # relay resend).
+            seen = uow.inbox.seen_among(group, [event.event_id for event in events])
+            applied: list[UUID] = []
             for event in events:
-                if event.event_id in seen or uow.inbox.seen(subscription.group, event.event_id):
+                if event.event_id in seen:
                     outcomes.append("duplicate")
                     continue
                 handler = subscription.handlers.get(event.event_type)
                 if handler is not None:
                     with _event_context(event):
                         handler(uow, event)
-                uow.inbox.record(subscription.group, event.event_id)
-                uow.flush()  # later events in the batch see this one's effects
+                    uow.flush()  # later events in the batch see this one's effects
                 seen.add(event.event_id)
+                applied.append(event.event_id)
                 outcomes.append("processed" if handler is not None else "ignored")
+            uow.inbox.record_all(group, applied)
             uow.commit()
         return outcomes
 

@@ -4,6 +4,7 @@ The inbox row is written in the same transaction as the handler's effects, so a 
 event (after a crash between DB commit and offset commit) is recognised and skipped.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import cast
 from uuid import UUID
@@ -26,6 +27,10 @@ _SEEN = select(col(ProcessedEvent.event_id)).where(
     col(ProcessedEvent.consumer) == bindparam("consumer"),
     col(ProcessedEvent.event_id) == bindparam("event_id"),
 )
+_SEEN_AMONG = select(col(ProcessedEvent.event_id)).where(
+    col(ProcessedEvent.consumer) == bindparam("consumer"),
+    col(ProcessedEvent.event_id).in_(bindparam("event_ids", expanding=True)),
+)
 _RECORD = insert(cast(Table, ProcessedEvent.__table__))  # type: ignore[attr-defined]
 
 
@@ -41,6 +46,24 @@ class Inbox:
     def seen(self, consumer: str, event_id: UUID) -> bool:
         found = core_sql(self._session).execute(_SEEN, {"consumer": consumer, "event_id": event_id})
         return found.first() is not None
+
+    def seen_among(self, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these events this consumer has already applied (one query a batch)."""
+        if not event_ids:
+            return set()
+        found = core_sql(self._session).execute(
+            _SEEN_AMONG, {"consumer": consumer, "event_ids": list(event_ids)}
+        )
+        return {row[0] for row in found}
+
+    def record_all(self, consumer: str, event_ids: Sequence[UUID]) -> None:
+        """Remember these events as applied, in one statement."""
+        if event_ids:
+            now = datetime.now(UTC)
+            core_sql(self._session).execute(
+                _RECORD,
+                [{"consumer": consumer, "event_id": e, "processed_at": now} for e in event_ids],
+            )
 
     def record(self, consumer: str, event_id: UUID) -> None:
         core_sql(self._session).execute(

@@ -110,7 +110,12 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     if _transient_coordinator_errors_are_warnings not in coordinator.filters:
         coordinator.addFilter(_transient_coordinator_errors_are_warnings)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Level first: a debug line below the level costs nothing more than this check.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
