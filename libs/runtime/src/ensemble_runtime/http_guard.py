@@ -156,8 +156,13 @@ def caller_kinds(route: BaseRoute | None) -> frozenset[str]:
     """Every caller kind a route authenticates (through any depth of dependencies)."""
     if not isinstance(route, APIRoute):
         return frozenset()
-    found = (caller_kind(d.call) for d in _dependants(route.dependant))
-    return frozenset(kind for kind in found if kind is not None)
+    # Kept on the route: walking its dependencies on every request showed in profiles.
+    kinds: frozenset[str] | None = getattr(route, "_ensemble_caller_kinds", None)
+    if kinds is None:
+        found = (caller_kind(d.call) for d in _dependants(route.dependant))
+        kinds = frozenset(kind for kind in found if kind is not None)
+        route._ensemble_caller_kinds = kinds  # type: ignore[attr-defined]
+    return kinds
 
 
 def _bearer(headers: Headers) -> str | None:
