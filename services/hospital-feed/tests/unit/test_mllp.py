@@ -122,6 +122,30 @@ async def test_acks_owed_are_sent_after_the_sender_stops_sending(kit: FeedKit) -
     assert [msa(ack) for ack in acks] == [f"MSA|AA|{c}|" for c in control_ids]
 
 
+class SlowStore:
+    """The runtime, answering every command only after `delay` seconds."""
+
+    def __init__(self, runtime: Any, delay: float) -> None:
+        self._runtime, self._delay = runtime, delay
+
+    async def execute(self, command: Any, **options: Any) -> Any:
+        await asyncio.sleep(self._delay)
+        return await self._runtime.execute(command, **options)
+
+
+async def test_an_owed_ack_is_sent_however_long_the_store_takes(kit: FeedKit) -> None:
+    """The sender half-closes at once; the commit takes longer than the read timeout."""
+    mllp = rcb_listener(kit, read_timeout=0.2, idle_timeout=0.2)
+    mllp.runtime = SlowStore(kit.runtime, delay=1.0)  # type: ignore[assignment]
+    async with serving(mllp):
+        reader, writer = await asyncio.open_connection("127.0.0.1", mllp.port)
+        writer.write(frame(adt("A08", control_id="SLOW1")))
+        writer.write_eof()
+        ack = await read_ack(reader)
+        writer.close()
+    assert msa(ack) == "MSA|AA|SLOW1|"
+
+
 async def test_a_listener_accepts_only_its_own_trust(kit: FeedKit, listener: MllpListener) -> None:
     (ack,) = await exchange(listener.port, frame(adt(facility="RVJ")))
     assert msa(ack).startswith("MSA|AR|CTRL-0001|")

@@ -246,9 +246,10 @@ class MllpListener:
         tasks = [writing]
         try:
             await self._read_frames(reader, answers, writing, address)
-            # The sender stopped sending (or timed out): the ACKs it is owed still go out.
+            # The sender stopped sending (or timed out): the ACKs it is owed still go out, as
+            # each commits, however long the store takes (a write that stalls ends the writer).
             tasks.append(asyncio.create_task(answers.join()))
-            await asyncio.wait(tasks, timeout=self.read_timeout, return_when="FIRST_COMPLETED")
+            await asyncio.wait(tasks, return_when="FIRST_COMPLETED")
         finally:
             for task in tasks:
                 task.cancel()
