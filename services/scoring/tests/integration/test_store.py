@@ -14,7 +14,7 @@ from ensemble_contracts.topics import HOT_ONBOARDING, SCORE_CHANGES
 from scoring.adapters.orm import HospitalEncounter, HotOnboardingTrigger
 from scoring.adapters.repository import EncounterRepository, PatientRepository
 from scoring.adapters.unit_of_work import ScoringUnitOfWork
-from scoring.service_layer.handlers import rescore
+from scoring.service_layer.handlers import handle_encounter, rescore
 
 from ..support import (
     NHS_NUMBERS,
@@ -25,6 +25,7 @@ from ..support import (
     load,
     moderate_risk,
     published,
+    scores,
     scoring_kit,
     stored_encounters,
 )
@@ -65,6 +66,20 @@ def test_hospital_use_window_and_cancellation(store: Kit) -> None:
     assert len(stored) == 5
     assert all(abs(r.event_at - now) < timedelta(days=401) for r in stored)
     assert all(r.event_at.tzinfo is UTC and r.received_at == now for r in stored)
+
+
+def test_an_encounter_already_recorded_is_neither_recorded_nor_scored_again(store: Kit) -> None:
+    """Past the inbox (e.g. its row lost), the stored encounter itself stops a second pass."""
+    nhs = next(NHS_NUMBERS)
+    load(store, high_risk(nhs))
+    event = encounter(nhs, EncounterEventType.ADMITTED, "V1")
+    for _ in range(2):
+        with store.unit_of_work() as uow:
+            handle_encounter(uow, event)
+            uow.commit()
+    assert len(stored_encounters(store, nhs)) == 1
+    assert len(scores(store, nhs)) == 2  # the profile load's and the admission's
+    assert len(published(store, HOT_ONBOARDING, nhs)) == 1
 
 
 def test_one_trigger_per_visit_is_enforced_by_the_store(store: Kit) -> None:

@@ -1,37 +1,168 @@
 """The scoring store as handlers see it: one repository per table, bound to the unit of work's
-session. Every query and write the handlers need is here."""
+session. Every query and write the handlers need is here.
+
+Every hospital encounter records itself, rescores its patient and may trigger hot onboarding,
+so those statements are SQLAlchemy Core, built once and compiled once, on the session's
+connection (ADR 7); they return domain objects or small named tuples, not rows. The rare
+paths (profile loads, reads for the API) keep the ORM. A row changed through the ORM is
+flushed before Core reads it (`PatientRepository.add`).
+"""
 
 import json
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
-from sqlalchemy import or_, update
-from sqlmodel import Session, col, func, select
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+from sqlmodel import select as sqlmodel_select
 
 from ensemble_contracts import limits
 from ensemble_contracts.hospital import EncounterEventType
-from ensemble_runtime.db import serialize_on
+from ensemble_runtime.db import core_sql
 from scoring.adapters.orm import HospitalEncounter, HotOnboardingTrigger, Patient, RiskScoreRecord
 from scoring.domain.model import HOSPITAL_WINDOW_DAYS, HospitalUse, PatientProfile
 
 # A11 cancels "admit/visit notification": an A01 admission or an A04 attendance of the visit.
 CANCELLABLE = (EncounterEventType.ADMITTED, EncounterEventType.AE_ATTENDANCE)
 
+PATIENTS = cast(Table, Patient.__table__)  # type: ignore[attr-defined]
+ENCOUNTERS = cast(Table, HospitalEncounter.__table__)  # type: ignore[attr-defined]
+SCORES = cast(Table, RiskScoreRecord.__table__)  # type: ignore[attr-defined]
+TRIGGERS = cast(Table, HotOnboardingTrigger.__table__)  # type: ignore[attr-defined]
+
+# PostgreSQL: a transaction-level advisory lock, as `ensemble_runtime.db.serialize_on` takes.
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_PROFILE = select(
+    PATIENTS.c.practice_ods,
+    PATIENTS.c.birth_date,
+    PATIENTS.c.conditions,
+    PATIENTS.c.repeat_medicines,
+    PATIENTS.c.efi_deficits,
+    PATIENTS.c.deprivation_quintile,
+    PATIENTS.c.preferred_language,
+    PATIENTS.c.on_caseload,
+    PATIENTS.c.objects_to_contact,
+).where(PATIENTS.c.nhs_number == bindparam("nhs"))
+# Record an encounter unless its event_id is already stored: one statement, not a look-up
+# and an insert. Both dialects spell it the same way (ON CONFLICT ... DO NOTHING); the row
+# count (1 new, 0 already stored) must be kept, as SQLAlchemy drops it for an INSERT.
+_RECORD_ENCOUNTER = {
+    name: dialect.insert(ENCOUNTERS)
+    .on_conflict_do_nothing(index_elements=["event_id"])
+    .execution_options(preserve_rowcount=True)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_HOSPITAL_USE = (
+    select(ENCOUNTERS.c.event_type, func.count().label("n"))
+    .where(
+        ENCOUNTERS.c.nhs_number == bindparam("nhs"),
+        ENCOUNTERS.c.cancelled.is_(False),
+        ENCOUNTERS.c.event_at >= bindparam("since"),
+        # Every A&E attendance counts; only emergency admissions do. (No IN (...): its list
+        # is expanded at every execution.)
+        or_(
+            ENCOUNTERS.c.event_type == EncounterEventType.AE_ATTENDANCE,
+            and_(
+                ENCOUNTERS.c.event_type == EncounterEventType.ADMITTED,
+                ENCOUNTERS.c.emergency.is_(True),
+            ),
+        ),
+    )
+    .group_by(ENCOUNTERS.c.event_type)
+)
+_CANCEL_VISIT = (
+    update(ENCOUNTERS)
+    .where(
+        ENCOUNTERS.c.nhs_number == bindparam("nhs"),
+        ENCOUNTERS.c.facility == bindparam("sender"),
+        ENCOUNTERS.c.visit_number == bindparam("visit"),
+        or_(*(ENCOUNTERS.c.event_type == kind for kind in CANCELLABLE)),
+        ENCOUNTERS.c.cancelled.is_(False),
+    )
+    .values(cancelled=True)
+)
+_LAST_PRACTICE = (
+    select(ENCOUNTERS.c.practice_ods)
+    .where(ENCOUNTERS.c.nhs_number == bindparam("nhs"), ENCOUNTERS.c.practice_ods.is_not(None))
+    .order_by(ENCOUNTERS.c.event_at.desc())
+    .limit(1)
+)
+_LATEST_BAND = (
+    select(SCORES.c.band)
+    .where(SCORES.c.nhs_number == bindparam("nhs"))
+    .order_by(SCORES.c.id.desc())
+    .limit(1)
+)
+_INSERT_SCORE = insert(SCORES)
+_TRIGGER_FOR_VISIT = select(
+    TRIGGERS.c.id,
+    TRIGGERS.c.practice_ods,
+    TRIGGERS.c.trigger,
+    TRIGGERS.c.trigger_event_id,
+    TRIGGERS.c.withdrawn,
+).where(
+    TRIGGERS.c.nhs_number == bindparam("nhs"),
+    TRIGGERS.c.facility == bindparam("facility"),
+    TRIGGERS.c.visit_number == bindparam("visit"),
+)
+_INSERT_TRIGGER = insert(TRIGGERS)
+_REARM_TRIGGER = (
+    update(TRIGGERS)
+    .where(TRIGGERS.c.id == bindparam("trigger_id"))
+    .values(
+        withdrawn=False,
+        withdrawn_at=None,
+        practice_ods=bindparam("practice"),
+        trigger=bindparam("kind"),
+        trigger_event_id=bindparam("event_id"),
+    )
+)
+_WITHDRAW_TRIGGER = (
+    update(TRIGGERS)
+    .where(TRIGGERS.c.id == bindparam("trigger_id"))
+    .values(withdrawn=True, withdrawn_at=bindparam("at"))
+)
+
 
 def profile_of(patient: Patient) -> PatientProfile:
-    conditions = None if patient.conditions is None else frozenset(json.loads(patient.conditions))
-    language = patient.preferred_language
+    return _profile(
+        patient.practice_ods,
+        patient.birth_date,
+        patient.conditions,
+        patient.repeat_medicines,
+        patient.efi_deficits,
+        patient.deprivation_quintile,
+        patient.preferred_language,
+        patient.on_caseload,
+        patient.objects_to_contact,
+    )
+
+
+def _profile(
+    practice_ods: str | None,
+    birth_date: date | None,
+    conditions: str | None,
+    repeat_medicines: int | None,
+    efi_deficits: int | None,
+    deprivation_quintile: int | None,
+    language: str | None,
+    on_caseload: bool,
+    objects_to_contact: bool,
+) -> PatientProfile:
     return PatientProfile(
-        practice_ods=patient.practice_ods,
-        birth_date=patient.birth_date,
-        conditions=conditions,
-        repeat_medicines=patient.repeat_medicines,
-        efi_deficits=patient.efi_deficits,
-        deprivation_quintile=patient.deprivation_quintile,
+        practice_ods=practice_ods,
+        birth_date=birth_date,
+        conditions=None if conditions is None else frozenset(json.loads(conditions)),
+        repeat_medicines=repeat_medicines,
+        efi_deficits=efi_deficits,
+        deprivation_quintile=deprivation_quintile,
         # A language the contract cannot carry (only SQLite stores one) counts as not known.
         preferred_language=language if language and len(language) <= limits.LANGUAGE else None,
-        on_caseload=patient.on_caseload,
-        objects_to_contact=patient.objects_to_contact,
+        on_caseload=on_caseload,
+        objects_to_contact=objects_to_contact,
     )
 
 
@@ -40,24 +171,31 @@ class PatientRepository:
 
     def __init__(self, session: Session) -> None:
         self._session = session
+        self._postgres: bool | None = None
 
     def lock(self, nhs_number: str) -> None:
         """Hold the patient until the transaction ends: one rescore of a patient at a time.
 
         Two rescores at once could each see the old band and both publish the change.
+        PostgreSQL: an advisory lock; SQLite needs none (BEGIN IMMEDIATE lets one writer in).
         """
-        serialize_on(self._session, f"scoring.patient:{nhs_number}")
+        if self._postgres is None:
+            self._postgres = self._session.get_bind().dialect.name == "postgresql"
+        if self._postgres:
+            core_sql(self._session).execute(_LOCK, {"key": f"scoring.patient:{nhs_number}"})
 
     def get(self, nhs_number: str) -> Patient | None:
         return self._session.get(Patient, nhs_number)
 
     def profile(self, nhs_number: str) -> PatientProfile | None:
         """The patient's profile, or None when no practice extract named the patient."""
-        patient = self.get(nhs_number)
-        return profile_of(patient) if patient is not None else None
+        row = core_sql(self._session).execute(_PROFILE, {"nhs": nhs_number}).first()
+        return _profile(*tuple(row)) if row is not None else None
 
     def add(self, patient: Patient) -> None:
+        """Stage a new or changed patient; flushed now, so the Core reads above see it."""
         self._session.add(patient)
+        self._session.flush()
 
 
 class EncounterRepository:
@@ -66,11 +204,11 @@ class EncounterRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def recorded(self, event_id: UUID) -> bool:
-        return self._session.get(HospitalEncounter, event_id) is not None
-
-    def add(self, encounter: HospitalEncounter) -> None:
-        self._session.add(encounter)
+    def record(self, values: Mapping[str, Any]) -> bool:
+        """Store an encounter (every column of `HospitalEncounter`) unless one with its
+        event_id is stored already; returns whether it was new."""
+        statement = _RECORD_ENCOUNTER[self._session.get_bind().dialect.name]
+        return bool(core_sql(self._session).execute(statement, dict(values)).rowcount)
 
     def hospital_use(self, nhs_number: str, as_of: datetime) -> HospitalUse:
         """Non-cancelled emergency admissions and A&E attendances in the 12 months up to `as_of`.
@@ -79,22 +217,8 @@ class EncounterRepository:
         count too.
         """
         since = as_of - timedelta(days=HOSPITAL_WINDOW_DAYS)
-        query = (
-            select(HospitalEncounter.event_type, func.count())
-            .where(
-                HospitalEncounter.nhs_number == nhs_number,
-                col(HospitalEncounter.cancelled).is_(False),
-                HospitalEncounter.event_at >= since,
-                col(HospitalEncounter.event_type).in_(CANCELLABLE),
-                # Only emergency admissions count; every A&E attendance does.
-                or_(
-                    col(HospitalEncounter.event_type) == EncounterEventType.AE_ATTENDANCE,
-                    col(HospitalEncounter.emergency).is_(True),
-                ),
-            )
-            .group_by(HospitalEncounter.event_type)
-        )
-        counts = dict(self._session.exec(query).all())
+        found = core_sql(self._session).execute(_HOSPITAL_USE, {"nhs": nhs_number, "since": since})
+        counts: dict[str, int] = {row.event_type: row.n for row in found}
         return HospitalUse(
             emergency_admissions=counts.get(EncounterEventType.ADMITTED, 0),
             ae_attendances=counts.get(EncounterEventType.AE_ATTENDANCE, 0),
@@ -102,31 +226,15 @@ class EncounterRepository:
 
     def cancel_visit(self, nhs_number: str, facility: str, visit_number: str) -> int:
         """Mark the visit's admissions and attendances cancelled; returns how many rows changed."""
-        result = self._session.execute(
-            update(HospitalEncounter)
-            .where(
-                col(HospitalEncounter.nhs_number) == nhs_number,
-                col(HospitalEncounter.facility) == facility,
-                col(HospitalEncounter.visit_number) == visit_number,
-                col(HospitalEncounter.event_type).in_(CANCELLABLE),
-                col(HospitalEncounter.cancelled).is_(False),
-            )
-            .values(cancelled=True)
+        done = core_sql(self._session).execute(
+            _CANCEL_VISIT, {"nhs": nhs_number, "sender": facility, "visit": visit_number}
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return int(done.rowcount or 0)
 
     def last_practice_seen(self, nhs_number: str) -> str | None:
         """The practice the hospital last named for a patient (for patients without a profile)."""
-        query = (
-            select(HospitalEncounter.practice_ods)
-            .where(
-                HospitalEncounter.nhs_number == nhs_number,
-                col(HospitalEncounter.practice_ods).is_not(None),
-            )
-            .order_by(col(HospitalEncounter.event_at).desc())
-            .limit(1)
-        )
-        return self._session.exec(query).first()
+        found = core_sql(self._session).execute(_LAST_PRACTICE, {"nhs": nhs_number})
+        return cast(str | None, found.scalar())
 
 
 class ScoreRepository:
@@ -137,15 +245,34 @@ class ScoreRepository:
 
     def latest(self, nhs_number: str) -> RiskScoreRecord | None:
         query = (
-            select(RiskScoreRecord)
+            sqlmodel_select(RiskScoreRecord)
             .where(RiskScoreRecord.nhs_number == nhs_number)
             .order_by(col(RiskScoreRecord.id).desc())
             .limit(1)
         )
         return self._session.exec(query).first()
 
+    def latest_band(self, nhs_number: str) -> str | None:
+        """The band of the patient's latest score; None when never scored."""
+        found = core_sql(self._session).execute(_LATEST_BAND, {"nhs": nhs_number})
+        return cast(str | None, found.scalar())
+
+    def insert(self, values: Mapping[str, Any]) -> None:
+        """Store a score (every column of `RiskScoreRecord` but `id`)."""
+        core_sql(self._session).execute(_INSERT_SCORE, dict(values))
+
     def add(self, record: RiskScoreRecord) -> None:
         self._session.add(record)
+
+
+class VisitTrigger(NamedTuple):
+    """A visit's hot-onboarding trigger, as the handlers need it."""
+
+    id: int
+    practice_ods: str
+    trigger: str
+    trigger_event_id: UUID
+    withdrawn: bool
 
 
 class TriggerRepository:
@@ -154,15 +281,34 @@ class TriggerRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def for_visit(
-        self, nhs_number: str, facility: str, visit_number: str
-    ) -> HotOnboardingTrigger | None:
-        query = select(HotOnboardingTrigger).where(
-            HotOnboardingTrigger.nhs_number == nhs_number,
-            HotOnboardingTrigger.facility == facility,
-            HotOnboardingTrigger.visit_number == visit_number,
+    def for_visit(self, nhs_number: str, facility: str, visit_number: str) -> VisitTrigger | None:
+        found = core_sql(self._session).execute(
+            _TRIGGER_FOR_VISIT, {"nhs": nhs_number, "facility": facility, "visit": visit_number}
         )
-        return self._session.exec(query).first()
+        row = found.first()
+        return VisitTrigger._make(row) if row is not None else None
+
+    def insert(self, values: Mapping[str, Any]) -> None:
+        """Store a new trigger (every column of `HotOnboardingTrigger` but `id`); the one
+        trigger per visit constraint speaks here."""
+        core_sql(self._session).execute(_INSERT_TRIGGER, dict(values))
+
+    def rearm(
+        self, trigger_id: int, practice_ods: str, trigger: str, trigger_event_id: UUID
+    ) -> None:
+        """A withdrawn trigger fires again (the visit's patient was admitted again)."""
+        core_sql(self._session).execute(
+            _REARM_TRIGGER,
+            {
+                "trigger_id": trigger_id,
+                "practice": practice_ods,
+                "kind": trigger,
+                "event_id": trigger_event_id,
+            },
+        )
+
+    def withdraw(self, trigger_id: int, at: datetime) -> None:
+        core_sql(self._session).execute(_WITHDRAW_TRIGGER, {"trigger_id": trigger_id, "at": at})
 
     def add(self, trigger: HotOnboardingTrigger) -> None:
         self._session.add(trigger)

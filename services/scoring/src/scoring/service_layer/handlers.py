@@ -6,6 +6,7 @@ and publishes `ScoreChanged` only when the band changes (or on a patient's first
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -23,7 +24,7 @@ from ensemble_contracts.scoring import (
 )
 from ensemble_contracts.topics import HOT_ONBOARDING, SCORE_CHANGES
 from ensemble_runtime.consumer import RejectedEvent
-from scoring.adapters.orm import HospitalEncounter, HotOnboardingTrigger, Patient, RiskScoreRecord
+from scoring.adapters.orm import Patient
 from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.domain.hot_onboarding import TriggerCheck, decide, trigger_kind, withdraws
 from scoring.domain.model import PatientProfile, RiskScore, score_patient
@@ -63,23 +64,43 @@ def rescore(
     practice_hint: str | None = None,
 ) -> RiskScore:
     """Score a patient now, store it, and publish `ScoreChanged` if the band moved."""
+    return _rescore(uow, nhs_number, as_of, envelope, practice_hint).risk
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """A rescore's outcome, with what it read and made, for the caller to reuse."""
+
+    risk: RiskScore
+    profile: PatientProfile | None
+    reasons: list[ScoreReason]
+
+
+def _rescore(
+    uow: ScoringUnitOfWork,
+    nhs_number: str,
+    as_of: datetime,
+    envelope: Mapping[str, Any],
+    practice_hint: str | None,
+) -> Rescored:
     # One rescore of a patient at a time, or two could each see the old band and both publish.
     uow.patients.lock(nhs_number)
     profile = uow.patients.profile(nhs_number)
     risk = score_patient(profile, uow.encounters.hospital_use(nhs_number, as_of), as_of.date())
-    previous = uow.scores.latest(nhs_number)
-    uow.scores.add(
-        RiskScoreRecord(
-            nhs_number=nhs_number,
-            score=risk.score,
-            band=risk.band,
-            model_version=risk.model_version,
-            reasons=json.dumps([r.model_dump() for r in reasons_of(risk)]),
-            inputs=json.dumps(risk.inputs),
-            computed_at=uow.clock(),
-        )
+    reasons = reasons_of(risk)
+    previous_band = uow.scores.latest_band(nhs_number)
+    uow.scores.insert(
+        {
+            "nhs_number": nhs_number,
+            "score": risk.score,
+            "band": risk.band,
+            "model_version": risk.model_version,
+            "reasons": json.dumps([r.model_dump() for r in reasons]),
+            "inputs": json.dumps(risk.inputs),
+            "computed_at": uow.clock(),
+        }
     )
-    if previous is None or previous.band != risk.band:
+    if previous_band != risk.band:  # a change, or the patient's first score (None)
         practice = (profile.practice_ods if profile else None) or practice_hint
         uow.publish(
             SCORE_CHANGES,
@@ -89,12 +110,12 @@ def rescore(
                 model_version=risk.model_version,
                 score=risk.score,
                 band=risk.band,
-                previous_band=previous.band if previous else None,
+                previous_band=previous_band,
                 practice_ods=practice or uow.encounters.last_practice_seen(nhs_number),
-                reasons=reasons_of(risk),
+                reasons=reasons,
             ),
         )
-    return risk
+    return Rescored(risk, profile, reasons)
 
 
 # --- profiles --------------------------------------------------------------------------------
@@ -131,33 +152,32 @@ def handle_encounter(uow: ScoringUnitOfWork, event: EncounterEvent) -> None:
     """Record the encounter, rescore, then trigger or withdraw hot onboarding."""
     if not is_valid_nhs_number(event.nhs_number):
         raise RejectedEvent("invalid or placeholder NHS number")
-    if uow.encounters.recorded(event.event_id):
-        return  # already recorded (the inbox normally catches this first)
     at = event_time(event, uow.clock())
-    uow.encounters.add(
-        HospitalEncounter(
-            event_id=event.event_id,
-            nhs_number=event.nhs_number,
-            event_type=event.event_type,
-            emergency=event.emergency,
-            practice_ods=event.practice_ods,
-            facility=event.sending_facility,
-            visit_number=event.visit_number,
-            event_at=at,
-            received_at=uow.clock(),
-        )
+    recorded_now = uow.encounters.record(
+        {
+            "event_id": event.event_id,
+            "nhs_number": event.nhs_number,
+            "event_type": event.event_type,
+            "emergency": event.emergency,
+            "practice_ods": event.practice_ods,
+            "facility": event.sending_facility,
+            "visit_number": event.visit_number,
+            "event_at": at,
+            "cancelled": False,
+            "received_at": uow.clock(),
+        }
     )
+    if not recorded_now:
+        return  # already recorded (the inbox normally catches this first)
     if withdraws(event.event_type) and event.visit_number:
         uow.encounters.cancel_visit(event.nhs_number, event.sending_facility, event.visit_number)
-    uow.flush()
 
     envelope = event.caused(producer=PRODUCER)
-    risk = rescore(uow, event.nhs_number, at, envelope, practice_hint=event.practice_ods)
-    profile = uow.patients.profile(event.nhs_number)
+    rescored = _rescore(uow, event.nhs_number, at, envelope, practice_hint=event.practice_ods)
     if withdraws(event.event_type):
-        _withdraw(uow, event, risk, profile)
+        _withdraw(uow, event, rescored)
     elif trigger_kind(event.event_type, event.emergency) is not None:
-        _maybe_trigger(uow, event, risk, profile)
+        _maybe_trigger(uow, event, rescored)
 
 
 def visit_key(event: EncounterEvent) -> str:
@@ -165,13 +185,9 @@ def visit_key(event: EncounterEvent) -> str:
     return event.visit_number or f"event:{event.event_id}"
 
 
-def _maybe_trigger(
-    uow: ScoringUnitOfWork,
-    event: EncounterEvent,
-    risk: RiskScore,
-    profile: PatientProfile | None,
-) -> None:
-    known = profile or PatientProfile()
+def _maybe_trigger(uow: ScoringUnitOfWork, event: EncounterEvent, rescored: Rescored) -> None:
+    risk = rescored.risk
+    known = rescored.profile or PatientProfile()
     practice = known.practice_ods or event.practice_ods
     visit = visit_key(event)
     existing = uow.triggers.for_visit(event.nhs_number, event.sending_facility, visit)
@@ -188,25 +204,24 @@ def _maybe_trigger(
         )
     )
     if decision.trigger is None or practice is None:
-        log.info("no hot onboarding", why=decision.why)
+        log.debug("no hot onboarding", why=decision.why)  # every admission: DEBUG
         return
     if existing is None:
-        existing = HotOnboardingTrigger(
-            nhs_number=event.nhs_number,
-            facility=event.sending_facility,
-            visit_number=visit,
-            practice_ods=practice,
-            trigger=decision.trigger,
-            trigger_event_id=event.event_id,
-            created_at=uow.clock(),
+        uow.triggers.insert(
+            {
+                "nhs_number": event.nhs_number,
+                "facility": event.sending_facility,
+                "visit_number": visit,
+                "practice_ods": practice,
+                "trigger": decision.trigger,
+                "trigger_event_id": event.event_id,
+                "withdrawn": False,
+                "created_at": uow.clock(),
+                "withdrawn_at": None,
+            }
         )
     else:  # the visit's earlier trigger was withdrawn and the patient is admitted again
-        existing.withdrawn = False
-        existing.withdrawn_at = None
-        existing.practice_ods = practice
-        existing.trigger = decision.trigger
-        existing.trigger_event_id = event.event_id
-    uow.triggers.add(existing)
+        uow.triggers.rearm(existing.id, practice, decision.trigger, event.event_id)
     uow.publish(
         HOT_ONBOARDING,
         HotOnboarding(
@@ -220,26 +235,20 @@ def _maybe_trigger(
             trigger=decision.trigger,
             trigger_event_id=event.event_id,
             preferred_language=known.preferred_language,
-            reasons=reasons_of(risk),
+            reasons=rescored.reasons,
         ),
     )
     log.info("hot onboarding triggered", why=decision.why)
 
 
-def _withdraw(
-    uow: ScoringUnitOfWork,
-    event: EncounterEvent,
-    risk: RiskScore,
-    profile: PatientProfile | None,
-) -> None:
+def _withdraw(uow: ScoringUnitOfWork, event: EncounterEvent, rescored: Rescored) -> None:
     if not event.visit_number:
         return
     trigger = uow.triggers.for_visit(event.nhs_number, event.sending_facility, event.visit_number)
     if trigger is None or trigger.withdrawn:
         return
-    trigger.withdrawn = True
-    trigger.withdrawn_at = uow.clock()
-    uow.triggers.add(trigger)
+    uow.triggers.withdraw(trigger.id, uow.clock())
+    risk, profile = rescored.risk, rescored.profile
     uow.publish(
         HOT_ONBOARDING,
         HotOnboarding(
@@ -253,7 +262,7 @@ def _withdraw(
             trigger=trigger.trigger,
             trigger_event_id=trigger.trigger_event_id,
             preferred_language=profile.preferred_language if profile else None,
-            reasons=reasons_of(risk),
+            reasons=rescored.reasons,
         ),
     )
     log.info("hot onboarding withdrawn")
