@@ -119,6 +119,9 @@ def core_sql(session: Session) -> CoreSql:
     return cast(CoreSql, found)
 
 
+_ADVISORY_XACT_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
 def serialize_on(session: Session, key: str) -> None:
     """Hold a lock on `key` until the transaction ends, so work on one key runs one at a time.
 
@@ -126,9 +129,7 @@ def serialize_on(session: Session, key: str) -> None:
     lets one writer in at a time.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
-        )
+        core_sql(session).execute(_ADVISORY_XACT_LOCK, {"key": key})
 
 
 def is_transient_conflict(error: OperationalError) -> bool:
