@@ -1,9 +1,10 @@
 """SQL store: SQLite (embedded default, one file per service) or PostgreSQL."""
 
 import asyncio
+import contextlib
 import contextvars
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +50,32 @@ def create_db_engine(url: str) -> Engine:
     )
 
 
+_DURABLE = "PRAGMA synchronous=FULL"
+
+
+@contextlib.contextmanager
+def without_flush_wait(connection: Connection) -> Iterator[None]:
+    """Transactions begun on `connection` inside this block commit without waiting for the
+    disk: for work whose loss in a power cut is harmless (e.g. marking outbox rows sent).
+    SQLite takes the setting only outside a transaction, so on the driver's connection;
+    PostgreSQL's setting lasts for the session, so it is set back too."""
+    driver = connection.connection.dbapi_connection
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite and driver is not None:
+        driver.execute("PRAGMA synchronous=NORMAL")
+    elif not sqlite:
+        connection.exec_driver_sql("SET synchronous_commit = off")
+        connection.commit()
+    try:
+        yield
+    finally:
+        if sqlite and driver is not None:
+            driver.execute(_DURABLE)
+        elif not sqlite:
+            connection.exec_driver_sql("SET synchronous_commit = on")
+            connection.commit()
+
+
 def reader_engine(engine: Engine) -> Engine:
     """An engine for reads only. SQLite in WAL mode lets readers run beside the one writer,
     so a file database gets read-only connections that never take the write lock; an
@@ -77,7 +104,7 @@ def _sqlite_engine(url: str, read_only: bool = False) -> Engine:
         else:
             cursor.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit survives power loss, which the HL7 ACK and the outbox rely on.
-            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute(_DURABLE)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()

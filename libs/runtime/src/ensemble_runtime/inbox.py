@@ -23,10 +23,6 @@ class ProcessedEvent(SQLModel, table=True):
     processed_at: datetime = Field(default_factory=lambda: datetime.now(UTC), sa_type=UtcDateTime)
 
 
-_SEEN = select(col(ProcessedEvent.event_id)).where(
-    col(ProcessedEvent.consumer) == bindparam("consumer"),
-    col(ProcessedEvent.event_id) == bindparam("event_id"),
-)
 _SEEN_AMONG = select(col(ProcessedEvent.event_id)).where(
     col(ProcessedEvent.consumer) == bindparam("consumer"),
     col(ProcessedEvent.event_id).in_(bindparam("event_ids", expanding=True)),
@@ -44,8 +40,7 @@ class Inbox:
         self._session = session
 
     def seen(self, consumer: str, event_id: UUID) -> bool:
-        found = core_sql(self._session).execute(_SEEN, {"consumer": consumer, "event_id": event_id})
-        return found.first() is not None
+        return event_id in self.seen_among(consumer, [event_id])
 
     def seen_among(self, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
         """Which of these events this consumer has already applied (one query a batch)."""
@@ -64,9 +59,3 @@ class Inbox:
                 _RECORD,
                 [{"consumer": consumer, "event_id": e, "processed_at": now} for e in event_ids],
             )
-
-    def record(self, consumer: str, event_id: UUID) -> None:
-        core_sql(self._session).execute(
-            _RECORD,
-            {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)},
-        )

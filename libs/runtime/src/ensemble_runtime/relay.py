@@ -30,7 +30,7 @@ from sqlmodel import Session
 
 from ensemble_contracts.dead_letter import DeadLetter
 from ensemble_runtime import metrics
-from ensemble_runtime.db import StoreWorker
+from ensemble_runtime.db import StoreWorker, without_flush_wait
 from ensemble_runtime.dead_letters import letter_bytes, parked_letter, without_payload
 from ensemble_runtime.errors import describe_error, is_refused_for_good
 from ensemble_runtime.kafka import DEAD_LETTER_COMPRESSION, DEAD_LETTER_MAX_REQUEST_BYTES
@@ -150,7 +150,7 @@ class OutboxRelay:
         handled: list[int] = []
         stopped_keys: set[str | None] = set()
         for row, error in zip(rows, outcomes, strict=True):
-            if row.key in stopped_keys or row.id is None:
+            if row.key in stopped_keys:
                 continue  # an earlier row of this key is still owed: keep the order
             if error is None:
                 handled.append(row.id)
@@ -246,21 +246,13 @@ class OutboxRelay:
         on the store's one writer. (SQLite's next FULL commit flushes it anyway.)"""
         if not ids:
             return
-        with self._engine.connect() as connection:
-            sqlite = connection.dialect.name == "sqlite"
-            # SQLite takes the setting only outside a transaction: on the driver's connection.
-            driver = connection.connection.dbapi_connection if sqlite else None
-            if driver is not None:
-                driver.execute("PRAGMA synchronous=NORMAL")
-            try:
-                with Session(connection) as session:
-                    if not sqlite:
-                        session.execute(text("SET LOCAL synchronous_commit = off"))
-                    mark_published(session, ids)
-                    session.commit()
-            finally:
-                if driver is not None:
-                    driver.execute("PRAGMA synchronous=FULL")
+        with (
+            self._engine.connect() as connection,
+            without_flush_wait(connection),
+            Session(connection) as session,
+        ):
+            mark_published(session, ids)
+            session.commit()
 
     def _prune(self) -> None:
         with Session(self._engine) as session:

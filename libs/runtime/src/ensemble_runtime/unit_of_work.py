@@ -39,6 +39,7 @@ class UnitOfWork(Generic[S]):
         self._published = False
         self._after_commit: list[Callable[[], None]] = []
         self._item: SessionTransaction | None = None  # the SAVEPOINT of a grouped command
+        self._item_actions = 0  # after-commit actions registered before that command began
 
     def open_repositories(self, session: Session) -> None:
         """Attach the service's repositories to this unit of work (services override)."""
@@ -80,9 +81,10 @@ class UnitOfWork(Generic[S]):
         self._committed()
 
     def rollback(self) -> None:
-        if self._item is not None:
+        if self._item is not None:  # grouped: undo this command alone, and its actions
             self._item.rollback()
             self._item = None
+            del self._after_commit[self._item_actions :]
             return
         self._session.rollback()
         self._published = False
@@ -93,7 +95,7 @@ class UnitOfWork(Generic[S]):
         releases the savepoint; an error, or no commit, undoes only this command.
         Returns (True, result) or (False, error)."""
         self._item = self._session.begin_nested()
-        actions_before = len(self._after_commit)
+        self._item_actions = len(self._after_commit)
         try:
             result = work()
         except Exception as error:
@@ -101,9 +103,7 @@ class UnitOfWork(Generic[S]):
         else:
             outcome = (True, result)
         if self._item is not None:  # failed, or returned without committing: undo it
-            self._item.rollback()
-            self._item = None
-            del self._after_commit[actions_before:]
+            self.rollback()
         return outcome
 
     def commit_group(self) -> None:
