@@ -7,7 +7,8 @@ their cases, as a service shares its store across requests.
 
 import asyncio
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import pytest
@@ -19,7 +20,7 @@ from ensemble_devkit.synthetic import test_nhs_numbers
 from ensemble_devkit.testkit import ServiceKit, token, tokens
 from ensemble_runtime.definition import ServiceDefinition
 
-from .report import FUZZ_DIR, shrink_on_failure
+from .report import FUZZ_DIR, Stats, shrink_on_failure
 
 # Hypothesis keeps its caches under run/fuzz, not in a `.hypothesis` of the working directory.
 set_hypothesis_home_dir(FUZZ_DIR / "hypothesis-home")
@@ -84,6 +85,21 @@ def kit_for(
     definition: ServiceDefinition[Any, Any], database_url: str, **settings: Any
 ) -> ServiceKit[Any, Any]:
     return ServiceKit(definition, database_url, **(caller_settings(definition) | settings))
+
+
+@contextmanager
+def fuzz_target(
+    name: str, definition: ServiceDefinition[Any, Any], database_url: str, **settings: Any
+) -> Iterator[tuple[ServiceKit[Any, Any], Stats]]:
+    """A target's kit on its store and its figures: saved whatever happens, checked after."""
+    kit = kit_for(definition, database_url, **settings)
+    stats = Stats(name, store_of(database_url), fuzz_settings().max_examples)
+    try:
+        yield kit, stats
+    finally:
+        kit.dispose()
+        stats.save()
+    stats.check()
 
 
 def bearer(kind: str, principal: str) -> dict[str, str]:

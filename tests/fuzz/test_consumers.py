@@ -31,7 +31,7 @@ from ensemble_runtime.definition import ServiceDefinition, Subscription
 from .harness import DeadLetters, FakeMessage, Offsets, record
 from .report import CRASH, HANG, Stats
 from .strategies import dump_json, model_dicts, raw_json_bodies, weighted
-from .support import NHS_POOL, Loop, bearer, fuzz_settings, kit_for, store_of, timeout_for
+from .support import NHS_POOL, Loop, bearer, fuzz_settings, fuzz_target, timeout_for
 
 # One attempt: a failing event is dead-lettered at once (retries only add sleeping).
 CONSUMER_SETTINGS = {"consumer_max_attempts": 1, "consumer_retry_base_seconds": 0.01}
@@ -281,15 +281,9 @@ def test_every_event_is_applied_or_dead_lettered_cleanly(
     loop: Loop,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    kit = kit_for(definition, database_url, **CONSUMER_SETTINGS)
-    name = f"consumer-{subscription.group}"
-    stats = Stats(name, store_of(database_url), fuzz_settings().max_examples)
     letters = DeadLetters()
     letters.install(monkeypatch)
-    try:
+    name = f"consumer-{subscription.group}"
+    with fuzz_target(name, definition, database_url, **CONSUMER_SETTINGS) as (kit, stats):
         seed(kit, loop)
         fuzz_consumer(kit, loop, stats, subscription, letters)
-    finally:
-        kit.dispose()
-        stats.save()
-    stats.check()

@@ -14,7 +14,7 @@ from scoring.service_layer.extracts import NotText, decode_extract
 
 from .report import CRASH, SERVER_ERROR, Stats
 from .strategies import csv_extracts, ndjson_extracts
-from .support import NHS_POOL, Loop, bearer, fuzz_settings, kit_for, store_of, timeout_for
+from .support import NHS_POOL, Loop, bearer, fuzz_settings, fuzz_target, timeout_for
 
 LINE_ERROR = re.compile(r"^line (\d+): .+", re.DOTALL)
 MORE_ERRORS = re.compile(r"^\.\.\. and (\d+) more errors$")
@@ -132,11 +132,5 @@ def fuzz_extracts(
 
 @timeout_for()
 def test_extracts_never_fail_and_report_every_bad_line(database_url: str, loop: Loop) -> None:
-    kit = kit_for(DEFINITION, database_url)
-    stats = Stats("scoring-extracts", store_of(database_url), fuzz_settings().max_examples)
-    try:
+    with fuzz_target("scoring-extracts", DEFINITION, database_url) as (kit, stats):
         fuzz_extracts(kit, loop, stats)
-    finally:
-        kit.dispose()
-        stats.save()
-    stats.check()

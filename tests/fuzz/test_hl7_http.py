@@ -15,7 +15,7 @@ from hospital_feed.service import DEFINITION
 
 from .report import CRASH, SERVER_ERROR, Stats
 from .strategies import hl7_messages
-from .support import Loop, bearer, fuzz_settings, kit_for, store_of, timeout_for
+from .support import Loop, bearer, fuzz_settings, fuzz_target, timeout_for
 
 AUTHS = st.sampled_from(
     [("sender", "RCB")] * 8
@@ -110,11 +110,5 @@ def fuzz_hl7_http(
 
 @timeout_for()
 def test_every_hl7_body_is_answered_and_kept(database_url: str, loop: Loop) -> None:
-    kit = kit_for(DEFINITION, database_url)
-    stats = Stats("hl7-http", store_of(database_url), fuzz_settings().max_examples)
-    try:
+    with fuzz_target("hl7-http", DEFINITION, database_url) as (kit, stats):
         fuzz_hl7_http(kit, loop, stats)
-    finally:
-        kit.dispose()
-        stats.save()
-    stats.check()

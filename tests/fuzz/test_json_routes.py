@@ -34,7 +34,7 @@ from .strategies import (
     json_values,
     raw_json_bodies,
 )
-from .support import CALLERS, NHS_POOL, Loop, bearer, fuzz_settings, kit_for, store_of, timeout_for
+from .support import CALLERS, NHS_POOL, Loop, bearer, fuzz_settings, fuzz_target, timeout_for
 
 DEFINITIONS = load_definitions()
 NOT_READY_IS_503 = "/readyz"  # the runtime is not started in-process: readiness says so
@@ -311,12 +311,5 @@ def fuzz_routes(
 def test_no_route_answers_5xx_and_strangers_get_401(
     definition: ServiceDefinition[Any, Any], database_url: str, loop: Loop
 ) -> None:
-    kit = kit_for(definition, database_url)
-    name = f"json-routes-{definition.name}"
-    stats = Stats(name, store_of(database_url), fuzz_settings().max_examples)
-    try:
+    with fuzz_target(f"json-routes-{definition.name}", definition, database_url) as (kit, stats):
         fuzz_routes(kit, loop, stats)
-    finally:
-        kit.dispose()
-        stats.save()
-    stats.check()

@@ -15,7 +15,7 @@ from hospital_feed.service import DEFINITION
 
 from .report import CRASH, HANG, UNANSWERED, Stats
 from .strategies import complete_frames, mllp_streams
-from .support import Loop, fuzz_settings, kit_for, store_of, timeout_for
+from .support import Loop, fuzz_settings, fuzz_target, timeout_for
 
 MAX_MESSAGE_BYTES = 256 * 1024  # small enough that oversize frames are cheap to send
 READ_TIMEOUT = 0.5  # the listener's read and idle timeouts (short: some senders never close)
@@ -137,11 +137,5 @@ def fuzz_mllp(
 
 @timeout_for(per_case=0.5)
 def test_every_frame_gets_one_framed_ack(database_url: str, loop: Loop) -> None:
-    kit = kit_for(DEFINITION, database_url)
-    stats = Stats("mllp", store_of(database_url), fuzz_settings().max_examples)
-    try:
+    with fuzz_target("mllp", DEFINITION, database_url) as (kit, stats):
         fuzz_mllp(kit, loop, stats)
-    finally:
-        kit.dispose()
-        stats.save()
-    stats.check()
