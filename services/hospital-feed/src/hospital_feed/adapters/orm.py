@@ -69,6 +69,11 @@ class AlertStatus(StrEnum):
     RETRACTED = "retracted"
 
 
+class RecipientReason(StrEnum):
+    REGISTERED = "registered"  # PD1-3 names the practice
+    ROSTER = "roster"  # the recipient's roster lists the patient
+
+
 class PracticeAlert(SQLModel, table=True):
     """What a practice sees about one of its registered patients."""
 
@@ -91,3 +96,62 @@ class PracticeAlert(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UtcDateTime)  # the unit of work's clock
     status: str = Field(default=AlertStatus.ACTIVE, max_length=20)
     retracted_by_event_id: UUID | None = None
+    # What the encounter says (issue 9): an emergency or elective admission, how a discharge
+    # ended (PV1-36), and why this recipient is told (registered practice or its roster).
+    emergency: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    disposition: str | None = Field(default=None, max_length=limits.CODE)
+    recipient_reason: str = Field(
+        default=RecipientReason.REGISTERED,
+        max_length=20,
+        sa_column_kwargs={"server_default": RecipientReason.REGISTERED.value},
+    )
+    # The practice team's acknowledgement: seen, then actioned with an outcome (who, when).
+    seen_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    seen_by: str | None = Field(default=None, max_length=100)
+    actioned_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    actioned_by: str | None = Field(default=None, max_length=100)
+    outcome: str | None = Field(default=None, max_length=30)
+
+
+class PatientRisk(SQLModel, table=True):
+    """The patient's current risk band, projected from scoring.score-changes.v1 (never by
+    calling scoring). The newest score by `scored_at` wins, so a late event cannot undo it."""
+
+    __tablename__ = "patient_risk"
+
+    nhs_number: str = Field(primary_key=True, max_length=10)
+    band: str = Field(max_length=20)
+    score: int
+    model_version: str = Field(max_length=limits.SHORT_TEXT)
+    reasons: str = Field(sa_type=Text)  # JSON list of {factor, points, detail}
+    scored_at: datetime = Field(sa_type=UtcDateTime)  # the event's occurred_at
+    event_id: UUID
+
+
+class PatientCaseload(SQLModel, table=True):
+    """Whether a patient is referred to or on a programme's caseload, projected from
+    referral.referrals.v1: one row per patient and service, the newest referral event's
+    status."""
+
+    __tablename__ = "patient_caseloads"
+
+    nhs_number: str = Field(primary_key=True, max_length=10)
+    service: str = Field(primary_key=True, max_length=30)  # health_coaching, complex_care
+    referral_id: UUID
+    status: str = Field(max_length=20)  # the referral's status
+    practice_ods: str = Field(max_length=limits.ODS_CODE)
+    updated_at: datetime = Field(sa_type=UtcDateTime)  # the event's occurred_at
+    event_id: UUID
+
+
+class RosterEntry(SQLModel, table=True):
+    """A patient a recipient (practice or care team) follows by subscription, whatever PD1-3
+    says."""
+
+    __tablename__ = "roster_entries"
+    __table_args__ = (Index("ix_roster_entries_patient", "nhs_number"),)
+
+    recipient: str = Field(primary_key=True, max_length=limits.ODS_CODE)
+    nhs_number: str = Field(primary_key=True, max_length=10)
+    added_at: datetime = Field(sa_type=UtcDateTime)
+    added_by: str = Field(max_length=100)

@@ -1,14 +1,14 @@
-"""alert acknowledgement: seen and actioned, who and when (issue 9)
+"""webhooks and delivery preferences (issue 9)
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Created: 2026-12-06
 """
 
 from collections.abc import Sequence
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
