@@ -78,6 +78,13 @@ def kind_of(dependency: object) -> str | None:
     return _KIND_OF.get(dependency) if callable(dependency) else None
 
 
+async def principal_of(request: Request, kind: str, token: str) -> str | None:
+    """The principal a token of `kind` belongs to, or None: the one place a token is checked
+    (bearer headers, and pages that sign in with a token)."""
+    registry: TokenRegistry = request.app.state.runtime.callers[kind]
+    return registry.principal_for(token)
+
+
 @functools.cache
 def caller(kind: str) -> Dependency:
     """A dependency: the principal of a caller of `kind` ("sender", "practice", "staff").
@@ -86,8 +93,7 @@ def caller(kind: str) -> Dependency:
     """
 
     async def authenticated(request: Request) -> str:
-        registry: TokenRegistry = request.app.state.runtime.callers[kind]
-        principal = registry.principal_for(bearer_token(request))
+        principal = await principal_of(request, kind, bearer_token(request))
         if principal is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
