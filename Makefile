@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.8
 export UV_PYTHON := 3.11
 
-.PHONY: help bootstrap run run-postgres test test-fast lint contracts bench bench-quick fuzz kafka-start kafka-stop clean
+.PHONY: help bootstrap browser run run-postgres test test-fast lint contracts bench bench-quick fuzz kafka-start kafka-stop clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,7 +37,13 @@ define each_package
 	uv run --no-sync pytest tests $(1) || [ $$? = 5 ]
 endef
 
-test: bootstrap lint ## lint, then every test tier on real Kafka, SQLite and PostgreSQL
+# The page tests need Debian's Chromium: installed here, and required (a missing browser fails
+# the page tests instead of skipping them).
+browser: ## install Debian's Chromium and ChromeDriver for the page tests (if missing)
+	deploy/browser/chromium.sh ensure
+
+test: export ENSEMBLE_REQUIRE_BROWSER = 1
+test: bootstrap lint browser ## lint, then every test tier on real Kafka, SQLite and PostgreSQL
 	$(call each_package,$(PYTEST_ARGS))
 
 test-fast: bootstrap ## unit tests only (no broker, no PostgreSQL), each package alone
