@@ -1,9 +1,10 @@
-"""What a staff request did, for its one `audit` log line.
+"""What a staff or practice request did, for its one `audit` log line.
 
-The HTTP guard writes one `audit` line per staff request: who, the method, the route
-template and the status. Only the route knows what it did, so it adds that to the same line
-with `audit_detail(action="referrals.list", referrals=3)`. A detail is an action name or a
-count, never a value from the request, so no patient identifier can reach the line.
+The HTTP guard writes one `audit` line per staff or practice request: who (principal and
+user), the method, the route template and the status. Only the route knows what it did,
+so it adds that to the same line with `audit_detail(action="referrals.list", referrals=3)`.
+A detail is an action name or a count, never a value from the request, so no patient
+identifier can reach the line.
 
 The guard opens a fresh `AuditDetails` per request (`collecting_details`). The context
 variable holds that mutable object rather than the details themselves: a sync route or
@@ -18,7 +19,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 # Fields of the line that the guard fills in itself; a count cannot overwrite them.
-GUARD_FIELDS = frozenset({"event", "principal_kind", "principal", "method", "route", "status"})
+GUARD_FIELDS = frozenset(
+    {"event", "principal_kind", "principal", "user", "method", "route", "status"}
+)
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")  # e.g. `referrals.accept`
 _MAX_ACTION = 100
 

@@ -4,15 +4,25 @@ One dependency for every route of every service: `Depends(caller("practice"))` a
 unless the request carries a token of that kind, and gives the route the caller's principal
 (an MSH-4 code, an ODS code, a staff name). `own_practice` adds the rule every practice route
 shares: the ODS code in the path must be the caller's own.
+
+A token is looked up first in the kind's env-configured `TokenRegistry`, then, when the
+service definition names one (`ServiceDefinition.credential_lookups`), in the service's own
+store: one indexed read per request on the reader engine, off the event loop. Nothing is
+cached beyond the request, so a token revoked in the store is refused by the next request.
+The caller's user (a person at a practice; for an env token, the principal) is
+`caller_user(request)`.
 """
 
 import functools
 import hmac
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from sqlmodel import Session
 
 MIN_TOKEN_LENGTH = 16
 
@@ -78,11 +88,71 @@ def kind_of(dependency: object) -> str | None:
     return _KIND_OF.get(dependency) if callable(dependency) else None
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who presented a token: the principal (an ODS code, ...) and the person (the user)."""
+
+    principal: str
+    user: str
+
+
+# A store lookup of a caller kind: (reader session, presented token, now) -> the caller of a
+# valid token, or None. Run through `ServiceRuntime.read`; it should be one indexed SELECT.
+CredentialLookup = Callable[[Session, str, datetime], Caller | None]
+_SCOPE_CALLERS = "ensemble.callers"  # per-request memo: (kind, token) -> Caller | None
+
+
+async def authenticate(scope: MutableMapping[str, Any], kind: str, token: str) -> Caller | None:
+    """The caller a token of `kind` belongs to, or None: the env registry of the kind first,
+    then the service's store lookup for it, if any.
+
+    The answer is kept in the request's scope only (the guard, the route's dependency and the
+    audit line ask the same question), never across requests: a revoke takes effect at once.
+    """
+    memo: dict[tuple[str, str], Caller | None] = scope.setdefault(_SCOPE_CALLERS, {})
+    key = (kind, token)
+    if key not in memo:
+        memo[key] = await _look_up(scope, kind, token)
+    return memo[key]
+
+
+async def _look_up(scope: MutableMapping[str, Any], kind: str, token: str) -> Caller | None:
+    if not token:
+        return None
+    runtime = getattr(getattr(scope.get("app"), "state", None), "runtime", None)
+    registry: TokenRegistry | None = getattr(runtime, "callers", {}).get(kind)
+    principal = registry.principal_for(token) if registry is not None else None
+    if principal is not None:
+        return Caller(principal, principal)
+    definition = getattr(runtime, "definition", None)
+    lookups: Mapping[str, CredentialLookup] = getattr(definition, "credential_lookups", {})
+    lookup = lookups.get(kind)
+    if lookup is None or runtime is None:
+        return None
+    found: Caller | None = await runtime.read(lookup, token, runtime.clock())
+    return found
+
+
 async def principal_of(request: Request, kind: str, token: str) -> str | None:
     """The principal a token of `kind` belongs to, or None: the one place a token is checked
-    (bearer headers, and pages that sign in with a token)."""
-    registry: TokenRegistry = request.app.state.runtime.callers[kind]
-    return registry.principal_for(token)
+    (bearer headers, and pages that sign in with a token). `caller_of` gives the user too."""
+    found = await caller_of(request, kind, token)
+    return found.principal if found is not None else None
+
+
+async def caller_of(request: Request, kind: str, token: str) -> Caller | None:
+    """The caller (principal and user) a token of `kind` belongs to, or None."""
+    return await authenticate(request.scope, kind, token)
+
+
+def caller_user(request: Request) -> str:
+    """The user of the request's authenticated caller (e.g. "alice" at a practice; an env
+    token's principal), for "seen by" and the like. Only after a `caller(kind)` dependency
+    has accepted the request: otherwise a LookupError (a route bug, not a caller's)."""
+    user = getattr(request.state, "caller_user", None)
+    if not isinstance(user, str):
+        raise LookupError("no authenticated caller: the route needs a caller(kind) dependency")
+    return user
 
 
 @functools.cache
@@ -93,14 +163,15 @@ def caller(kind: str) -> Dependency:
     """
 
     async def authenticated(request: Request) -> str:
-        principal = await principal_of(request, kind, bearer_token(request))
-        if principal is None:
+        found = await caller_of(request, kind, bearer_token(request))
+        if found is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 "unknown token",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        return principal
+        request.state.caller_user = found.user
+        return found.principal
 
     authenticated.__name__ = f"{kind}_caller"
     _KIND_OF[authenticated] = kind

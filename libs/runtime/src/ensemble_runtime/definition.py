@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from fastapi import APIRouter
 
 from ensemble_contracts import Envelope, TopicSpec
+from ensemble_runtime.auth import CredentialLookup
 from ensemble_runtime.config import ServiceSettings
 from ensemble_runtime.unit_of_work import UnitOfWork
 
@@ -68,3 +69,6 @@ class ServiceDefinition(Generic[S, U]):
     commands: Mapping[type[Any], Callable[[U, Any], Any]] = field(default_factory=dict)
     routers: Sequence[APIRouter] = ()
     components: Sequence[Callable[["ServiceRuntime[S, U]"], Iterable[Component]]] = ()
+    # Caller kind -> a store lookup of its tokens, consulted after the kind's env tokens
+    # (see auth.authenticate): e.g. practice users' tokens kept hashed in the service's store.
+    credential_lookups: Mapping[str, CredentialLookup] = field(default_factory=dict)

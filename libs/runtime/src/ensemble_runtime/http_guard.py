@@ -14,10 +14,11 @@
   `MAX_JSON_DEPTH` answer 422 in FastAPI's shape (`json_invalid`), never 500.
 - **Last resort**: an unexpected exception is logged by class only (no message, no traceback:
   both can carry values) and answered `500 {"detail": "internal error"}`.
-- **Audit**: every request authenticated as staff is logged as one `audit` line: the caller's
-  kind and name, the method, the route template (never the raw path: paths carry NHS numbers),
-  the status, and what the route added with `ensemble_runtime.audit.audit_detail` (an action
-  and counts).
+- **Audit**: every request authenticated as staff or as a practice is logged as one `audit`
+  line: the caller's kind and name (principal), its user (the person at a practice; for an env
+  token, the principal), the method, the route template (never the raw path: paths carry NHS
+  numbers), the status, and what the route added with `ensemble_runtime.audit.audit_detail`
+  (an action and counts).
 
 `guard(app, max_body_bytes)` installs all of it; `create_app` calls it for every service.
 """
@@ -25,7 +26,7 @@
 import email.message
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any, Final
 
 import structlog
@@ -49,6 +50,8 @@ MAX_JSON_DEPTH: Final = 64
 MAX_JSON_INT: Final = 2**63 - 1  # what a BIGINT (PostgreSQL) or INTEGER (SQLite) can hold
 MIN_JSON_INT: Final = -(2**63)
 MAX_ERROR_TEXT: Final = 200  # characters of a validation message or location part
+# Callers whose every request is one audit line: staff, and practices reading patient alerts.
+AUDITED_KINDS: Final = frozenset({"staff", "practice"})
 
 
 def _log() -> Any:
@@ -170,18 +173,18 @@ def _bearer(headers: Headers) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def principals(app: Any, headers: Headers, kinds: frozenset[str]) -> dict[str, str] | None:
-    """The caller's principal for every one of `kinds`, or None unless all of them accept it."""
-    runtime = getattr(getattr(app, "state", None), "runtime", None)
-    callers: Mapping[str, auth.TokenRegistry] = getattr(runtime, "callers", {})
+async def principals(
+    scope: MutableMapping[str, Any], headers: Headers, kinds: frozenset[str]
+) -> dict[str, auth.Caller] | None:
+    """The caller for every one of `kinds`, or None unless all of them accept the token
+    (`auth.authenticate`: env tokens, then the service's store; asked once per request)."""
     token = _bearer(headers)
-    found: dict[str, str] = {}
+    found: dict[str, auth.Caller] = {}
     for kind in sorted(kinds):
-        registry = callers.get(kind)
-        principal = registry.principal_for(token) if registry and token else None
-        if principal is None:
+        caller = await auth.authenticate(scope, kind, token) if token else None
+        if caller is None:
             return None
-        found[kind] = principal
+        found[kind] = caller
     return found
 
 
@@ -189,10 +192,12 @@ class Refused(HTTPException):
     """A refusal the guard raises where FastAPI reads the body (it passes HTTPExceptions on)."""
 
 
-def authentication_failure(app: Any, headers: Headers, route: Any) -> Refused | None:
+async def authentication_failure(
+    scope: MutableMapping[str, Any], headers: Headers
+) -> Refused | None:
     """The 401 the route's own `caller` dependency would give this request, if any."""
-    kinds = caller_kinds(route)
-    if not kinds or principals(app, headers, kinds) is not None:
+    kinds = caller_kinds(scope.get("route"))
+    if not kinds or await principals(scope, headers, kinds) is not None:
         return None
     detail = "missing bearer token" if _bearer(headers) is None else "unknown token"
     return Refused(401, detail, headers={"WWW-Authenticate": "Bearer"})
@@ -232,7 +237,7 @@ def safe_errors(errors: Any) -> list[dict[str, Any]]:
 
 async def validation_failed(request: Request, error: Exception) -> Response:
     """422 for a caller the route accepts; the route's 401 for anyone else."""
-    failure = authentication_failure(request.app, request.headers, request.scope.get("route"))
+    failure = await authentication_failure(request.scope, request.headers)
     if failure is not None:
         return SafeJSONResponse(
             {"detail": failure.detail}, failure.status_code, headers=failure.headers
@@ -282,7 +287,7 @@ def declared_length(headers: Headers) -> int | None:
 
 
 class HttpGuard:
-    """ASGI middleware: auth-first refusals, body cap, strict JSON, last resort, staff audit.
+    """ASGI middleware: auth-first refusals, body cap, strict JSON, last resort, audit.
 
     Nothing of the body is read until the route asks for it. By then the router has chosen the
     route (`scope["route"]`), so the first read can check, in this order: the caller the
@@ -295,7 +300,7 @@ class HttpGuard:
         self,
         app: ASGIApp,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        audited_kinds: frozenset[str] = frozenset({"staff"}),
+        audited_kinds: frozenset[str] = AUDITED_KINDS,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
@@ -339,11 +344,11 @@ class HttpGuard:
                     await SafeJSONResponse({"detail": "internal error"}, status_code=500)(
                         scope, receive, sending
                     )
-        self._audit(scope, headers, status, details)
+        await self._audit(scope, headers, status, details)
 
     async def _first_read(self, scope: Scope, headers: Headers, receive: Receive) -> Message:
         route = scope.get("route")
-        failure = authentication_failure(scope.get("app"), headers, route)
+        failure = await authentication_failure(scope, headers)
         if failure is not None:
             raise failure
         declared = declared_length(headers)
@@ -378,19 +383,20 @@ class HttpGuard:
             headers={"Connection": "close"},
         )
 
-    def _audit(
+    async def _audit(
         self, scope: Scope, headers: Headers, status: list[int], details: AuditDetails
     ) -> None:
         """One line per audited caller of the request, with the route's own details."""
         kinds = caller_kinds(scope.get("route")) & self.audited_kinds
         if not kinds:
             return
-        callers = principals(scope.get("app"), headers, kinds)
-        for kind, principal in sorted((callers or {}).items()):
+        callers = await principals(scope, headers, kinds)  # answered from the request's memo
+        for kind, caller in sorted((callers or {}).items()):
             _audit_log().info(
                 "audit",
                 principal_kind=kind,
-                principal=principal,
+                principal=caller.principal,
+                user=caller.user,
                 method=scope.get("method"),
                 route=_route_template(scope),
                 status=status[0] if status else None,
@@ -401,7 +407,7 @@ class HttpGuard:
 def guard(
     app: FastAPI,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    audited_kinds: frozenset[str] = frozenset({"staff"}),
+    audited_kinds: frozenset[str] = AUDITED_KINDS,
 ) -> None:
     """Put every service's HTTP rules in front of `app` (see the module docstring)."""
     app.add_middleware(HttpGuard, max_body_bytes=max_body_bytes, audited_kinds=audited_kinds)

@@ -255,7 +255,7 @@ def create_app(runtime: ServiceRuntime[Any, Any]) -> FastAPI:
 
     for router in runtime.definition.routers:
         app.include_router(router)
-    # Body cap, strict JSON, auth before validation, no 500 details, staff audit.
+    # Body cap, strict JSON, auth before validation, no 500 details, staff and practice audit.
     guard(app, getattr(runtime.settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES))
     return app
 

@@ -1,4 +1,4 @@
-"""The HTTP guard: body cap, strict JSON, auth before validation, bare 500s, staff audit."""
+"""The HTTP guard: body cap, strict JSON, auth before validation, bare 500s, audit."""
 
 import json
 from collections.abc import AsyncIterator, Iterator, MutableMapping
@@ -330,11 +330,13 @@ async def test_each_staff_request_is_one_audit_line_with_the_route_s_details(
     await staff.get("/boom")
     await anonymous.get(f"/patients/{NHS}/things")  # not authenticated: not audited
     async with client(guarded_app(), "practice", "L85001") as practice:
-        await practice.get("/practices/L85001/things")  # not staff: not audited
+        await practice.get("/practices/L85001/things")  # a practice line, not a staff one
 
     who = {"event": "audit", "log_level": "info", "principal_kind": "staff", "principal": "ops"}
+    who |= {"user": "ops"}  # an env token's user is its principal
     things = "/patients/{nhs_number}/things"
-    assert [line for line in logs if line["event"] == "audit"] == [
+    staff_lines = [line for line in logs if line.get("principal_kind") == "staff"]
+    assert staff_lines == [
         who
         | {"method": "GET", "route": things, "status": 200}
         | {"action": "things.list", "things": 3, "by_patient": 1},
@@ -394,3 +396,24 @@ async def test_every_service_app_is_guarded(
         assert too_big.status_code == 413
         assert (await staff.get("/boom")).status_code == 500
         assert (await staff.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_each_practice_request_is_one_audit_line_with_route_templates_only(
+    logs: list[dict[str, Any]],
+) -> None:
+    async with client(guarded_app(), "practice", "L85001") as practice:
+        await practice.get("/practices/L85001/things", params={"after": 5})
+        await practice.get("/practices/L85002/things")  # another practice's: 403, still audited
+        await practice.get(f"/patients/{NHS}/things")  # a staff route: 401, no caller to audit
+    async with client(guarded_app()) as anonymous:
+        await anonymous.get("/practices/L85001/things")  # no token: nobody to audit
+
+    who = {"event": "audit", "log_level": "info", "principal_kind": "practice"}
+    who |= {"principal": "L85001", "user": "L85001", "method": "GET"}
+    route = "/practices/{ods}/things"
+    assert [line for line in logs if line["event"] == "audit"] == [
+        who | {"route": route, "status": 200},
+        who | {"route": route, "status": 403},
+    ]
+    assert NHS not in json.dumps(logs)
+    assert "L85002" not in json.dumps(logs)  # the path's value is not logged, only the template
