@@ -444,7 +444,8 @@ class Flow:
             json.dumps(hot).encode(),
             json.dumps(hot | {"preferred_language": "pa"}).encode(),
         ]
-        self.feed(*self.subscription("referral.hot-onboarding"), hot_values)
+        for group in ("referral.hot-onboarding", "hospital-feed.hot-onboarding"):
+            self.feed(*self.subscription(group), hot_values)
         referral = {
             "event_type": "referral.accepted",
             "producer": "referral",
@@ -461,7 +462,23 @@ class Flow:
             json.dumps(referral).encode(),
             json.dumps(referral | {"reason": p.family * 100}).encode(),
         ]
-        self.feed(*self.subscription("scheduling.referrals"), referral_values)
+        for group in ("scheduling.referrals", "hospital-feed.caseloads"):
+            self.feed(*self.subscription(group), referral_values)
+        score = {
+            "event_type": "score.band_changed",
+            "producer": "scoring",
+            "nhs_number": p.nhs_number,
+            "model_version": "v1",
+            "score": 80,
+            "band": "very_high",
+            "practice_ods": "L85001",
+            "reasons": [{"factor": p.family, "points": 3, "detail": f"{p.given} {p.street}"}],
+        }
+        score_values = [
+            json.dumps(score).encode(),
+            json.dumps(score | {"band": p.family}).encode(),
+        ]
+        self.feed(*self.subscription("hospital-feed.risk"), score_values)
         assert self.letters.kept, "bad events were dead-lettered"
 
     def fuzz_slice(self) -> None:

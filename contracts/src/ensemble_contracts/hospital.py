@@ -27,8 +27,11 @@ class EncounterEventType:
 
 
 class EncounterEvent(PatientEvent):
-    """A hospital encounter event for one patient, from an HL7 v2 ADT or FHIR Encounter."""
+    """A hospital encounter event for one patient, from an HL7 v2 ADT or FHIR Encounter.
 
+    Version 2 added `died` and `died_at` (optional, so version 1 readers are unaffected)."""
+
+    schema_version: int = Field(default=2, description="Version of this event's payload shape.")
     event_type: str = Field(
         description="One of: " + ", ".join(f"`{t}`" for t in EncounterEventType.ALL)
     )
@@ -59,3 +62,12 @@ class EncounterEvent(PatientEvent):
     admitted_at: ClinicalTime | None = Field(default=None, description="PV1-44.")
     discharged_at: ClinicalTime | None = Field(default=None, description="PV1-45.")
     discharge_disposition: Code | None = Field(default=None, description="PV1-36.")
+    # Added in schema version 2 (optional: readers of version 1 events see the defaults).
+    died: bool = Field(
+        default=False,
+        description="True when the admission or discharge says the patient died: a death "
+        "discharge method or disposition in PV1-36, PID-30 `Y`, or a PID-29 death time.",
+    )
+    died_at: ClinicalTime | None = Field(
+        default=None, description="When the patient died (PID-29), if the message says."
+    )

@@ -116,8 +116,12 @@ def print_guide(credentials: Credentials, run_dir: Path) -> None:
 Ensemble is running. Credentials: {run_dir / "credentials.json"}  Logs: {run_dir / "logs"}
   services: {", ".join(f"{k} {v}" for k, v in credentials.services.items())}
   kafka:    {credentials.kafka}
-A synthetic ADT stream is flowing. Try:
+A synthetic ADT stream is flowing. Open the practice inbox (live) and sign in with
+{practice}'s token, {token}:
+  {feed}/practice/
+Or read the same alerts as JSON, or as a Server-Sent Events stream:
   curl -s -H "Authorization: Bearer {token}" {feed}/v1/practices/{practice}/alerts
+  curl -sN -H "Authorization: Bearer {token}" {feed}/v1/practices/{practice}/alerts/stream
   curl -s {feed}/metrics | grep ensemble_
 Ctrl-C, SIGTERM or SIGHUP stops everything (in order); a second Ctrl-C at once.
 """,

@@ -56,6 +56,23 @@ class Settings(ServiceSettings):
     # Frames read ahead of their ACKs per connection, for senders that stream; ACKs still go
     # back in frame order. A full window stops reading (backpressure).
     mllp_window: int = 32
+    # An alert about a high-risk patient that nobody has actioned this long after it arrived
+    # is overdue (domain/acknowledgement.is_overdue).
+    alert_overdue_minutes: int = 240
+    # The practice page (/practice/): its session cookie is Secure unless the page is served
+    # over plain HTTP (localhost); a session lasts this long after sign-in.
+    page_cookie_secure: bool = False
+    page_session_hours: float = 12.0
+    # The alert stream (GET /v1/practices/{ods}/alerts/stream): one feed polls the store this
+    # often for every practice's new alerts; each stream queues at most this many alerts its
+    # client has not taken (more: dropped, it resumes with Last-Event-ID), and a client that
+    # takes nothing for the send timeout is disconnected. Heartbeat comments keep proxies open.
+    # A gap in the alert ids (PostgreSQL: a later id committed first) is waited for this long.
+    alert_stream_poll_ms: int = 50
+    alert_stream_queue_size: int = 1000
+    alert_stream_send_timeout_seconds: float = 30.0
+    alert_stream_ping_seconds: float = 15.0
+    alert_stream_gap_ms: int = 2000
 
     @property
     def max_body_bytes(self) -> int:

@@ -3,14 +3,19 @@
 from pathlib import Path
 
 from ensemble_contracts.hospital import EncounterEventType
-from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
+from ensemble_contracts.referral import ReferralEventType
+from ensemble_contracts.scoring import HotOnboardingEventType, ScoreEventType
+from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS, HOT_ONBOARDING, REFERRALS, SCORE_CHANGES
 from ensemble_runtime.definition import ServiceDefinition, Subscription
+from hospital_feed.adapters import access
 from hospital_feed.adapters.unit_of_work import HospitalFeedUnitOfWork
 from hospital_feed.config import Settings
-from hospital_feed.entrypoints import http
+from hospital_feed.entrypoints import http, pages
+from hospital_feed.entrypoints.alert_stream import alert_feeds
 from hospital_feed.entrypoints.mllp import mllp_listeners
+from hospital_feed.service_layer import access as access_commands
 from hospital_feed.service_layer import handlers
-from hospital_feed.service_layer.commands import ReceiveHl7, ReprocessMessage
+from hospital_feed.service_layer.commands import AcknowledgeAlert, ReceiveHl7, ReprocessMessage
 
 DEFINITION = ServiceDefinition(
     name="hospital-feed",
@@ -32,12 +37,45 @@ DEFINITION = ServiceDefinition(
                 EncounterEventType.ADMISSION_CANCELLED: handlers.project_alert,
                 EncounterEventType.DISCHARGE_CANCELLED: handlers.project_alert,
             },
-        )
+        ),
+        # What the alerts show beside the encounter: the patient's risk band (from scoring,
+        # never by calling it) and referral caseloads; and scoring's hot onboarding proposals,
+        # alerts of their own.
+        Subscription(
+            topic=SCORE_CHANGES,
+            group="hospital-feed.risk",
+            handlers={ScoreEventType.CHANGED: handlers.project_risk},
+        ),
+        Subscription(
+            topic=REFERRALS,
+            group="hospital-feed.caseloads",
+            handlers={
+                ReferralEventType.PROPOSED: handlers.project_caseload,
+                ReferralEventType.REQUESTED: handlers.project_caseload,
+                ReferralEventType.ACCEPTED: handlers.project_caseload,
+                ReferralEventType.DECLINED: handlers.project_caseload,
+                ReferralEventType.WITHDRAWN: handlers.project_caseload,
+            },
+        ),
+        Subscription(
+            topic=HOT_ONBOARDING,
+            group="hospital-feed.hot-onboarding",
+            handlers={
+                HotOnboardingEventType.TRIGGERED: handlers.project_hot_onboarding,
+                HotOnboardingEventType.WITHDRAWN: handlers.project_hot_onboarding,
+            },
+        ),
     ],
     commands={
         ReceiveHl7: handlers.receive_hl7,
         ReprocessMessage: handlers.reprocess,
+        AcknowledgeAlert: handlers.acknowledge_alert,
+        **access_commands.HANDLERS,  # practice users and tokens (the access CLI)
     },
-    routers=[http.router],
-    components=[mllp_listeners],  # one MLLP listener per sending trust's port
+    # Practice tokens: the env's (HOSPITAL_FEED_PRACTICE_TOKENS), then the users' tokens kept
+    # hashed in this store (adapters/access.py; issued by `ensemble-hospital-feed-access`).
+    credential_lookups={"practice": access.practice_caller},
+    routers=[http.router, pages.router],  # the JSON API; the practice page (/practice/)
+    # One MLLP listener per sending trust's port; the one feed of the alert streams.
+    components=[mllp_listeners, alert_feeds],
 )

@@ -155,3 +155,9 @@ class RosterEntry(SQLModel, table=True):
     nhs_number: str = Field(primary_key=True, max_length=10)
     added_at: datetime = Field(sa_type=UtcDateTime)
     added_by: str = Field(max_length=100)
+
+
+# This store's other tables, so migrations' checks see them: practice users with their
+# hashed tokens (adapters/access.py) and the practice page's sessions (adapters/sessions.py).
+from hospital_feed.adapters import access as _access  # noqa: E402, F401
+from hospital_feed.adapters import sessions as _sessions  # noqa: E402, F401

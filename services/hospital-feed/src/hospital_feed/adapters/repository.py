@@ -6,18 +6,30 @@ retracting) use the ORM.
 """
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlmodel import Session, col
 from sqlmodel import select as sqlmodel_select
 
 from ensemble_runtime.db import core_sql
-from hospital_feed.adapters.orm import AlertStatus, Hl7Message, PracticeAlert
+from hospital_feed.adapters.orm import (
+    AlertStatus,
+    Hl7Message,
+    PatientCaseload,
+    PatientRisk,
+    PracticeAlert,
+)
 
 MESSAGES = cast(Table, Hl7Message.__table__)  # type: ignore[attr-defined]
 ALERTS = cast(Table, PracticeAlert.__table__)  # type: ignore[attr-defined]
+RISKS = cast(Table, PatientRisk.__table__)  # type: ignore[attr-defined]
+CASELOADS = cast(Table, PatientCaseload.__table__)  # type: ignore[attr-defined]
 
 _RESEND_OF = select(
     MESSAGES.c.id, MESSAGES.c.ack_code, MESSAGES.c.error, MESSAGES.c.error_code
@@ -43,6 +55,65 @@ _ALERT_EXISTS = select(ALERTS.c.alert_id).where(
     ALERTS.c.encounter_event_id == bindparam("event_id"),
 )
 _INSERT_ALERT = insert(ALERTS)
+_OF_PRACTICE = (ALERTS.c.alert_id == bindparam("id"), ALERTS.c.practice_ods == bindparam("ods"))
+# Each step is written once, by whoever is first: a conditional UPDATE, so two people
+# acknowledging at the same moment cannot overwrite each other's who and when.
+_MARK_SEEN = (
+    update(ALERTS)
+    .where(*_OF_PRACTICE, ALERTS.c.seen_at.is_(None))
+    .values(seen_at=bindparam("now"), seen_by=bindparam("user"))
+)
+_MARK_ACTIONED = (
+    update(ALERTS)
+    .where(*_OF_PRACTICE, ALERTS.c.actioned_at.is_(None))
+    .values(
+        actioned_at=bindparam("now"), actioned_by=bindparam("user"), outcome=bindparam("outcome")
+    )
+)
+_ALERT_OF_PRACTICE = select(ALERTS.c.alert_id).where(*_OF_PRACTICE)
+_RETRACT_KIND = (
+    update(ALERTS)
+    .where(
+        ALERTS.c.practice_ods == bindparam("ods"),
+        ALERTS.c.nhs_number == bindparam("patient"),
+        ALERTS.c.kind == bindparam("alert_kind"),
+        ALERTS.c.status == AlertStatus.ACTIVE.value,
+    )
+    .values(status=AlertStatus.RETRACTED.value, retracted_by_event_id=bindparam("by"))
+)
+
+
+def _newest_wins(
+    statement: SqliteInsert | PostgresInsert, key: list[str], moment: str, columns: list[str]
+) -> Any:
+    """Insert the row, or take it over the one held unless that one is newer by `moment`
+    (a tie: the last one seen wins). One conditional upsert, so two consumers racing on one
+    patient cannot put an older fact over a newer one: PostgreSQL locks the row and checks
+    the condition against what the other committed, and SQLite lets one writer in at a time."""
+    new, held = statement.excluded, statement.table.c
+    return statement.on_conflict_do_update(
+        index_elements=key,
+        set_={name: new[name] for name in columns},
+        where=held[moment] <= new[moment],
+    )
+
+
+_RISK_COLUMNS = ["band", "score", "model_version", "reasons", "scored_at", "event_id"]
+_CASELOAD_COLUMNS = ["referral_id", "status", "practice_ods", "updated_at", "event_id"]
+_RISK_KEY = ["nhs_number"]
+_CASELOAD_KEY = ["nhs_number", "service"]
+_UPSERT_RISK = {
+    "sqlite": _newest_wins(sqlite.insert(RISKS), _RISK_KEY, "scored_at", _RISK_COLUMNS),
+    "postgresql": _newest_wins(postgresql.insert(RISKS), _RISK_KEY, "scored_at", _RISK_COLUMNS),
+}
+_UPSERT_CASELOAD = {
+    "sqlite": _newest_wins(
+        sqlite.insert(CASELOADS), _CASELOAD_KEY, "updated_at", _CASELOAD_COLUMNS
+    ),
+    "postgresql": _newest_wins(
+        postgresql.insert(CASELOADS), _CASELOAD_KEY, "updated_at", _CASELOAD_COLUMNS
+    ),
+}
 
 
 class EarlierAnswer(NamedTuple):
@@ -143,3 +214,60 @@ class AlertRepository:
     def add(self, alert: PracticeAlert) -> None:
         """Stage a changed alert (written at the next flush or commit)."""
         self._session.add(alert)
+
+    def acknowledge(
+        self,
+        practice_ods: str,
+        alert_id: int,
+        user: str,
+        now: datetime,
+        outcome: str | None = None,
+    ) -> bool:
+        """Mark the practice's alert seen, and actioned with `outcome` when one is given
+        (actioned implies seen). Steps already taken keep their first who and when. False when
+        the practice has no such alert."""
+        sql = core_sql(self._session)
+        found = sql.execute(_ALERT_OF_PRACTICE, {"id": alert_id, "ods": practice_ods}).first()
+        if found is None:
+            return False
+        values = {"id": alert_id, "ods": practice_ods, "user": user, "now": now}
+        sql.execute(_MARK_SEEN, values)
+        if outcome is not None:
+            sql.execute(_MARK_ACTIONED, values | {"outcome": outcome})
+        return True
+
+    def retract_kind(
+        self, practice_ods: str, nhs_number: str, kind: str, retracted_by: UUID
+    ) -> int:
+        """Retract the practice's active alerts of one kind for one patient (e.g. a withdrawn
+        hot onboarding); returns how many."""
+        self._session.flush()  # an ORM-staged alert must be seen by the UPDATE
+        done = core_sql(self._session).execute(
+            _RETRACT_KIND,
+            {"ods": practice_ods, "patient": nhs_number, "alert_kind": kind, "by": retracted_by},
+        )
+        return int(done.rowcount)
+
+
+class RiskRepository:
+    """Each patient's newest risk score, as scoring published it."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._upsert = _UPSERT_RISK[session.get_bind().dialect.name]
+
+    def record(self, values: Mapping[str, Any]) -> None:
+        """Keep this score (every column of `PatientRisk`) unless a newer one is held."""
+        core_sql(self._session).execute(self._upsert, dict(values))
+
+
+class CaseloadRepository:
+    """Each patient's newest referral status per service (health coaching, complex care)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._upsert = _UPSERT_CASELOAD[session.get_bind().dialect.name]
+
+    def record(self, values: Mapping[str, Any]) -> None:
+        """Keep this status (every column of `PatientCaseload`) unless a newer one is held."""
+        core_sql(self._session).execute(self._upsert, dict(values))

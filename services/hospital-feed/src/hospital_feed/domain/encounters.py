@@ -1,6 +1,7 @@
 """Which ADT triggers are clinical events worth publishing, and as what."""
 
 from datetime import datetime
+from enum import StrEnum
 
 from ensemble_contracts import limits
 from ensemble_contracts.hospital import EncounterEventType as T
@@ -41,6 +42,30 @@ def is_emergency(message: AdtMessage) -> bool:
     return (message.patient_class or "").upper() == "E" or (
         message.admission_type or ""
     ).upper() in EMERGENCY_ADMISSION_TYPES
+
+
+# PV1-36 values meaning the patient died. NHS Data Dictionary "discharge method" 4 (patient
+# died; 5, stillbirth, is the baby's record and not counted), and HL7 table 0112 (discharge
+# disposition, as v2.5+ suggests it) 20 expired, 40 expired at home, 41 expired in a medical
+# facility, 42 expired, place unknown. Codes are compared exactly: table 0112 `04` is a
+# discharge to an intermediate care facility, not a death.
+DEATH_DISPOSITIONS = frozenset({"4", "20", "40", "41", "42"})
+# Triggers whose PID-29/30 are read as news of a death: an admission (dead on arrival) or a
+# discharge. Elsewhere (A08 updates, A02 transfers) they are kept in the message only.
+_DEATH_TRIGGERS = frozenset({"A01", "A03"})
+
+
+def has_died(message: AdtMessage) -> bool:
+    """An A03 whose PV1-36 is a death disposition, or an A01/A03 with PID-30 `Y` or a
+    PID-29 death time (unless PID-30 says `N`)."""
+    trigger = message.header.trigger
+    if trigger not in _DEATH_TRIGGERS:
+        return False
+    disposition = (message.discharge_disposition or "").upper()
+    if trigger == "A03" and disposition in DEATH_DISPOSITIONS:
+        return True
+    indicator = message.death_indicator
+    return indicator == "Y" or (message.died_at is not None and indicator != "N")
 
 
 def event_time(message: AdtMessage) -> datetime | None:
@@ -122,16 +147,55 @@ def oversized_field(message: AdtMessage) -> tuple[str, int] | None:
     return None
 
 
+class AlertKind(StrEnum):
+    """What a practice alert is about (the `kind` of its row and of the JSON)."""
+
+    ADMITTED = "admitted"
+    TRANSFERRED = "transferred"
+    DISCHARGED = "discharged"
+    AE_ATTENDANCE = "ae_attendance"
+    ADMISSION_CANCELLED = "admission_cancelled"
+    DISCHARGE_CANCELLED = "discharge_cancelled"
+    DIED = "died"  # an admission or discharge saying the patient died (`has_died`)
+    HOT_ONBOARDING = "hot_onboarding"  # scoring proposes complex care (not an encounter)
+
+
+# The alert kind of each encounter event type (a death overrides it: see `alert_kind`).
 ALERT_KIND = {
-    T.ADMITTED: "admitted",
-    T.TRANSFERRED: "transferred",
-    T.DISCHARGED: "discharged",
-    T.AE_ATTENDANCE: "ae_attendance",
-    T.ADMISSION_CANCELLED: "admission_cancelled",
-    T.DISCHARGE_CANCELLED: "discharge_cancelled",
+    T.ADMITTED: AlertKind.ADMITTED,
+    T.TRANSFERRED: AlertKind.TRANSFERRED,
+    T.DISCHARGED: AlertKind.DISCHARGED,
+    T.AE_ATTENDANCE: AlertKind.AE_ATTENDANCE,
+    T.ADMISSION_CANCELLED: AlertKind.ADMISSION_CANCELLED,
+    T.DISCHARGE_CANCELLED: AlertKind.DISCHARGE_CANCELLED,
 }
-# A cancellation retracts the practice's earlier alert(s) of these kinds for the same visit.
+_MAY_TELL_A_DEATH = frozenset({T.ADMITTED, T.DISCHARGED})
+# A cancellation retracts the practice's earlier alert(s) of these kinds for the same visit
+# (a death told by the admission or discharge it cancels included).
 RETRACTS = {
-    T.ADMISSION_CANCELLED: ("admitted", "ae_attendance"),
-    T.DISCHARGE_CANCELLED: ("discharged",),
+    T.ADMISSION_CANCELLED: (AlertKind.ADMITTED, AlertKind.AE_ATTENDANCE, AlertKind.DIED),
+    T.DISCHARGE_CANCELLED: (AlertKind.DISCHARGED, AlertKind.DIED),
 }
+_TITLES: dict[str, str] = {
+    AlertKind.AE_ATTENDANCE: "A&E attendance",
+    AlertKind.TRANSFERRED: "Transfer",
+    AlertKind.DISCHARGED: "Discharge",
+    AlertKind.DIED: "Death",
+    AlertKind.ADMISSION_CANCELLED: "Admission cancelled",
+    AlertKind.DISCHARGE_CANCELLED: "Discharge cancelled",
+    AlertKind.HOT_ONBOARDING: "Hot onboarding proposed",
+}
+
+
+def alert_kind(event_type: str, died: bool) -> AlertKind:
+    """The alert an encounter event makes: `died` when an admission or discharge says so."""
+    if died and event_type in _MAY_TELL_A_DEATH:
+        return AlertKind.DIED
+    return ALERT_KIND[event_type]
+
+
+def alert_title(kind: str, emergency: bool) -> str:
+    """The human title of an alert; an unknown kind is shown as it is."""
+    if kind == AlertKind.ADMITTED:
+        return "Emergency admission" if emergency else "Elective admission"
+    return _TITLES.get(kind, kind)

@@ -89,6 +89,8 @@ class AdtMessage:
     occurred_at: datetime | None  # EVN-6
     admitted_at: datetime | None  # PV1-44
     discharged_at: datetime | None  # PV1-45
+    died_at: datetime | None = None  # PID-29 (patient death date and time)
+    death_indicator: str | None = None  # PID-30: Y the patient died, N not (HL7 table 0136)
 
 
 class _Segments:
@@ -343,4 +345,6 @@ def parse_adt(raw: str) -> AdtMessage:
         occurred_at=parse_datetime(segments.component_of("EVN", 6), "EVN-6"),
         admitted_at=parse_datetime(segments.component_of("PV1", 44), "PV1-44"),
         discharged_at=parse_datetime(segments.component_of("PV1", 45), "PV1-45"),
+        died_at=parse_datetime(segments.component_of("PID", 29), "PID-29"),
+        death_indicator=(_first(segments, "PID", 30) or "").upper() or None,
     )

@@ -6,16 +6,35 @@ bytes, the handler ends in AA, AE or AR (see service_layer/handlers.py).
 """
 
 import re
+from datetime import timedelta
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    status,
+)
+from pydantic import AwareDatetime, BaseModel
+from sse_starlette import EventSourceResponse
 
-from ensemble_runtime.auth import OwnPractice, Sender, Staff
+from ensemble_contracts.limits import EARLIEST, LATEST
+from ensemble_contracts.scoring import RiskBand
+from ensemble_runtime.auth import OwnPractice, Sender, Staff, caller_user
 from ensemble_runtime.service import ServiceRuntime, runtime_of
 from hospital_feed.adapters import views
-from hospital_feed.adapters.orm import MessageStatus
+from hospital_feed.adapters.orm import AlertStatus, MessageStatus
+from hospital_feed.domain.acknowledgement import AlertState, Outcome
+from hospital_feed.domain.encounters import AlertKind
 from hospital_feed.domain.hl7_message import decode_body
-from hospital_feed.service_layer.commands import ReceiveHl7, ReprocessMessage
+from hospital_feed.entrypoints.alert_stream import alert_stream
+from hospital_feed.service_layer.commands import AcknowledgeAlert, ReceiveHl7, ReprocessMessage
 from hospital_feed.service_layer.handlers import NotReprocessable
 
 HL7_MEDIA_TYPE = "application/hl7-v2"
@@ -53,9 +72,101 @@ async def practice_alerts(
     runtime: Runtime,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    kind: Annotated[AlertKind | None, Query()] = None,
+    band: Annotated[RiskBand | None, Query()] = None,
+    since: Annotated[AwareDatetime | None, Query(description="ISO 8601, with an offset")] = None,
+    status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
+    state: Annotated[AlertState | None, Query()] = None,
 ) -> dict[str, Any]:
-    """This practice's alerts, oldest first; poll with `after=<last alert_id>`."""
-    return {"alerts": await runtime.read(views.practice_alerts, practice, after, limit)}
+    """This practice's alerts, oldest first, optionally filtered; poll or page on with
+    `after=<next_after>` (the last alert_id of the page; null when the page is empty)."""
+    if since is not None and not EARLIEST <= since < LATEST:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since is out of range")
+    query = partial(
+        views.practice_alerts,
+        kind=kind,
+        band=band,
+        since=since,
+        status=status_,
+        state=state,
+        now=runtime.clock(),
+        overdue_after=timedelta(minutes=runtime.settings.alert_overdue_minutes),
+    )
+    alerts = await runtime.read(query, practice, after, limit)
+    return {"alerts": alerts, "next_after": alerts[-1]["alert_id"] if alerts else None}
+
+
+@router.get(
+    "/practices/{ods}/alerts/stream", tags=["practices"], response_class=EventSourceResponse
+)
+async def practice_alert_stream(
+    practice: OwnPractice,
+    runtime: Runtime,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """This practice's alerts as Server-Sent Events (`text/event-stream`): those after
+    `Last-Event-ID` (or `after`; the header wins, as a browser reconnecting sends it), then
+    each new one as it arrives. `id:` is the alert_id, `event: alert`, `data:` the alert as
+    the list gives it."""
+    if last_event_id is not None:
+        value = last_event_id.strip()
+        if not (_DECIMAL.fullmatch(value) and len(value) <= 10 and int(value) <= MAX_ID):
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "bad Last-Event-ID")
+        after = int(value)
+    return alert_stream(runtime, practice, after)
+
+
+class Actioned(BaseModel):
+    outcome: Outcome
+
+
+AlertId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def view_options(runtime: ServiceRuntime[Any, Any]) -> dict[str, Any]:
+    """How an alert is shown now: the clock and the overdue setting."""
+    overdue_after = timedelta(minutes=runtime.settings.alert_overdue_minutes)
+    return {"now": runtime.clock(), "overdue_after": overdue_after}
+
+
+async def acknowledge(
+    runtime: ServiceRuntime[Any, Any],
+    practice: str,
+    alert_id: int,
+    user: str,
+    action: AlertState,
+    outcome: Outcome | None = None,
+) -> dict[str, Any]:
+    """Run the acknowledgement and read the alert back; 404 for an alert the practice does
+    not have (whether or not another practice has it)."""
+    if not await runtime.execute(AcknowledgeAlert(practice, alert_id, user, action, outcome)):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
+    query = partial(views.practice_alert, **view_options(runtime))
+    updated = await runtime.read(query, practice, alert_id)
+    if updated is None:  # not deleted by anything today; the route still never answers None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
+    return updated
+
+
+@router.post("/practices/{ods}/alerts/{alert_id}/seen", tags=["practices"])
+async def alert_seen(
+    request: Request, alert_id: AlertId, practice: OwnPractice, runtime: Runtime
+) -> dict[str, Any]:
+    """Someone at the practice has seen the alert (repeating it keeps the first who and when).
+    Who: the token's user (the practice itself for an env-configured token)."""
+    user = caller_user(request)
+    return await acknowledge(runtime, practice, alert_id, user, AlertState.SEEN)
+
+
+@router.post("/practices/{ods}/alerts/{alert_id}/actioned", tags=["practices"])
+async def alert_actioned(
+    request: Request, alert_id: AlertId, body: Actioned, practice: OwnPractice, runtime: Runtime
+) -> dict[str, Any]:
+    """The practice acted on the alert, with what it did; implies seen. Repeating it keeps
+    the first who, when and outcome."""
+    user = caller_user(request)
+    return await acknowledge(runtime, practice, alert_id, user, AlertState.ACTIONED, body.outcome)
 
 
 @router.get("/messages", tags=["staff"])

@@ -1,8 +1,10 @@
-"""What callers ask hospital-feed to do: receive an HL7 message, rerun a stored one."""
+"""What callers ask hospital-feed to do: receive an HL7 message, rerun a stored one,
+acknowledge an alert."""
 
 from dataclasses import dataclass
 
 from ensemble_runtime.definition import Command
+from hospital_feed.domain.acknowledgement import AlertState, Outcome
 
 
 @dataclass(frozen=True)
@@ -34,3 +36,22 @@ class ReprocessMessage(Command[Reprocessed | None]):
 
     message_id: int
     rerun_on_conflict = True
+
+
+@dataclass(frozen=True)
+class AcknowledgeAlert(Command[bool]):
+    """A practice team member saw an alert, or actioned it with an outcome (which implies
+    seen). Repeating it changes nothing: the first who, when and outcome stay. False when the
+    practice has no such alert (another practice's alert included)."""
+
+    practice_ods: str
+    alert_id: int
+    user: str
+    action: AlertState  # SEEN or ACTIONED
+    outcome: Outcome | None = None  # required for ACTIONED
+
+    def __post_init__(self) -> None:
+        if self.action is AlertState.NEW:
+            raise ValueError("an alert is acknowledged as seen or actioned, never as new")
+        if (self.action is AlertState.ACTIONED) != (self.outcome is not None):
+            raise ValueError("an outcome goes with actioned, and only with actioned")

@@ -1,4 +1,5 @@
-"""Use cases: receive an ADT message, reprocess a stored one, project encounters to alerts.
+"""Use cases: receive an ADT message, reprocess a stored one, project encounters (and hot
+onboarding) to alerts, and keep the risk and caseload projections the alerts show.
 
 Every message gets an answer and is stored, whatever it holds: parsing and building the
 event can only end in a verdict (AA/AE/AR), never in an exception out of the handler. Only
@@ -6,37 +7,51 @@ a store failure escapes, and then nothing was committed and no ACK is sent (the 
 resends).
 """
 
+import json
 from dataclasses import dataclass
 
 import structlog
 from pydantic import ValidationError
 
+from ensemble_contracts import limits
 from ensemble_contracts.hospital import EncounterEvent
+from ensemble_contracts.referral import ReferralEvent
+from ensemble_contracts.scoring import HotOnboarding, HotOnboardingEventType, ScoreChanged
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
-from hospital_feed.adapters.orm import AlertStatus, MessageStatus
+from ensemble_runtime.consumer import RejectedEvent
+from hospital_feed.adapters.orm import AlertStatus, MessageStatus, RecipientReason
 from hospital_feed.adapters.unit_of_work import HospitalFeedUnitOfWork
 from hospital_feed.domain.ack import build_ack
 from hospital_feed.domain.encounters import (
-    ALERT_KIND,
     REOPENS,
     RETRACTS,
+    AlertKind,
+    alert_kind,
     business_key,
     event_time,
     event_type_for,
+    has_died,
     is_emergency,
     oversized_field,
     visit_key,
 )
 from hospital_feed.domain.hl7_message import AdtMessage, Header, Hl7Error, parse_adt, parse_header
 from hospital_feed.domain.nhs_number import HELD_REASONS, NhsNumberStatus, classify
+from hospital_feed.domain.projections import fact_time
 from hospital_feed.domain.stored_text import digest, restored, single_line, storable
-from hospital_feed.service_layer.commands import ReceiveHl7, Reprocessed, ReprocessMessage
+from hospital_feed.service_layer.commands import (
+    AcknowledgeAlert,
+    ReceiveHl7,
+    Reprocessed,
+    ReprocessMessage,
+)
 
 PRODUCER = "hospital-feed"
 REPROCESSABLE = frozenset({MessageStatus.REJECTED, MessageStatus.HELD})
 SENDER_NOT_ALLOWED = "this sender may not send messages for the facility in MSH-4"
 NUL_NOT_ALLOWED = "the message contains NUL characters (0x00), which HL7 v2 text may not carry"
 NOT_PROCESSED = "the message could not be processed; it is kept for staff to look at"
+STORE_INTEGER = range(-(2**31), 2**31)  # what an INTEGER column holds on every store
 
 log = structlog.get_logger(__name__)
 
@@ -242,6 +257,8 @@ def _encounter(message: AdtMessage, event_type: str) -> EncounterEvent:
         admitted_at=message.admitted_at,
         discharged_at=message.discharged_at,
         discharge_disposition=message.discharge_disposition,
+        died=has_died(message),
+        died_at=message.died_at,
     )
 
 
@@ -286,6 +303,8 @@ def project_alert(uow: HospitalFeedUnitOfWork, event: EncounterEvent) -> None:
     # Text from the topic as every store can keep it (no NUL), within the columns.
     visit_number = single_line(event.visit_number)[:50] if event.visit_number else None
     location = single_line(event.location)[:200] if event.location else None
+    disposition = event.discharge_disposition
+    disposition = single_line(disposition)[: limits.CODE] if disposition else None
     retracts = RETRACTS.get(event.event_type, ())
     if retracts and visit_number is not None:
         for earlier in uow.alerts.active_to_retract(
@@ -298,7 +317,7 @@ def project_alert(uow: HospitalFeedUnitOfWork, event: EncounterEvent) -> None:
         {
             "practice_ods": event.practice_ods,
             "nhs_number": event.nhs_number,
-            "kind": ALERT_KIND[event.event_type],
+            "kind": alert_kind(event.event_type, event.died),
             "encounter_event_id": event.event_id,
             "sending_facility": single_line(event.sending_facility)[:50],
             "visit_number": visit_number,
@@ -307,5 +326,93 @@ def project_alert(uow: HospitalFeedUnitOfWork, event: EncounterEvent) -> None:
             "created_at": uow.clock(),
             "status": AlertStatus.ACTIVE,
             "retracted_by_event_id": None,
+            "emergency": event.emergency,
+            "disposition": disposition or None,
+            "recipient_reason": RecipientReason.REGISTERED,
         }
     )
+
+
+def project_hot_onboarding(uow: HospitalFeedUnitOfWork, event: HotOnboarding) -> None:
+    """A triggered hot onboarding is one alert for the patient's practice, never two; a
+    withdrawn one retracts that practice's active hot-onboarding alert for the patient."""
+    practice = event.practice_ods
+    if single_line(practice) != practice:
+        log.warning(
+            "hot onboarding with an unusable practice code, no alert", event_id=event.event_id
+        )
+        return
+    if event.event_type == HotOnboardingEventType.WITHDRAWN:
+        uow.alerts.retract_kind(
+            practice, event.nhs_number, AlertKind.HOT_ONBOARDING, event.event_id
+        )
+        return
+    if uow.alerts.exists_for(practice, event.event_id):
+        return
+    now = uow.clock()
+    uow.alerts.insert(
+        {
+            "practice_ods": practice,
+            "nhs_number": event.nhs_number,
+            "kind": AlertKind.HOT_ONBOARDING,
+            "encounter_event_id": event.event_id,  # the hot onboarding's own event
+            "sending_facility": "",  # no trust sent it: scoring proposed it
+            "visit_number": None,
+            "location": None,
+            "event_at": fact_time(event.occurred_at, now),
+            "created_at": now,
+            "status": AlertStatus.ACTIVE,
+            "retracted_by_event_id": None,
+            "emergency": False,
+            "disposition": None,
+            "recipient_reason": RecipientReason.REGISTERED,
+        }
+    )
+
+
+def project_risk(uow: HospitalFeedUnitOfWork, event: ScoreChanged) -> None:
+    """The patient's risk as scoring last scored it: the newest `occurred_at` wins, so a
+    late or replayed older score never overwrites a newer one."""
+    if event.score not in STORE_INTEGER:
+        raise RejectedEvent("a score outside the range the store can hold")
+    uow.risks.record(
+        {
+            "nhs_number": event.nhs_number,
+            "band": event.band,
+            "score": event.score,
+            "model_version": single_line(event.model_version)[: limits.SHORT_TEXT],
+            # ASCII JSON: NUL and lone surrogates are escaped, so every store keeps it.
+            "reasons": json.dumps([reason.model_dump() for reason in event.reasons]),
+            "scored_at": fact_time(event.occurred_at, uow.clock()),
+            "event_id": event.event_id,
+        }
+    )
+
+
+def project_caseload(uow: HospitalFeedUnitOfWork, event: ReferralEvent) -> None:
+    """The patient's referral status per service: the newest `occurred_at` wins."""
+    uow.caseloads.record(
+        {
+            "nhs_number": event.nhs_number,
+            "service": event.service,
+            "referral_id": event.referral_id,
+            "status": event.status,
+            "practice_ods": single_line(event.practice_ods)[: limits.ODS_CODE],
+            "updated_at": fact_time(event.occurred_at, uow.clock()),
+            "event_id": event.event_id,
+        }
+    )
+
+
+def acknowledge_alert(uow: HospitalFeedUnitOfWork, command: AcknowledgeAlert) -> bool:
+    """Seen, or actioned with an outcome (and so seen): the first who and when stay. False
+    when the practice has no such alert: another practice's alert is not told apart."""
+    outcome = command.outcome.value if command.outcome is not None else None
+    user = single_line(command.user)[:100]  # the columns' size
+    found = uow.alerts.acknowledge(
+        command.practice_ods, command.alert_id, user, uow.clock(), outcome
+    )
+    if found:
+        uow.commit()
+        log.info("alert acknowledged", alert_id=command.alert_id, action=command.action)
+    return found
