@@ -42,7 +42,20 @@ def expectations(ensemble: Ensemble, patients: list[str]) -> dict[str, int]:
     return {
         "alerts": ensemble.count(
             "hospital-feed",
-            f"SELECT count(*) FROM practice_alerts WHERE nhs_number IN ({marks})",
+            f"SELECT count(*) FROM practice_alerts WHERE kind <> 'hot_onboarding' "
+            f"AND nhs_number IN ({marks})",
+            *patients,
+        ),
+        # Each hot onboarding trigger comes back to the practice as one alert.
+        "hot onboarding alerts": ensemble.count(
+            "hospital-feed",
+            f"SELECT count(*) FROM practice_alerts WHERE kind = 'hot_onboarding' "
+            f"AND nhs_number IN ({marks})",
+            *patients,
+        ),
+        "triggers": ensemble.count(
+            "scoring",
+            f"SELECT count(*) FROM hot_onboarding_triggers WHERE nhs_number IN ({marks})",
             *patients,
         ),
         "encounters scored": ensemble.count(
@@ -90,6 +103,7 @@ def run_stream_with_fault(ensemble: Ensemble, fault: Callable[[], None]) -> None
     def settled() -> dict[str, int] | None:
         counts = expectations(ensemble, patients)
         complete = counts["alerts"] == total and counts["encounters scored"] == total
+        complete = complete and counts["hot onboarding alerts"] == counts["triggers"]
         return counts if complete and counts["referrals"] == counts["patients triggered"] else None
 
     counts = wait_for(settled, 180, "every store to catch up")
