@@ -155,9 +155,21 @@ class Ensemble:
         )
 
     def alerts_for(self, ods: str, nhs_number: str) -> list[dict[str, Any]]:
-        response = self.alerts(ods)
-        response.raise_for_status()
-        return [a for a in response.json()["alerts"] if a["nhs_number"] == nhs_number]
+        """Every alert of one patient: all pages of the practice's list (earlier tests leave
+        thousands)."""
+        found: list[dict[str, Any]] = []
+        after: int | None = 0
+        while after is not None:
+            response = self.client.get(
+                self.url("hospital-feed", f"/v1/practices/{ods}/alerts"),
+                params={"limit": 1000, "after": after},
+                headers=self.practice(ods),
+            )
+            response.raise_for_status()
+            page = response.json()
+            found += [a for a in page["alerts"] if a["nhs_number"] == nhs_number]
+            after = page["next_after"]
+        return found
 
     def referrals_for(self, nhs_number: str) -> list[dict[str, Any]]:
         response = self.client.get(

@@ -73,10 +73,15 @@ class Call:
 
 
 def routes_of(kit: ServiceKit[Any, Any]) -> list[APIRoute | Route]:
-    """The app's own routes (ops, docs) and every route of the definition's routers."""
+    """The app's own routes (ops, docs) and every route of the definition's routers, bar
+    Server-Sent Events streams: an endless response is not a request and its answer (they
+    have tests of their own: hospital-feed's test_alert_stream.py and tests/e2e)."""
     own = [r for r in kit.service.app.routes if isinstance(r, APIRoute | Route)]
     return own + [
-        r for router in kit.definition.routers for r in router.routes if isinstance(r, APIRoute)
+        r
+        for router in kit.definition.routers
+        for r in router.routes
+        if isinstance(r, APIRoute) and not r.path.endswith("/stream")
     ]
 
 
