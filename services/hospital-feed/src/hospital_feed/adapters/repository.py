@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlmodel import Session, col
 from sqlmodel import select as sqlmodel_select
 
-from ensemble_runtime.db import core_sql
+from ensemble_runtime.db import core_sql, serialize_on
 from hospital_feed.adapters.orm import (
     AlertStatus,
     Hl7Message,
@@ -208,7 +208,12 @@ class AlertRepository:
         )
 
     def insert(self, values: Mapping[str, Any]) -> None:
-        """Store a new alert (every column of `PracticeAlert` but `alert_id`)."""
+        """Store a new alert (every column of `PracticeAlert` but `alert_id`).
+
+        Alerts are written by several consumers (encounters, hot onboarding). On PostgreSQL
+        one alert-writing transaction at a time, so alert ids commit in id order and a reader
+        paging with `after=<last alert_id>` cannot pass an id that commits later."""
+        serialize_on(self._session, "hospital_feed.practice_alerts")
         core_sql(self._session).execute(_INSERT_ALERT, dict(values))
 
     def add(self, alert: PracticeAlert) -> None:
