@@ -248,12 +248,13 @@ def alerts_after(session: Session, after: int, limit: int) -> list[tuple[int, st
 
 
 def views_of(
-    session: Session, wanted: dict[str, set[int]], after: int
+    session: Session, wanted: dict[str, set[int]], after: int, **options: Any
 ) -> dict[str, list[dict[str, Any]]]:
-    """The list's view (`practice_alerts`) of exactly these alerts, per practice."""
+    """The list's view (`practice_alerts`, with its `options`) of exactly these alerts, per
+    practice."""
     found: dict[str, list[dict[str, Any]]] = {}
     for practice, ids in wanted.items():
         # `ids` are the practice's lowest ids above `after`, bar ones committed since.
-        page = practice_alerts(session, practice, after, len(ids) + STREAM_CATCH_UP_PAGE)
+        page = practice_alerts(session, practice, after, len(ids) + STREAM_CATCH_UP_PAGE, **options)
         found[practice] = [view for view in page if view["alert_id"] in ids]
     return found

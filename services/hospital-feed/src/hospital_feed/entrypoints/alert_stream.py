@@ -29,6 +29,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import anyio
@@ -40,6 +41,7 @@ from starlette.types import Receive, Scope, Send
 
 from ensemble_runtime.service import ServiceRuntime
 from hospital_feed.adapters import views
+from hospital_feed.entrypoints.alert_display import view_options
 
 log = structlog.get_logger(__name__)
 POLL_BATCH = 1000  # new alerts (of all practices) taken per tick; a full batch polls again
@@ -182,7 +184,13 @@ class AlertFeed:
         for alert_id, practice in settled:
             by_practice.setdefault(practice, set()).add(alert_id)
         wanted = {p: ids for p, ids in by_practice.items() if p in self.subscribers}
-        found = await self.runtime.read(views.views_of, wanted, start) if wanted else {}
+        found = (
+            await self.runtime.read(
+                partial(views.views_of, **view_options(self.runtime)), wanted, start
+            )
+            if wanted
+            else {}
+        )
         # No await from here on: a stream subscribing now sees the new mark, and the queues
         # of those already subscribed hold everything above the old one.
         through = settled[-1][0]
@@ -263,7 +271,12 @@ async def _events(
         while True:
             while subscriber.closed is None and position < subscriber.catch_up_to:
                 target = subscriber.catch_up_to
-                page = await runtime.read(views.practice_alerts, practice, position, CATCH_UP_PAGE)
+                page = await runtime.read(
+                    partial(views.practice_alerts, **view_options(runtime)),
+                    practice,
+                    position,
+                    CATCH_UP_PAGE,
+                )
                 fresh = [view for view in page if view["alert_id"] <= target]
                 for view in fresh:
                     yield _event(view)

@@ -6,7 +6,6 @@ bytes, the handler ends in AA, AE or AR (see service_layer/handlers.py).
 """
 
 import re
-from datetime import timedelta
 from functools import partial
 from typing import Annotated, Any
 
@@ -33,6 +32,7 @@ from hospital_feed.adapters.orm import AlertStatus, MessageStatus
 from hospital_feed.domain.acknowledgement import AlertState, Outcome
 from hospital_feed.domain.encounters import AlertKind
 from hospital_feed.domain.hl7_message import decode_body
+from hospital_feed.entrypoints.alert_display import view_options
 from hospital_feed.entrypoints.alert_stream import alert_stream
 from hospital_feed.service_layer.commands import AcknowledgeAlert, ReceiveHl7, ReprocessMessage
 from hospital_feed.service_layer.handlers import NotReprocessable
@@ -89,8 +89,7 @@ async def practice_alerts(
         since=since,
         status=status_,
         state=state,
-        now=runtime.clock(),
-        overdue_after=timedelta(minutes=runtime.settings.alert_overdue_minutes),
+        **view_options(runtime),
     )
     alerts = await runtime.read(query, practice, after, limit)
     return {"alerts": alerts, "next_after": alerts[-1]["alert_id"] if alerts else None}
@@ -122,12 +121,6 @@ class Actioned(BaseModel):
 
 
 AlertId = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-
-def view_options(runtime: ServiceRuntime[Any, Any]) -> dict[str, Any]:
-    """How an alert is shown now: the clock and the overdue setting."""
-    overdue_after = timedelta(minutes=runtime.settings.alert_overdue_minutes)
-    return {"now": runtime.clock(), "overdue_after": overdue_after}
 
 
 async def acknowledge(

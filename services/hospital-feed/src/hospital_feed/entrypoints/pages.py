@@ -33,8 +33,9 @@ from ensemble_runtime.service import ServiceRuntime, runtime_of
 from hospital_feed.adapters import sessions, views
 from hospital_feed.domain.acknowledgement import OUTCOME_LABELS, AlertState, Outcome
 from hospital_feed.domain.encounters import AlertKind, alert_title
+from hospital_feed.entrypoints.alert_display import view_options
 from hospital_feed.entrypoints.alert_stream import alert_stream
-from hospital_feed.entrypoints.http import MAX_ID, view_options
+from hospital_feed.entrypoints.http import MAX_ID
 from hospital_feed.service_layer.commands import AcknowledgeAlert
 
 PREFIX = "/practice"

@@ -314,23 +314,49 @@ def project_alert(uow: HospitalFeedUnitOfWork, event: EncounterEvent) -> None:
             earlier.retracted_by_event_id = event.event_id
             uow.alerts.add(earlier)
     uow.alerts.insert(
-        {
-            "practice_ods": event.practice_ods,
-            "nhs_number": event.nhs_number,
-            "kind": alert_kind(event.event_type, event.died),
-            "encounter_event_id": event.event_id,
-            "sending_facility": single_line(event.sending_facility)[:50],
-            "visit_number": visit_number,
-            "location": location or None,
-            "event_at": event.event_at,
-            "created_at": uow.clock(),
-            "status": AlertStatus.ACTIVE,
-            "retracted_by_event_id": None,
-            "emergency": event.emergency,
-            "disposition": disposition or None,
-            "recipient_reason": RecipientReason.REGISTERED,
-        }
+        _new_alert(
+            uow,
+            event.practice_ods,
+            event.nhs_number,
+            alert_kind(event.event_type, event.died),
+            event.event_id,
+            sending_facility=single_line(event.sending_facility)[:50],
+            visit_number=visit_number,
+            location=location or None,
+            event_at=event.event_at,
+            emergency=event.emergency,
+            disposition=disposition or None,
+        )
     )
+
+
+def _new_alert(
+    uow: HospitalFeedUnitOfWork,
+    practice_ods: str,
+    nhs_number: str,
+    kind: str,
+    event_id: object,
+    **details: object,
+) -> dict[str, object]:
+    """The columns of a new, active alert for the patient's registered practice; `details`
+    are what the event says (facility, visit, location, time, emergency, disposition)."""
+    return {
+        "practice_ods": practice_ods,
+        "nhs_number": nhs_number,
+        "kind": kind,
+        "encounter_event_id": event_id,
+        "sending_facility": "",
+        "visit_number": None,
+        "location": None,
+        "event_at": None,
+        "emergency": False,
+        "disposition": None,
+        "created_at": uow.clock(),
+        "status": AlertStatus.ACTIVE,
+        "retracted_by_event_id": None,
+        "recipient_reason": RecipientReason.REGISTERED,
+        **details,
+    }
 
 
 def project_hot_onboarding(uow: HospitalFeedUnitOfWork, event: HotOnboarding) -> None:
@@ -349,24 +375,17 @@ def project_hot_onboarding(uow: HospitalFeedUnitOfWork, event: HotOnboarding) ->
         return
     if uow.alerts.exists_for(practice, event.event_id):
         return
-    now = uow.clock()
+    # Its own event id; no facility, visit or location: scoring proposed it, no trust sent it.
+    event_at = fact_time(event.occurred_at, uow.clock())
     uow.alerts.insert(
-        {
-            "practice_ods": practice,
-            "nhs_number": event.nhs_number,
-            "kind": AlertKind.HOT_ONBOARDING,
-            "encounter_event_id": event.event_id,  # the hot onboarding's own event
-            "sending_facility": "",  # no trust sent it: scoring proposed it
-            "visit_number": None,
-            "location": None,
-            "event_at": fact_time(event.occurred_at, now),
-            "created_at": now,
-            "status": AlertStatus.ACTIVE,
-            "retracted_by_event_id": None,
-            "emergency": False,
-            "disposition": None,
-            "recipient_reason": RecipientReason.REGISTERED,
-        }
+        _new_alert(
+            uow,
+            practice,
+            event.nhs_number,
+            AlertKind.HOT_ONBOARDING,
+            event.event_id,
+            event_at=event_at,
+        )
     )
 
 
