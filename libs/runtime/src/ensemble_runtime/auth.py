@@ -145,6 +145,22 @@ async def caller_of(request: Request, kind: str, token: str) -> Caller | None:
     return await authenticate(request.scope, kind, token)
 
 
+_SCOPE_DECLARED = "ensemble.declared_callers"  # kind -> Caller, for callers without a bearer
+
+
+def declare_caller(request: Request, kind: str, found: Caller) -> None:
+    """Name the caller of a request authenticated another way than by a bearer header (a
+    page's session cookie), so the HTTP guard audits it like any other and `caller_user`
+    answers."""
+    request.scope.setdefault(_SCOPE_DECLARED, {})[kind] = found
+    request.state.caller_user = found.user
+
+
+def declared_callers(scope: Mapping[str, Any]) -> dict[str, Caller]:
+    """The callers `declare_caller` named for this request."""
+    return dict(scope.get(_SCOPE_DECLARED, {}))
+
+
 def caller_user(request: Request) -> str:
     """The user of the request's authenticated caller (e.g. "alice" at a practice; an env
     token's principal), for "seen by" and the like. Only after a `caller(kind)` dependency

@@ -388,10 +388,11 @@ class HttpGuard:
     ) -> None:
         """One line per audited caller of the request, with the route's own details."""
         kinds = caller_kinds(scope.get("route")) & self.audited_kinds
-        if not kinds:
-            return
-        callers = await principals(scope, headers, kinds)  # answered from the request's memo
-        for kind, caller in sorted((callers or {}).items()):
+        callers = await principals(scope, headers, kinds) if kinds else None  # memo answers
+        # Callers signed in another way (a page's session) are audited alike.
+        declared = auth.declared_callers(scope)
+        callers = (callers or {}) | {k: c for k, c in declared.items() if k in self.audited_kinds}
+        for kind, caller in sorted(callers.items()):
             _audit_log().info(
                 "audit",
                 principal_kind=kind,

@@ -7,6 +7,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import httpx
+import structlog
 from sqlmodel import Session, select
 
 from ensemble_devkit.testkit import token
@@ -267,3 +268,30 @@ async def test_the_risk_band_is_shown_in_words_with_its_reasons(kit: FeedKit) ->
     assert "Not scored" in listed(page)  # the other patient
     assert len(re.findall(r'<li class="alert', listed(very_high))) == 1
     assert "999 000 0018" in listed(very_high) and "999 000 0026" not in listed(very_high)
+
+
+async def test_every_signed_in_page_read_is_one_audit_line_without_patient_data(
+    kit: FeedKit,
+) -> None:
+    kit.consume(encounter(visit_number="V1"))
+    async with kit.client() as http, kit.client() as stranger:
+        await sign_in(http, "L85001")
+        stranger.cookies.set(SESSION_COOKIE, "not-a-session")
+        with structlog.testing.capture_logs() as captured:
+            page = await http.get("/practice/", params={"kind": "admitted"})
+            anonymous = await stranger.get("/practice/")  # the sign-in page: no patient data
+    assert page.status_code == 200 and anonymous.status_code == 200
+    audit = [line for line in captured if line["event"] == "audit"]
+    assert audit == [
+        {
+            "event": "audit",
+            "log_level": "info",
+            "principal_kind": "practice",
+            "principal": "L85001",
+            "user": "L85001",
+            "method": "GET",
+            "route": "/practice/",
+            "status": 200,
+        }
+    ]
+    assert "9990000018" not in json.dumps(captured)

@@ -113,7 +113,10 @@ async def _signed_in(request: Request, runtime: Runtime) -> sessions.SignedIn | 
     session_id = request.cookies.get(SESSION_COOKIE, "")
     if not session_id or len(session_id) > 100:
         return None
-    return await runtime.read(sessions.signed_in, session_id, runtime.clock())
+    who = await runtime.read(sessions.signed_in, session_id, runtime.clock())
+    if who is not None:  # a read of patient alerts: audited by the guard like a bearer's
+        auth.declare_caller(request, "practice", auth.Caller(who.practice_ods, who.user))
+    return who
 
 
 def _same_origin(request: Request) -> bool:
