@@ -7,11 +7,12 @@ stream (`alert_stream`) first catches up from the store, strictly after the clie
 hands it; it never sends an id at or below one it has sent, so nothing is missed or repeated
 across the switch.
 
-The feed's high-water mark is *settled*: every alert at or below it is committed. Ids are
-taken before commit, so on PostgreSQL a later id can commit first; the feed holds back past a
-gap in the ids for `alert_stream_gap_ms` (a rolled-back insert leaves a gap for good) and
-then moves past it. An id whose transaction stays open longer than that is missed by streams
-(the list still has it).
+The feed's high-water mark is *settled*: every alert at or below it is committed. Alert
+inserts take one lock on PostgreSQL (`AlertRepository.insert`), so ids commit in id order and
+a gap in the ids is a rolled-back insert; the feed still holds back past a gap for
+`alert_stream_gap_ms` before moving past it, a second guard should a writer ever insert
+alerts around the repository. An id whose transaction stays open longer than that is missed
+by streams (the list still has it).
 
 Each stream holds at most `alert_stream_queue_size` alerts the client has not taken; when
 more arrive its queue is emptied and the stream reads them from the store instead (memory
