@@ -22,6 +22,7 @@ from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
+from ensemble_contracts.scoring import ScoreChanged, ScoreReason
 from ensemble_devkit.testkit import token
 from hospital_feed.entrypoints.alert_stream import feed_of
 
@@ -165,6 +166,19 @@ def test_a_practice_works_its_inbox_in_the_browser(
     while feed.subscriber_count() < 1:
         assert time.monotonic() < deadline, "the page did not open its stream"
         time.sleep(0.02)
+    # Scored very high by scoring (through the risk consumer), then admitted.
+    reason = ScoreReason(factor="frailty", points=40, detail="severe frailty (eFI 0.41)")
+    kit.consume(
+        ScoreChanged(
+            producer="scoring",
+            nhs_number="9990000034",
+            practice_ods="L85001",
+            model_version="test",
+            score=91,
+            band="very_high",
+            reasons=[reason],
+        )
+    )
     kit.consume(
         encounter(visit_number="V2", nhs_number="9990000034", emergency=True, location="AMU")
     )
@@ -175,6 +189,7 @@ def test_a_practice_works_its_inbox_in_the_browser(
     assert listed_ids(driver) == [second, first]
     live = driver.find_element(By.ID, f"alert-{second}")
     assert "999 000 0034" in live.text and "Emergency" in live.text and "AMU" in live.text
+    assert "Very high" in live.text and "severe frailty" in live.text
     WebDriverWait(driver, 2).until(
         lambda d: (
             "New alert" in (d.find_element(By.ID, "announcer").get_attribute("textContent") or "")
