@@ -5,6 +5,7 @@ Only one of the two runs at a time: on one broker they would share consumer grou
 each other's events. Tests on PostgreSQL run last, so the switch happens once.
 """
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -17,7 +18,7 @@ from ensemble_devkit.system import SERVICES, Credentials, LocalSystem
 
 from .flow import Ensemble
 
-BASE_PORT = 18000
+BASE_PORT = int(os.environ.get("ENSEMBLE_TEST_BASE_PORT", "18000"))  # see pytest_plugin.py
 
 
 class Systems:

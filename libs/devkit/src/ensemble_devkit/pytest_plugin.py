@@ -4,6 +4,7 @@ Loaded by the root conftest.py. Ports differ from `make run` so both can run at 
 """
 
 import asyncio
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +16,15 @@ from ensemble_devkit.kafka import KafkaBroker, find_broker, stop_local_broker
 from ensemble_devkit.postgres import create_database, postgres_server
 from ensemble_runtime.kafka import ensure_topics
 
-TEST_STATE = REPO_ROOT / "run" / "test"
+# Overridable so that two test runs on one machine (two checkouts, two developers) each get
+# their own broker and server: ENSEMBLE_TEST_STATE, ENSEMBLE_TEST_KAFKA_PORT (its controller
+# takes the next port), ENSEMBLE_TEST_POSTGRES_PORT.
+TEST_STATE = Path(os.environ.get("ENSEMBLE_TEST_STATE", REPO_ROOT / "run" / "test"))
 # Every local port sits below Linux's ephemeral range (32768-60999): a client retrying a port
 # in that range while its server is down can be handed that same port and connect to itself,
 # and the restarted server then cannot bind it.
-TEST_KAFKA_PORT = 19092
-TEST_POSTGRES_PORT = 25433
+TEST_KAFKA_PORT = int(os.environ.get("ENSEMBLE_TEST_KAFKA_PORT", "19092"))
+TEST_POSTGRES_PORT = int(os.environ.get("ENSEMBLE_TEST_POSTGRES_PORT", "25433"))
 
 
 @pytest.fixture(scope="session")

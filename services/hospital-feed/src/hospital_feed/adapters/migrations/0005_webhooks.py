@@ -1,4 +1,4 @@
-"""webhooks and delivery preferences (issue 9)
+"""empty: reserved for webhooks, which came later as 0008 (kept, since stores already ran it)
 
 Revision ID: 0005
 Revises: 0004

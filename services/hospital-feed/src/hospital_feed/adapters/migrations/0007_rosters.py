@@ -1,0 +1,21 @@
+"""rosters: uploads audited, alerts with no recipient counted (issue 9)
+
+Revision ID: 0007
+Revises: 0006
+Created: 2026-12-06
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
