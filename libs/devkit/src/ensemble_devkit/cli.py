@@ -90,13 +90,13 @@ def start_and_feed(
     elif broker.kind != "external":  # an external broker is not ours to stop
         cleanup.callback(shutdown.unless_hurried(broker.close, "stopping Kafka"))
     credentials = Credentials.generate(broker.bootstrap_servers, base_port)
-    credentials.write(run_dir / "credentials.json")
     database_urls = cleanup.enter_context(stores(store, run_dir))
     system = LocalSystem(run_dir, credentials, database_urls)
     shutdown.on_hurry(system.kill)
     cleanup.callback(system.stop)
     print("starting hospital-feed, scoring, referral, scheduling...", flush=True)
-    system.start()
+    system.start()  # issues the practice users' tokens (hospital-feed's access CLI)
+    credentials.write(run_dir / "credentials.json")
     demo = Demo(credentials)
     demo.load_reference_data()
     print_guide(credentials, run_dir)
@@ -116,8 +116,8 @@ def print_guide(credentials: Credentials, run_dir: Path) -> None:
 Ensemble is running. Credentials: {run_dir / "credentials.json"}  Logs: {run_dir / "logs"}
   services: {", ".join(f"{k} {v}" for k, v in credentials.services.items())}
   kafka:    {credentials.kafka}
-A synthetic ADT stream is flowing. Open the practice inbox (live) and sign in with
-{practice}'s token, {token}:
+A synthetic ADT stream is flowing. Open the practice inbox (live) and sign in with the
+token of {practice}'s user `demo` (issued by ensemble-hospital-feed-access), {token}:
   {feed}/practice/
 Or read the same alerts as JSON, or as a Server-Sent Events stream:
   curl -s -H "Authorization: Bearer {token}" {feed}/v1/practices/{practice}/alerts

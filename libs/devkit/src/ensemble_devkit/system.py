@@ -175,6 +175,7 @@ class LocalSystem:
         self.credentials = credentials
         self.ports = {int(credentials.services[s.name].rsplit(":", 1)[1]): s.name for s in SERVICES}
         self.processes: dict[str, ServiceProcess] = {}
+        self._practices_provisioned = False
         for spec in SERVICES:
             database_url = (database_urls or {}).get(
                 spec.name, f"sqlite:///{run_dir / 'data' / spec.module}.db"
@@ -207,10 +208,39 @@ class LocalSystem:
 
     def start(self) -> None:
         clear_the_way(self.run_dir, self.ports)
+        if not self._practices_provisioned:
+            self._provision_practice_users()
         for process in self.processes.values():
             process.start()
         for process in self.processes.values():
             process.wait_ready()
+
+    def _provision_practice_users(self) -> None:
+        """Practice people sign in to hospital-feed with tokens kept hashed in its own store,
+        issued by its access CLI (as an operator would), not with tokens from its environment.
+        Each practice gets a user `demo` and a fresh token; the other services, which take
+        practice callers by environment, are given the same tokens."""
+        feed = self.processes["hospital-feed"]
+        users = [arg for ods in self.credentials.practices for arg in ("--user", f"{ods}:demo")]
+        cli = [sys.executable, "-m", "hospital_feed.entrypoints.access_cli", "--json"]
+        done = subprocess.run(
+            [*cli, "provision", *users, "--label", "ensemble-local"],
+            env={**os.environ, **feed.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise ServiceFailed(f"hospital-feed's access CLI failed: {done.stderr.strip()}")
+        issued = {t["practice"]: t["token"] for t in json.loads(done.stdout)["tokens"]}
+        self.credentials.practices.update(issued)  # in place: whoever holds them sees these
+        for process in self.processes.values():
+            practice_tokens = f"{process.spec.env_prefix}_PRACTICE_TOKENS"
+            if process.spec.name == "hospital-feed":
+                process.env.pop(practice_tokens, None)
+            else:
+                process.env[practice_tokens] = json.dumps(self.credentials.practices)
+        self._practices_provisioned = True
 
     def stop(self, timeout: float = STOP_SECONDS) -> None:
         """SIGTERM all at once; whoever has not drained within `timeout` is killed."""

@@ -135,6 +135,29 @@ async def test_rotation_keeps_both_tokens_valid_for_the_grace_only(access: Acces
     assert await access.status(rotated["token"]) == 200
 
 
+async def test_provision_adds_who_is_missing_and_a_rerun_replaces_their_tokens(
+    access: Access,
+) -> None:
+    users = ("--user", "L85001:alice", "--user", "l85002:Bob")
+    code, first = access.cli("provision", *users)
+    assert code == 0
+    assert [(t["practice"], t["username"]) for t in first["tokens"]] == [
+        ("L85001", "alice"),  # already there: not added twice
+        ("L85002", "bob"),
+    ]
+    assert await access.status(first["tokens"][1]["token"], "/v1/practices/L85002/alerts") == 200
+    code, again = access.cli("provision", *users)
+    assert code == 0
+    # The default grace is none: a rerun's tokens replace the first run's at once.
+    assert await access.status(first["tokens"][0]["token"]) == 401
+    assert await access.status(again["tokens"][0]["token"]) == 200
+    _, listed = access.cli("list")
+    assert sorted((u["practice"], u["username"]) for u in listed["users"]) == [
+        ("L85001", "alice"),
+        ("L85002", "bob"),
+    ]
+
+
 async def test_a_revoked_token_is_refused_by_the_next_request(access: Access) -> None:
     first, second = access.issue(), access.issue()
     assert await access.status(first["token"]) == 200

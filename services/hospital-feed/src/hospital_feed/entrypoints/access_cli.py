@@ -8,6 +8,8 @@
     ensemble-hospital-feed-access revoke   --practice L85001 --username alice   # all of hers
     ensemble-hospital-feed-access disable-user --practice L85001 --username alice
     ensemble-hospital-feed-access list     [--practice L85001]
+    ensemble-hospital-feed-access provision --user L85001:alice [--user L85002:bob ...]
+                                           [--grace-hours 0]   # add if missing, then rotate
     (--json before the subcommand: output as JSON)
 
 It works on hospital-feed's own store (HOSPITAL_FEED_DATABASE_URL), migrated first. A token
@@ -98,7 +100,22 @@ def _parser() -> argparse.ArgumentParser:
     who(revoke, required=False)
     listing = actions.add_parser("list", help="users and tokens (never a token or its hash)")
     listing.add_argument("--practice", default=None)
+    provision = actions.add_parser(
+        "provision", help="for automation: add each user if missing, then rotate its token"
+    )
+    provision.add_argument(
+        "--user", action="append", required=True, metavar="PRACTICE:USERNAME", type=_user
+    )
+    new_token(provision)
+    provision.add_argument("--grace-hours", type=_bounded(float, 0, MAX_GRACE_HOURS), default=0.0)
     return parser
+
+
+def _user(text: str) -> tuple[str, str]:
+    practice, _, name = text.partition(":")
+    if not name:
+        raise argparse.ArgumentTypeError("expected PRACTICE:USERNAME, e.g. L85001:alice")
+    return practice, name
 
 
 class _Store:
@@ -165,6 +182,8 @@ def _act(store: _Store, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         return shown, _token_text(shown) + f"\nold token(s) {old} end at {ends_at.isoformat()}"
     if args.action == "revoke":
         return _revoke(store, args)
+    if args.action == "provision":
+        return _provision(store, args)
     users = store.run(ListAccess(args.practice))
     return {"users": users}, _listing_text(users)
 
@@ -181,6 +200,22 @@ def _revoke(store: _Store, args: argparse.Namespace) -> tuple[dict[str, Any], st
         raise AccessError("revoke by user takes both --practice and --username")
     count = store.run(RevokeUserTokens(args.practice, args.username))
     return {"revoked": count}, f"revoked {count} token(s)"
+
+
+def _provision(store: _Store, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    """One process for many users (each CLI start costs seconds): idempotent, so a rerun
+    only replaces the tokens, ending the old ones after the grace period."""
+    grace = timedelta(hours=args.grace_hours)
+    known = {(u["practice"], u["username"]) for u in store.run(ListAccess(None))}
+    tokens = []
+    for practice, name in args.user:
+        if (practice_code(practice), username(name)) not in known:
+            store.run(AddUser(practice, name))
+        issued, _ending = store.run(
+            RotateTokens(practice, name, grace, args.label, _days(args.expires_days))
+        )
+        tokens.append(_issued(issued, argparse.Namespace(practice=practice, username=name)))
+    return {"tokens": tokens}, "\n\n".join(_token_text(shown) for shown in tokens)
 
 
 def _token_text(shown: dict[str, Any]) -> str:
