@@ -82,6 +82,10 @@ def test_a_tiny_bench_reports_every_section_with_sane_numbers(
     assert in_order(offered["late_ms"], ADMISSIONS)
     assert in_order(offered["ack_ms"], ADMISSIONS)
     assert in_order(offered["alert_ms"], ADMISSIONS), shared
+    # The SSE stream (issue 9) carried every admission's alert, from due time and from sent.
+    assert in_order(offered["alert_stream_ms"], ADMISSIONS), shared
+    assert in_order(offered["alert_stream_from_sent_ms"], ADMISSIONS), shared
+    assert offered["stream_events"] >= ADMISSIONS  # hot-onboarding alerts come on it too
     assert in_order(offered["proposal_ms"], high_risk), shared
     assert offered["declined"] == high_risk, shared  # the worklist was triaged
     assert offered["generator_cpu_share"] > 0 and offered["bench_cpu_share"] > 0

@@ -30,9 +30,10 @@ from psycopg import sql
 
 from ensemble_devkit import REPO_ROOT
 from ensemble_devkit.bench_load import LoadProcesses
+from ensemble_devkit.bench_machine import git_commit, machine
 from ensemble_devkit.bench_phases import Bench
 from ensemble_devkit.bench_probes import pid_listening_on
-from ensemble_devkit.bench_report import git_commit, key_ratios, machine, render
+from ensemble_devkit.bench_report import key_ratios, render
 from ensemble_devkit.kafka import find_broker
 from ensemble_devkit.postgres import create_database, postgres_server
 from ensemble_devkit.system import SERVICES, Credentials, LocalSystem

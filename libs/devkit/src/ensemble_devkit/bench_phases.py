@@ -26,6 +26,7 @@ from ensemble_devkit.bench_load import (
 )
 from ensemble_devkit.bench_probes import (
     AlertReader,
+    AlertStream,
     ProposalReader,
     cpu_seconds,
     cpu_used,
@@ -163,8 +164,9 @@ class Bench:
         found["groups"] = lag_trend(found["samples"], input_per_second)
 
     async def offered(self) -> dict[str, Any]:
-        """Admissions at `rate`, open loop, while the practices and the complex-care
-        worklist read what becomes visible; every latency from the admission's due time."""
+        """Admissions at `rate`, open loop, while the practices (polling, and on the SSE
+        stream) and the complex-care worklist read what becomes visible; every latency from
+        the admission's due time, and the stream's also from the moment it was sent."""
         o = self.options
         numbers = list(islice(numbers_between(*SERIALS["offered"]), o.admissions))
         if len(numbers) < o.admissions:
@@ -178,6 +180,8 @@ class Bench:
             *self._service("referral"), self.credentials.staff, o.poll_interval
         )
         await alerts.catch_up()
+        stream = AlertStream(host, port, self.credentials.practices, alerts.cursors)
+        await stream.open()
         event_at = datetime.now(UTC)
         plan = OfferedPlan(
             Target(host, port, self.credentials.senders["RCB"]),
@@ -187,23 +191,28 @@ class Bench:
             start_at=time.monotonic() + 1.0,
         )
         waiting_alerts, waiting_proposals = set(numbers), set(high_risk)
+        waiting_streamed = set(numbers)
         own_cpu, own_since = time.process_time(), time.monotonic()
         readers = [
             asyncio.create_task(alerts.watch(waiting_alerts)),
             asyncio.create_task(proposals.watch(waiting_proposals)),
+            asyncio.create_task(stream.watch(waiting_streamed)),
         ]
         sent = await self.record("offered", self.load.offer(plan))
         refused = {nhs for nhs, code in zip(numbers, sent.codes, strict=True) if code != "AA"}
         waiting_alerts -= refused  # never visible: no reader waits for them
         waiting_proposals -= refused
+        waiting_streamed -= refused
         with self._timed("offered: readers after quiet"):
             await _finish(readers)
         bench_cpu_share = (time.process_time() - own_cpu) / (time.monotonic() - own_since)
         await alerts.close()
         await proposals.close()
+        await stream.close()
         self._trend("offered", o.rate)
         self.cpu["offered"]["load generator"] = sent.cpu_seconds
         due = [plan.start_at + i / o.rate for i in range(len(numbers))]
+        sent_at = list(sent.sent_at)
         return {
             "rate": o.rate,
             "seconds": len(numbers) / o.rate,
@@ -217,6 +226,12 @@ class Bench:
             "ack_ms": percentiles(_since(dict(zip(numbers, sent.acked_at, strict=True)), due)),
             "alert_ms": percentiles(_since(alerts.seen, due, numbers)),
             "alerts_expected": len(numbers) - len(refused),
+            "alert_stream_ms": percentiles(_since(stream.seen, due, numbers)),
+            # The stream's and the poller's latency from the moment each admission was sent
+            # (without the wait for a free connection): what the service itself added.
+            "alert_stream_from_sent_ms": percentiles(_since(stream.seen, sent_at, numbers)),
+            "alert_from_sent_ms": percentiles(_since(alerts.seen, sent_at, numbers)),
+            "stream_events": stream.events,
             "proposal_ms": percentiles(_since(proposals.seen, due, numbers, set(high_risk))),
             "proposals_expected": len(set(high_risk) - refused),
             "alert_polls": alerts.polls,

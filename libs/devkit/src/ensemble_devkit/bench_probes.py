@@ -1,5 +1,6 @@
-"""What the bench watches: practice alerts and hot-onboarding proposals as their readers see
-them through the services' APIs, and the CPU time of the processes under load."""
+"""What the bench watches: practice alerts (polled, and on the SSE stream) and hot-onboarding
+proposals as their readers see them through the services' APIs, and the CPU time of the
+processes under load."""
 
 import asyncio
 import json
@@ -74,6 +75,70 @@ class AlertReader:
     async def close(self) -> None:
         for connection in self.connections.values():
             await connection.close()
+
+
+class AlertStream:
+    """Listens to each practice's Server-Sent Events stream (`/alerts/stream`), as a practice
+    system would, on a raw socket: one connection per practice, chunked bodies and SSE
+    frames read by hand (an HTTP client library would cost more than the stream). An alert
+    is received when the chunk carrying its `event: alert` arrives."""
+
+    def __init__(
+        self, host: str, port: int, practices: dict[str, str], after: dict[str, int]
+    ) -> None:
+        self.host, self.port = host, port
+        self.practices = practices
+        self.after = dict(after)  # only alerts after these ids (the poller's cursors)
+        self.seen: dict[str, float] = {}  # NHS number -> received (monotonic)
+        self.events = 0
+        self._streams: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
+
+    async def open(self) -> None:
+        """Connect every practice's stream and read its response head (200, event-stream)."""
+        for ods, token in self.practices.items():
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            writer.write(
+                (
+                    f"GET /v1/practices/{ods}/alerts/stream?after={self.after.get(ods, 0)} "
+                    f"HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                    f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+                ).encode("latin-1")
+            )
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            if not head.startswith("HTTP/1.1 200") or "text/event-stream" not in head:
+                raise ProbeError(f"alert stream of {ods}: {head.splitlines()[0]!r}")
+            if "transfer-encoding: chunked" not in head.lower():
+                raise ProbeError(f"alert stream of {ods}: not a chunked body")
+            self._streams[ods] = (reader, writer)
+
+    async def watch(self, remaining: set[str]) -> None:
+        """Read until no NHS number is left in `remaining` (or the watch is cancelled)."""
+        await asyncio.gather(
+            *(self._watch(reader, remaining) for reader, _ in self._streams.values())
+        )
+
+    async def _watch(self, reader: asyncio.StreamReader, remaining: set[str]) -> None:
+        pending = b""
+        while remaining:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            chunk = await reader.readexactly(size + 2)  # the chunk and its CRLF
+            arrived = time.monotonic()
+            if size == 0:
+                return  # the stream ended
+            pending += chunk[:-2]
+            *frames, pending = pending.replace(b"\r\n", b"\n").split(b"\n\n")
+            for frame in frames:
+                fields = dict(line.split(b": ", 1) for line in frame.split(b"\n") if b": " in line)
+                if fields.get(b"event") == b"alert":
+                    self.events += 1
+                    nhs = json.loads(fields[b"data"])["nhs_number"]
+                    self.seen.setdefault(nhs, arrived)
+                    remaining.discard(nhs)
+
+    async def close(self) -> None:
+        for _, writer in self._streams.values():
+            writer.close()
+        self._streams.clear()
 
 
 class ProposalReader:

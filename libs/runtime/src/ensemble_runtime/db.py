@@ -130,12 +130,16 @@ class CoreSql:
         self._transaction: Any = None
         self._connection: Connection | None = None
 
-    def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+    def connection(self) -> Connection:
+        """The connection of the session's current transaction (begun if none is)."""
         transaction = self._session.get_transaction()
         if self._connection is None or transaction is not self._transaction:
             self._connection = self._session.connection()
             self._transaction = self._session.get_transaction()
-        return self._connection.execute(statement, parameters)
+        return self._connection
+
+    def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        return self.connection().execute(statement, parameters)
 
 
 def core_sql(session: Session) -> CoreSql:

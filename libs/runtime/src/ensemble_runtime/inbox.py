@@ -12,7 +12,8 @@ from uuid import UUID
 from sqlalchemy import Table, bindparam, insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from ensemble_runtime.db import UtcDateTime, core_sql
+from ensemble_runtime.db import UtcDateTime
+from ensemble_runtime.prepared import Prepared
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -23,17 +24,19 @@ class ProcessedEvent(SQLModel, table=True):
     processed_at: datetime = Field(default_factory=lambda: datetime.now(UTC), sa_type=UtcDateTime)
 
 
-_SEEN_AMONG = select(col(ProcessedEvent.event_id)).where(
-    col(ProcessedEvent.consumer) == bindparam("consumer"),
-    col(ProcessedEvent.event_id).in_(bindparam("event_ids", expanding=True)),
+_SEEN_AMONG = Prepared(
+    select(col(ProcessedEvent.event_id)).where(
+        col(ProcessedEvent.consumer) == bindparam("consumer"),
+        col(ProcessedEvent.event_id).in_(bindparam("event_ids", expanding=True)),
+    )
 )
-_RECORD = insert(cast(Table, ProcessedEvent.__table__))  # type: ignore[attr-defined]
+_RECORD = Prepared(insert(cast(Table, ProcessedEvent.__table__)))  # type: ignore[attr-defined]
 
 
 class Inbox:
     """The events a consumer group has already applied, in the unit of work's transaction.
 
-    On every event's path: SQLAlchemy Core, not the ORM.
+    On every event's path: prepared statements (prepared.py), not the ORM.
     """
 
     def __init__(self, session: Session) -> None:
@@ -46,16 +49,16 @@ class Inbox:
         """Which of these events this consumer has already applied (one query a batch)."""
         if not event_ids:
             return set()
-        found = core_sql(self._session).execute(
-            _SEEN_AMONG, {"consumer": consumer, "event_ids": list(event_ids)}
+        found = _SEEN_AMONG.execute(
+            self._session, {"consumer": consumer, "event_ids": list(event_ids)}
         )
-        return {row[0] for row in found}
+        return {row[0] for row in found.rows}
 
     def record_all(self, consumer: str, event_ids: Sequence[UUID]) -> None:
         """Remember these events as applied, in one statement."""
         if event_ids:
             now = datetime.now(UTC)
-            core_sql(self._session).execute(
-                _RECORD,
+            _RECORD.execute(
+                self._session,
                 [{"consumer": consumer, "event_id": e, "processed_at": now} for e in event_ids],
             )

@@ -1,18 +1,19 @@
 """Transactional outbox: events are rows committed with the state change that caused them.
 
-Writing and reading rows is on every event's path, so it is SQLAlchemy Core (one cached,
-compiled statement each), not the ORM: no identity map, no unit-of-work flush.
+Writing and reading rows is on every event's path, so it is SQLAlchemy Core, not the ORM: no
+identity map, no unit-of-work flush; prepared statements (prepared.py).
 """
 
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, cast
 from uuid import UUID
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlmodel import Field, Session, SQLModel, col
 
 from ensemble_contracts import Envelope, PatientEvent, TopicSpec
-from ensemble_runtime.db import UtcDateTime, core_sql
+from ensemble_runtime.db import UtcDateTime
+from ensemble_runtime.prepared import Prepared
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -30,8 +31,8 @@ class OutboxMessage(SQLModel, table=True):
 
 
 OUTBOX = cast(Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
-_INSERT = insert(OUTBOX)
-_PENDING = (
+_INSERT = Prepared(insert(OUTBOX))
+_PENDING = Prepared(
     select(
         OUTBOX.c.id,
         OUTBOX.c.topic,
@@ -43,6 +44,12 @@ _PENDING = (
     )
     .where(OUTBOX.c.published_at.is_(None))
     .order_by(OUTBOX.c.id)
+    .limit(bindparam("limit"))
+)
+_MARK_PUBLISHED = Prepared(
+    update(OUTBOX)
+    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("now"))
 )
 
 
@@ -63,8 +70,8 @@ def add_to_outbox(session: Session, topic: TopicSpec[Envelope], event: Envelope)
     if not isinstance(event, topic.value):
         raise TypeError(f"{type(event).__name__} does not belong on {topic.name}")
     key = event.key if isinstance(event, PatientEvent) else None
-    core_sql(session).execute(
-        _INSERT,
+    _INSERT.execute(
+        session,
         {
             "topic": topic.name,
             "key": key,
@@ -80,7 +87,7 @@ def add_to_outbox(session: Session, topic: TopicSpec[Envelope], event: Envelope)
 
 def pending(session: Session, limit: int) -> list[PendingRow]:
     """Unpublished rows, oldest first (so per-key order is creation order)."""
-    rows = core_sql(session).execute(_PENDING.limit(limit))
+    rows = _PENDING.execute(session, {"limit": limit}).rows
     return [PendingRow._make(row) for row in rows]
 
 
@@ -88,9 +95,7 @@ def mark_published(session: Session, ids: list[int]) -> None:
     now = datetime.now(UTC)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        session.execute(
-            update(OutboxMessage).where(col(OutboxMessage.id).in_(chunk)).values(published_at=now)
-        )
+        _MARK_PUBLISHED.execute(session, {"ids": chunk, "now": now})
 
 
 def prune_published(session: Session, older_than: timedelta) -> None:
