@@ -19,6 +19,15 @@ from ensemble_devkit.system import SERVICES, Credentials, LocalSystem
 from .flow import Ensemble
 
 BASE_PORT = int(os.environ.get("ENSEMBLE_TEST_BASE_PORT", "18000"))  # see pytest_plugin.py
+# Webhooks (tests/e2e/test_webhooks.py): quick retries, dead after three attempts, and an
+# attempt that outlasts the tests' waits when a receiver hangs.
+WEBHOOK_ENV = {
+    "HOSPITAL_FEED_WEBHOOK_MAX_ATTEMPTS": "3",
+    "HOSPITAL_FEED_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+    "HOSPITAL_FEED_WEBHOOK_RETRY_MAX_SECONDS": "1",
+    "HOSPITAL_FEED_WEBHOOK_READ_TIMEOUT_SECONDS": "60",
+    "HOSPITAL_FEED_WEBHOOK_TOTAL_TIMEOUT_SECONDS": "60",
+}
 
 
 class Systems:
@@ -54,7 +63,7 @@ class Systems:
             TEST_STATE / f"system-{store}-{uuid.uuid4().hex[:8]}",
             Credentials.generate(self._broker.bootstrap_servers, BASE_PORT),
             databases,
-            extra_env={"SCORING_OUTBOX_POLL_SECONDS": "0.1"},
+            extra_env={"SCORING_OUTBOX_POLL_SECONDS": "0.1", **WEBHOOK_ENV},
         )
         return Ensemble(system, self._broker)
 

@@ -40,17 +40,31 @@ def stream_for(patients: list[str], run: str) -> list[str]:
 def expectations(ensemble: Ensemble, patients: list[str]) -> dict[str, int]:
     marks = ",".join("?" * len(patients))
     return {
+        # One alert per encounter for the registered practice (PD1-3); a roster listing a
+        # patient would add its own alerts (recipient_reason roster), counted apart.
         "alerts": ensemble.count(
             "hospital-feed",
             f"SELECT count(*) FROM practice_alerts WHERE kind <> 'hot_onboarding' "
+            f"AND recipient_reason = 'registered' AND nhs_number IN ({marks})",
+            *patients,
+        ),
+        "roster alerts": ensemble.count(
+            "hospital-feed",
+            f"SELECT count(*) FROM practice_alerts WHERE recipient_reason <> 'registered' "
             f"AND nhs_number IN ({marks})",
+            *patients,
+        ),
+        # Every message names a practice: nothing may be left without a recipient.
+        "unrouted": ensemble.count(
+            "hospital-feed",
+            f"SELECT count(*) FROM unrouted_alerts WHERE nhs_number IN ({marks})",
             *patients,
         ),
         # Each hot onboarding trigger comes back to the practice as one alert.
         "hot onboarding alerts": ensemble.count(
             "hospital-feed",
             f"SELECT count(*) FROM practice_alerts WHERE kind = 'hot_onboarding' "
-            f"AND nhs_number IN ({marks})",
+            f"AND recipient_reason = 'registered' AND nhs_number IN ({marks})",
             *patients,
         ),
         "triggers": ensemble.count(
@@ -108,6 +122,7 @@ def run_stream_with_fault(ensemble: Ensemble, fault: Callable[[], None]) -> None
 
     counts = wait_for(settled, 180, "every store to catch up")
     assert counts["patients triggered"] > 0, "high-risk admissions must trigger hot onboarding"
+    assert (counts["roster alerts"], counts["unrouted"]) == (0, 0)  # no roster lists them
     wait_until_quiet(ensemble)  # anything duplicated late has landed by now
     assert expectations(ensemble, patients) == counts
     messages_stored = ensemble.count(

@@ -169,6 +169,7 @@ class Flow:
     def run(self) -> None:
         seed(self.kit("scheduling"), self.loop)  # coaches to book with
         self.extracts()
+        self.rosters()
         self.hl7_over_http()
         self.hl7_over_mllp()
         self.deliver("hospital-feed", HOSPITAL_ENCOUNTERS)
@@ -236,6 +237,49 @@ class Flow:
         )
         assert answer.status_code in (200, 400), answer.text
         self.note("extracts", answer.json()["errors"])
+
+    def rosters(self) -> None:
+        """Roster files with names and postcodes beside the NHS numbers, bad rows, a staff
+        file naming an unknown recipient; then an admission no one follows (unrouted)."""
+        csv = {"content-type": "text/csv"}
+        own = ["nhs_number,name,postcode"] + [
+            f"{p.nhs_number[:3]} {p.nhs_number[3:]},{p.given} {p.family},{p.postcode}"
+            for p in PLANTED[:2]
+        ]
+        own += [f"{p.nhs_number}x,{p.family}" for p in PLANTED] + [f'"{PLANTED[0].family}']
+        staff = ["recipient,nhs_number,name"] + [
+            f"{code},{p.nhs_number},{p.family}"
+            for p in PLANTED[:2]
+            for code in ("L85002", "COACH1")
+        ]
+        unrouted = adt(PLANTED[2], control_id="NOPD1", practice="")
+
+        async def run() -> list[int]:
+            answers = [
+                await self.call(
+                    "hospital-feed",
+                    "PUT",
+                    "/v1/practices/L85001/roster",
+                    content="\n".join(own),
+                    headers=PRACTICE | csv,
+                ),
+                await self.call(
+                    "hospital-feed",
+                    "POST",
+                    "/v1/rosters",
+                    params={"mode": "add"},
+                    content="\n".join(staff),
+                    headers=STAFF | csv,
+                ),
+                await self.call(
+                    "hospital-feed", "POST", "/v1/hl7v2", content=unrouted, headers=SENDER
+                ),
+            ]
+            return [answer.status_code for answer in answers]
+
+        codes = self.loop.run(run())
+        assert codes == [200, 200, 200], codes
+        self.note("rosters", codes)
 
     def hl7_over_http(self) -> None:
         async def send() -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ensemble_devkit import REPO_ROOT
-from ensemble_devkit.demo import Demo
+from ensemble_devkit.demo import WEBHOOK_PORT_OFFSET, Demo, register_webhook, webhook_receiver
 from ensemble_devkit.kafka import find_broker
 from ensemble_devkit.leftovers import InTheWay, run_dir_lock
 from ensemble_devkit.postgres import service_databases
@@ -54,7 +54,8 @@ def run(interval: float, store: str, run_dir: Path, base_port: int) -> int:
     shutdown.install()
     try:
         with run_dir_lock(run_dir):
-            clear_the_way(run_dir, service_ports(base_port))  # before the broker: fail fast
+            ports = service_ports(base_port) | {base_port + WEBHOOK_PORT_OFFSET: "webhooks"}
+            clear_the_way(run_dir, ports)  # before the broker: fail fast
             with contextlib.ExitStack() as cleanup:
                 try:
                     start_and_feed(cleanup, shutdown, interval, store, run_dir, base_port)
@@ -99,7 +100,12 @@ def start_and_feed(
     credentials.write(run_dir / "credentials.json")
     demo = Demo(credentials)
     demo.load_reference_data()
-    print_guide(credentials, run_dir)
+    practice = next(iter(credentials.practices))
+    url, secret, received = cleanup.enter_context(
+        webhook_receiver(run_dir, base_port + WEBHOOK_PORT_OFFSET)
+    )
+    register_webhook(credentials, practice, url, secret)
+    print_guide(credentials, run_dir, received)
     while True:
         demo.post_adt(demo.next_event())
         accepted = demo.accept_proposed_referrals()
@@ -108,7 +114,7 @@ def start_and_feed(
         time.sleep(interval)
 
 
-def print_guide(credentials: Credentials, run_dir: Path) -> None:
+def print_guide(credentials: Credentials, run_dir: Path, webhooks: Path) -> None:
     practice, token = next(iter(credentials.practices.items()))
     feed = credentials.services["hospital-feed"]
     print(
@@ -123,6 +129,8 @@ Or read the same alerts as JSON, or as a Server-Sent Events stream:
   curl -s -H "Authorization: Bearer {token}" {feed}/v1/practices/{practice}/alerts
   curl -sN -H "Authorization: Bearer {token}" {feed}/v1/practices/{practice}/alerts/stream
   curl -s {feed}/metrics | grep ensemble_
+{practice}'s webhook receiver (signed deliveries, Standard Webhooks) writes each alert to
+  {webhooks}
 Ctrl-C, SIGTERM or SIGHUP stops everything (in order); a second Ctrl-C at once.
 """,
         flush=True,

@@ -1,17 +1,24 @@
 """The synthetic demo `make run` feeds: practices, patients, coaches, then a live ADT stream."""
 
+import contextlib
 import json
 import random
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from ensemble_devkit.synthetic import adt_message, test_nhs_numbers
-from ensemble_devkit.system import PRACTICES, Credentials
+from ensemble_devkit.system import PRACTICES, Credentials, ServiceFailed
+
+WEBHOOK_PORT_OFFSET = 9  # the demo's webhook receiver: base port + 9 (8009)
 
 LANGUAGES = ("en", "en", "en", "pa", "hi", "ur", "gu", "bn", "pl")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
@@ -169,3 +176,57 @@ class Demo:
             )
             accepted += response.status_code == 200
         return accepted
+
+
+@contextlib.contextmanager
+def webhook_receiver(run_dir: Path, port: int) -> Iterator[tuple[str, Path, Path]]:
+    """The example receiver (ensemble_devkit.webhook_receiver) as a process of its own, as a
+    practice's system would be: yields its URL, the secret file it verifies with, and the
+    JSON-lines file it appends each alert to."""
+    folder = run_dir / "webhooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    secret, received = folder / "secret.txt", folder / "received.jsonl"
+    secret.touch(mode=0o600)
+    with (folder / "receiver.log").open("ab") as log:
+        files = ["--secret-file", str(secret), "--out", str(received)]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ensemble_devkit.webhook_receiver", "--port", str(port), *files],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the launcher, which stops it in order
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(process, f"{url}/healthz")
+        yield f"{url}/alerts", secret, received
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], health: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceFailed("the demo webhook receiver exited; see run/webhooks/receiver.log")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(health, timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise ServiceFailed("the demo webhook receiver did not start; see run/webhooks/receiver.log")
+
+
+def register_webhook(credentials: Credentials, practice: str, url: str, secret: Path) -> None:
+    """The practice registers its endpoint with its own token; the secret it is shown once
+    goes where the receiver reads it."""
+    response = httpx.put(
+        credentials.services["hospital-feed"] + f"/v1/practices/{practice}/webhook",
+        json={"url": url},
+        headers={"Authorization": f"Bearer {credentials.practices[practice]}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    secret.write_text(response.json()["secret"] + "\n")

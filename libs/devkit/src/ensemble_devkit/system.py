@@ -176,6 +176,8 @@ class LocalSystem:
         self.ports = {int(credentials.services[s.name].rsplit(":", 1)[1]): s.name for s in SERVICES}
         self.processes: dict[str, ServiceProcess] = {}
         self._practices_provisioned = False
+        # hospital-feed's key for finding messages by NHS number (HMAC): one per system.
+        self.message_search_key = secrets.token_urlsafe(32)
         for spec in SERVICES:
             database_url = (database_urls or {}).get(
                 spec.name, f"sqlite:///{run_dir / 'data' / spec.module}.db"
@@ -198,6 +200,7 @@ class LocalSystem:
             "SENDER_TOKENS": json.dumps(creds.senders),
             "PRACTICE_TOKENS": json.dumps(creds.practices),
             "LOG_JSON": "true",
+            "MESSAGE_SEARCH_KEY": self.message_search_key,  # read by hospital-feed only
         }
         env = {f"{spec.env_prefix}_{k}": v for k, v in settings.items()}
         return env | {k: v for k, v in extra.items() if k.startswith(spec.env_prefix)}

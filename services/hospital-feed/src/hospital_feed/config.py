@@ -6,9 +6,12 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from ensemble_runtime.auth import parse_token_map
 from ensemble_runtime.config import ServiceSettings
+from hospital_feed.domain.message_search import MIN_KEY_LENGTH
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -73,11 +76,66 @@ class Settings(ServiceSettings):
     alert_stream_send_timeout_seconds: float = 30.0
     alert_stream_ping_seconds: float = 15.0
     alert_stream_gap_ms: int = 2000
+    # Roster uploads (entrypoints/rosters_http.py, the access CLI): at most this many rows and
+    # bytes per file (more: 413). HTTP bodies are also capped by MAX_MESSAGE_BYTES.
+    roster_max_rows: int = 50_000
+    roster_max_bytes: int = 1024 * 1024
+    # Webhooks (entrypoints/webhook_dispatcher.py): each attempt is bounded by these timeouts;
+    # a failed one is retried after min(max, base * 2^(n-1)) seconds, halved at random
+    # (jitter), and dead after `max_attempts`. At most `concurrency` attempts are in flight
+    # (one per endpoint). http:// endpoints only to this machine unless `allow_http`.
+    # Digests go out at these local times of day in this zone. After a secret rotation the
+    # old secret also signs for `secret_grace_hours`.
+    webhook_connect_timeout_seconds: float = 5.0
+    webhook_read_timeout_seconds: float = 10.0
+    webhook_total_timeout_seconds: float = 15.0
+    webhook_max_attempts: int = 12
+    webhook_retry_base_seconds: float = 2.0
+    webhook_retry_max_seconds: float = 900.0
+    webhook_concurrency: int = 16
+    webhook_allow_http: bool = False
+    webhook_digest_times: str = "08:00,13:00"
+    webhook_digest_zone: str = "Europe/London"
+    webhook_secret_grace_hours: float = 24.0
+    webhook_poll_ms: int = 50
+    # The message browser (/v1/staff/messages, /staff/messages): staff find a patient's
+    # messages by an HMAC-SHA256 of the NHS number under this per-deployment key (at least
+    # 32 characters, e.g. `openssl rand -base64 32`; domain/message_search.py). Unset: no
+    # hash is kept, search by NHS number is refused, and the service warns at start (intake
+    # goes on: a missing search key must not stop a hospital's feed). Changing it: run
+    # `ensemble-hospital-feed-messages rehash`.
+    message_search_key: SecretStr = SecretStr("")
+    # A sender that sends nothing for this many minutes of working time gets one warning
+    # (0: never), and a gauge of seconds since its last message; working hours as
+    # `Mon-Fri 08:00-18:00` in this zone.
+    sender_quiet_minutes: int = 60
+    sender_working_hours: str = "Mon-Fri 08:00-18:00"
+    sender_working_zone: str = "Europe/London"
 
     @property
     def max_body_bytes(self) -> int:
         """The HTTP guard's body cap: one HL7 message, as on MLLP."""
         return self.max_message_bytes
+
+    def message_search_hmac_key(self) -> bytes | None:
+        """The NHS number search key; None when unset (or too short, which the service
+        refuses at start: `check_message_search_key`)."""
+        key = self.message_search_key.get_secret_value().strip()
+        return key.encode("utf-8", "surrogatepass") if len(key) >= MIN_KEY_LENGTH else None
+
+    def check_message_search_key(self) -> bool:
+        """Whether a search key is set; a short one is refused (never echoed)."""
+        key = self.message_search_key.get_secret_value().strip()
+        if key and len(key) < MIN_KEY_LENGTH:
+            raise ValueError(
+                f"HOSPITAL_FEED_MESSAGE_SEARCH_KEY must be at least {MIN_KEY_LENGTH} characters"
+            )
+        return bool(key)
+
+    def known_senders(self) -> list[str]:
+        """Every sender this deployment expects: token holders and MLLP listeners."""
+        tokens = parse_token_map(self.sender_tokens, "HOSPITAL_FEED_SENDER_TOKENS")
+        return sorted({name.upper() for name in tokens} | set(self.mllp_ports()))
 
     def mllp_ports(self) -> dict[str, int]:
         value = json.loads(self.mllp_listeners) if self.mllp_listeners.strip() else {}

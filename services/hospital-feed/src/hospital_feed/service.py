@@ -10,11 +10,23 @@ from ensemble_runtime.definition import ServiceDefinition, Subscription
 from hospital_feed.adapters import access
 from hospital_feed.adapters.unit_of_work import HospitalFeedUnitOfWork
 from hospital_feed.config import Settings
-from hospital_feed.entrypoints import http, pages
+from hospital_feed.entrypoints import (
+    http,
+    pages,
+    rosters_http,
+    staff_messages,
+    staff_pages,
+    webhooks_http,
+)
 from hospital_feed.entrypoints.alert_stream import alert_feeds
+from hospital_feed.entrypoints.channel_watch import channel_watches
 from hospital_feed.entrypoints.mllp import mllp_listeners
+from hospital_feed.entrypoints.webhook_dispatcher import webhook_dispatchers
 from hospital_feed.service_layer import access as access_commands
 from hospital_feed.service_layer import handlers
+from hospital_feed.service_layer import message_browser as browser_commands
+from hospital_feed.service_layer import rosters as roster_commands
+from hospital_feed.service_layer import webhooks as webhook_commands
 from hospital_feed.service_layer.commands import AcknowledgeAlert, ReceiveHl7, ReprocessMessage
 
 DEFINITION = ServiceDefinition(
@@ -71,11 +83,25 @@ DEFINITION = ServiceDefinition(
         ReprocessMessage: handlers.reprocess,
         AcknowledgeAlert: handlers.acknowledge_alert,
         **access_commands.HANDLERS,  # practice users and tokens (the access CLI)
+        **webhook_commands.HANDLERS,  # webhook endpoints, preferences, planning, attempts
+        **roster_commands.HANDLERS,  # roster uploads (HTTP and the access CLI)
+        **browser_commands.HANDLERS,  # the staff message browser (API, page, messages CLI)
     },
     # Practice tokens: the env's (HOSPITAL_FEED_PRACTICE_TOKENS), then the users' tokens kept
     # hashed in this store (adapters/access.py; issued by `ensemble-hospital-feed-access`).
     credential_lookups={"practice": access.practice_caller},
-    routers=[http.router, pages.router],  # the JSON API; the practice page (/practice/)
-    # One MLLP listener per sending trust's port; the one feed of the alert streams.
-    components=[mllp_listeners, alert_feeds],
+    # The JSON API; the practice page (/practice/); webhook endpoints and preferences;
+    # rosters and unrouted alerts; the staff message browser's API and page (/staff/).
+    routers=[
+        http.router,
+        pages.router,
+        webhooks_http.router,
+        rosters_http.router,
+        staff_messages.router,
+        staff_pages.router,
+    ],
+    # One MLLP listener per sending trust's port; the one feed of the alert streams; the
+    # webhook dispatcher (plans deliveries from the alerts and sends them); the channel watch
+    # (each sender's quiet time as a gauge, a warning when it is quiet in working hours).
+    components=[mllp_listeners, alert_feeds, webhook_dispatchers, channel_watches],
 )

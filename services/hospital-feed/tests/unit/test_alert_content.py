@@ -346,13 +346,13 @@ async def test_a_triggered_hot_onboarding_is_one_alert_and_a_withdrawal_retracts
     )
 
 
-def test_a_withdrawal_touches_only_that_patient_and_practice(kit: FeedKit) -> None:
+def test_a_withdrawal_touches_only_that_patient_for_every_recipient(kit: FeedKit) -> None:
     kit.consume(hot(), hot(nhs_number=OTHER), hot(practice_ods="L85002"))
     kit.consume(hot(HotOnboardingEventType.WITHDRAWN))
     assert [(a.practice_ods, a.nhs_number, a.status) for a in alerts(kit)] == [
         ("L85001", NHS, "retracted"),
         ("L85001", OTHER, "active"),
-        ("L85002", NHS, "active"),
+        ("L85002", NHS, "retracted"),  # whoever was told of the patient's proposal
     ]
 
 

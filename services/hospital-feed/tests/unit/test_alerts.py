@@ -114,21 +114,25 @@ def test_a_cancelled_discharge_retracts_only_the_discharge(kit: FeedKit) -> None
     ]
 
 
-def test_a_cancellation_touches_only_the_same_patient_visit_and_practice(
+def test_a_cancellation_touches_only_the_same_patient_and_visit_and_tells_whoever_was_told(
     kit: FeedKit,
 ) -> None:
     other_visit = encounter(visit_number="V2")
     other_patient = encounter(nhs_number="9990000026")
-    other_practice = encounter(practice_ods="L85002")
+    # The patient's admission went to L85002 (PD1-3 then); the cancellation names L85001.
+    earlier_practice = encounter(practice_ods="L85002")
     cancel = encounter(event_type=T.ADMISSION_CANCELLED, trigger_event="A11")
-    project(kit, other_visit, other_patient, other_practice, cancel)
+    project(kit, other_visit, other_patient, earlier_practice, cancel)
     states = [(a.practice_ods, a.kind, a.status) for a in alerts(kit)]
     assert states == [
         ("L85001", "admitted", "active"),
         ("L85001", "admitted", "active"),
-        ("L85002", "admitted", "active"),
+        ("L85002", "admitted", "retracted"),
         ("L85001", "admission_cancelled", "active"),
+        ("L85002", "admission_cancelled", "active"),
     ]
+    project(kit, cancel)  # again, past the inbox: nothing more
+    assert len(alerts(kit)) == 5
 
 
 def test_a_cancellation_without_visit_number_retracts_nothing(kit: FeedKit) -> None:

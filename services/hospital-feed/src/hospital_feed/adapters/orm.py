@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from sqlalchemy import Index, Text, UniqueConstraint, false
+from sqlalchemy import Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from ensemble_contracts import limits
@@ -16,6 +16,10 @@ class MessageStatus(StrEnum):
     REJECTED = "rejected"  # answered AE/AR; kept for staff and reprocessing
     HELD = "held"  # answered AA but no usable NHS number: staff must look
     DUPLICATE = "duplicate"  # the same business event was already published
+    # Closed by staff (the message browser), never rerun: corrected and received again as a
+    # new message (`resubmitted_from` on that one), or discarded with a reason.
+    RESUBMITTED = "resubmitted"
+    DISCARDED = "discarded"
 
 
 class Hl7Message(SQLModel, table=True):
@@ -36,6 +40,17 @@ class Hl7Message(SQLModel, table=True):
         ),
         Index("ix_hl7_messages_status_id", "status", "id"),
         Index("ix_hl7_messages_visit_key", "visit_key"),
+        # The message browser's searches (MSH-10, NHS number) and each sender's last message.
+        Index("ix_hl7_messages_control_id", "control_id"),
+        Index("ix_hl7_messages_nhs_number_hmac", "nhs_number_hmac"),
+        Index("ix_hl7_messages_sender_received", "sender", "received_at"),
+        # Few rows are staff corrections: index only those.
+        Index(
+            "ix_hl7_messages_resubmitted_from",
+            "resubmitted_from",
+            sqlite_where=text("resubmitted_from IS NOT NULL"),
+            postgresql_where=text("resubmitted_from IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -62,6 +77,16 @@ class Hl7Message(SQLModel, table=True):
     error_code: str = Field(default="0", max_length=5)
     error: str | None = Field(default=None, max_length=500)
     event_id: UUID | None = None
+    # The message browser (issue 10): HMAC-SHA256 of PID-3's NHS number under the
+    # deployment's search key (domain/message_search.py; NULL without a key), so staff can
+    # find a patient's messages while a copy of the table is no lookup table of numbers.
+    nhs_number_hmac: str | None = Field(default=None, max_length=64)
+    # A staff correction of message `resubmitted_from` (not a foreign key: retention may
+    # prune the original first). Who closed a message (resubmitted, discarded), when, why.
+    resubmitted_from: int | None = None
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    closed_by: str | None = Field(default=None, max_length=100)
+    closed_reason: str | None = Field(default=None, max_length=500)
 
 
 class AlertStatus(StrEnum):
@@ -82,6 +107,8 @@ class PracticeAlert(SQLModel, table=True):
         UniqueConstraint("practice_ods", "encounter_event_id", name="uq_alert_per_event"),
         Index("ix_practice_alerts_feed", "practice_ods", "alert_id"),
         Index("ix_practice_alerts_visit", "practice_ods", "nhs_number", "visit_number"),
+        # A retraction reaches every recipient's alert of the patient (and visit).
+        Index("ix_practice_alerts_patient", "nhs_number", "visit_number"),
     )
 
     alert_id: int | None = Field(default=None, primary_key=True)
@@ -158,6 +185,13 @@ class RosterEntry(SQLModel, table=True):
 
 
 # This store's other tables, so migrations' checks see them: practice users with their
-# hashed tokens (adapters/access.py) and the practice page's sessions (adapters/sessions.py).
+# hashed tokens (adapters/access.py), the practice page's sessions (adapters/sessions.py),
+# roster uploads and alerts with no recipient (adapters/rosters.py), webhook endpoints,
+# deliveries and recipient preferences (adapters/webhooks.py), the message browser's audit
+# (adapters/message_browser.py) and the staff page's sessions (adapters/staff_sessions.py).
 from hospital_feed.adapters import access as _access  # noqa: E402, F401
+from hospital_feed.adapters import message_browser as _message_browser  # noqa: E402, F401
+from hospital_feed.adapters import rosters as _rosters  # noqa: E402, F401
 from hospital_feed.adapters import sessions as _sessions  # noqa: E402, F401
+from hospital_feed.adapters import staff_sessions as _staff_sessions  # noqa: E402, F401
+from hospital_feed.adapters import webhooks as _webhooks  # noqa: E402, F401

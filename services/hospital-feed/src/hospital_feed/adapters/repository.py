@@ -1,7 +1,8 @@
 """hospital-feed's stored messages and practice alerts: the SQL the handlers rely on.
 
 Receiving a message and projecting its alert run for every ADT, so their statements are
-SQLAlchemy Core, built once and compiled once (ADR 7); the rare paths (reprocessing,
+SQLAlchemy Core, built once and compiled once (ADR 7); receiving's are prepared statements
+run on the driver's cursor (ensemble_runtime.prepared); the rare paths (reprocessing,
 retracting) use the ORM.
 """
 
@@ -18,6 +19,7 @@ from sqlmodel import Session, col
 from sqlmodel import select as sqlmodel_select
 
 from ensemble_runtime.db import core_sql, serialize_on
+from ensemble_runtime.prepared import Prepared
 from hospital_feed.adapters.orm import (
     AlertStatus,
     Hl7Message,
@@ -31,16 +33,16 @@ ALERTS = cast(Table, PracticeAlert.__table__)  # type: ignore[attr-defined]
 RISKS = cast(Table, PatientRisk.__table__)  # type: ignore[attr-defined]
 CASELOADS = cast(Table, PatientCaseload.__table__)  # type: ignore[attr-defined]
 
-_RESEND_OF = select(
-    MESSAGES.c.id, MESSAGES.c.ack_code, MESSAGES.c.error, MESSAGES.c.error_code
-).where(
-    MESSAGES.c.sender == bindparam("sender"),
-    MESSAGES.c.sending_facility == bindparam("facility"),
-    MESSAGES.c.control_id == bindparam("control_id"),
-    MESSAGES.c.content_sha256 == bindparam("sha"),
+_RESEND_OF = Prepared(
+    select(MESSAGES.c.id, MESSAGES.c.ack_code, MESSAGES.c.error, MESSAGES.c.error_code).where(
+        MESSAGES.c.sender == bindparam("sender"),
+        MESSAGES.c.sending_facility == bindparam("facility"),
+        MESSAGES.c.control_id == bindparam("control_id"),
+        MESSAGES.c.content_sha256 == bindparam("sha"),
+    )
 )
-_KEY_TAKEN = select(MESSAGES.c.id).where(MESSAGES.c.published_key == bindparam("key"))
-_REOPEN = (
+_KEY_TAKEN = Prepared(select(MESSAGES.c.id).where(MESSAGES.c.published_key == bindparam("key")))
+_REOPEN = Prepared(
     update(MESSAGES)
     .where(
         MESSAGES.c.visit_key == bindparam("visit"),
@@ -49,7 +51,7 @@ _REOPEN = (
     )
     .values(published_key=None)
 )
-_INSERT_MESSAGE = insert(MESSAGES)
+_INSERT_MESSAGE = Prepared(insert(MESSAGES), returns_id=MESSAGES.c.id)
 _ALERT_EXISTS = select(ALERTS.c.alert_id).where(
     ALERTS.c.practice_ods == bindparam("ods"),
     ALERTS.c.encounter_event_id == bindparam("event_id"),
@@ -71,10 +73,9 @@ _MARK_ACTIONED = (
     )
 )
 _ALERT_OF_PRACTICE = select(ALERTS.c.alert_id).where(*_OF_PRACTICE)
-_RETRACT_KIND = (
+_RETRACT_KIND = (  # every recipient's alert of the patient (ix_practice_alerts_patient)
     update(ALERTS)
     .where(
-        ALERTS.c.practice_ods == bindparam("ods"),
         ALERTS.c.nhs_number == bindparam("patient"),
         ALERTS.c.kind == bindparam("alert_kind"),
         ALERTS.c.status == AlertStatus.ACTIVE.value,
@@ -135,8 +136,8 @@ class MessageRepository:
         self, sender: str, sending_facility: str, control_id: str, content_sha256: str
     ) -> EarlierAnswer | None:
         """The stored message these bytes resend: same sender, MSH-4, MSH-10 and content."""
-        found = core_sql(self._session).execute(
-            _RESEND_OF,
+        found = _RESEND_OF.execute(
+            self._session,
             {
                 "sender": sender,
                 "facility": sending_facility,
@@ -149,7 +150,7 @@ class MessageRepository:
 
     def published_key_taken(self, published_key: str) -> bool:
         """Whether a stored message already published the event with this business key."""
-        found = core_sql(self._session).execute(_KEY_TAKEN, {"key": published_key})
+        found = _KEY_TAKEN.execute(self._session, {"key": published_key})
         return found.first() is not None
 
     def reopen(self, visit_key: str, triggers: Iterable[str]) -> int:
@@ -157,17 +158,13 @@ class MessageRepository:
         (what a cancellation cancelled, or the cancellation a re-admission undoes), so the
         same event may be published again. Returns how many were re-opened."""
         self._session.flush()  # an ORM-changed row (reprocessing) must be seen by the UPDATE
-        done = core_sql(self._session).execute(
-            _REOPEN, {"visit": visit_key, "triggers": list(triggers)}
-        )
-        return int(done.rowcount)
+        done = _REOPEN.execute(self._session, {"visit": visit_key, "triggers": list(triggers)})
+        return done.rowcount
 
     def insert(self, values: Mapping[str, Any]) -> int:
         """Store a new message (every column of `Hl7Message` but `id`); returns its id. The
         unique constraints (resend, published key) speak here, inside this transaction."""
-        done = core_sql(self._session).execute(_INSERT_MESSAGE, dict(values))
-        (message_id,) = done.inserted_primary_key  # type: ignore[misc]
-        return int(message_id)
+        return int(_INSERT_MESSAGE.execute(self._session, values).inserted_id)
 
     def get(self, message_id: int) -> Hl7Message | None:
         return self._session.get(Hl7Message, message_id)
@@ -179,7 +176,7 @@ class MessageRepository:
 
 
 class AlertRepository:
-    """What each practice sees about its registered patients."""
+    """What each recipient (practice or care team) sees about its patients."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -192,18 +189,20 @@ class AlertRepository:
         return found.first() is not None
 
     def active_to_retract(
-        self, practice_ods: str, nhs_number: str, visit_number: str, kinds: Iterable[str]
+        self, nhs_number: str, visit_number: str, kinds: Iterable[str]
     ) -> list[PracticeAlert]:
-        """The practice's active alerts of these kinds for one patient's visit."""
+        """Every recipient's active alerts of these kinds for one patient's visit, in id
+        order (ix_practice_alerts_patient)."""
         return list(
             self._session.exec(
-                sqlmodel_select(PracticeAlert).where(
-                    PracticeAlert.practice_ods == practice_ods,
+                sqlmodel_select(PracticeAlert)
+                .where(
                     PracticeAlert.nhs_number == nhs_number,
                     PracticeAlert.visit_number == visit_number,
                     col(PracticeAlert.kind).in_(list(kinds)),
                     PracticeAlert.status == AlertStatus.ACTIVE,
                 )
+                .order_by(col(PracticeAlert.alert_id))
             )
         )
 
@@ -241,15 +240,12 @@ class AlertRepository:
             sql.execute(_MARK_ACTIONED, values | {"outcome": outcome})
         return True
 
-    def retract_kind(
-        self, practice_ods: str, nhs_number: str, kind: str, retracted_by: UUID
-    ) -> int:
-        """Retract the practice's active alerts of one kind for one patient (e.g. a withdrawn
-        hot onboarding); returns how many."""
+    def retract_kind(self, nhs_number: str, kind: str, retracted_by: UUID) -> int:
+        """Retract every recipient's active alerts of one kind for one patient (e.g. a
+        withdrawn hot onboarding); returns how many."""
         self._session.flush()  # an ORM-staged alert must be seen by the UPDATE
         done = core_sql(self._session).execute(
-            _RETRACT_KIND,
-            {"ods": practice_ods, "patient": nhs_number, "alert_kind": kind, "by": retracted_by},
+            _RETRACT_KIND, {"patient": nhs_number, "alert_kind": kind, "by": retracted_by}
         )
         return int(done.rowcount)
 

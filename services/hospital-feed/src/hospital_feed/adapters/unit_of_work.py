@@ -4,13 +4,17 @@ from sqlmodel import Session
 
 from ensemble_runtime.unit_of_work import UnitOfWork
 from hospital_feed.adapters.access import AccessRepository
+from hospital_feed.adapters.message_browser import BrowserRepository
 from hospital_feed.adapters.repository import (
     AlertRepository,
     CaseloadRepository,
     MessageRepository,
     RiskRepository,
 )
+from hospital_feed.adapters.rosters import RosterRepository, UnroutedRepository
 from hospital_feed.adapters.sessions import PageSessionRepository
+from hospital_feed.adapters.staff_sessions import StaffSessionRepository
+from hospital_feed.adapters.webhooks import WebhookRepository
 from hospital_feed.config import Settings
 
 
@@ -21,6 +25,11 @@ class HospitalFeedUnitOfWork(UnitOfWork[Settings]):
     caseloads: CaseloadRepository
     page_sessions: PageSessionRepository
     access: AccessRepository
+    webhooks: WebhookRepository
+    rosters: RosterRepository
+    unrouted: UnroutedRepository
+    browser: BrowserRepository  # the staff message browser's commands
+    staff_sessions: StaffSessionRepository
 
     def open_repositories(self, session: Session) -> None:
         self.messages = MessageRepository(session)
@@ -29,3 +38,8 @@ class HospitalFeedUnitOfWork(UnitOfWork[Settings]):
         self.caseloads = CaseloadRepository(session)
         self.page_sessions = PageSessionRepository(session)
         self.access = AccessRepository(session)
+        self.webhooks = WebhookRepository(session)
+        self.rosters = RosterRepository(session)
+        self.unrouted = UnroutedRepository(session)
+        self.browser = BrowserRepository(session)
+        self.staff_sessions = StaffSessionRepository(session)

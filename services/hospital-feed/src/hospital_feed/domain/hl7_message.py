@@ -309,6 +309,15 @@ def _practice(segments: _Segments) -> str | None:
     return None
 
 
+def patient_nhs_number(raw: str) -> str | None:
+    """PID-3's NHS number as `parse_adt` reads it, also from a message it would refuse for
+    another reason (a bad timestamp): what staff search a message by. None when unreadable."""
+    try:
+        return _nhs_number(_Segments(raw))
+    except Hl7Error:
+        return None
+
+
 def _first(segments: _Segments, segment: str, position: int) -> str | None:
     return segments.component_of(segment, position) or None
 

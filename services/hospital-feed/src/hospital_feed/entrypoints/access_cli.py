@@ -10,6 +10,8 @@
     ensemble-hospital-feed-access list     [--practice L85001]
     ensemble-hospital-feed-access provision --user L85001:alice [--user L85002:bob ...]
                                            [--grace-hours 0]   # add if missing, then rotate
+    ensemble-hospital-feed-access roster load COACH1 patients.csv --mode replace|add|remove
+    ensemble-hospital-feed-access roster show COACH1            # see entrypoints/roster_cli.py
     (--json before the subcommand: output as JSON)
 
 It works on hospital-feed's own store (HOSPITAL_FEED_DATABASE_URL), migrated first. A token
@@ -20,6 +22,7 @@ the user's current tokens valid for the grace period, so a client can switch ove
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -28,9 +31,11 @@ from typing import Any, TypeVar
 from ensemble_runtime.clock import Clock, utc_now
 from ensemble_runtime.db import create_db_engine
 from ensemble_runtime.definition import Command
+from ensemble_runtime.logging import configure_logging
 from ensemble_runtime.migrations import migrate
 from hospital_feed.adapters.access import IssuedToken
 from hospital_feed.config import Settings
+from hospital_feed.entrypoints.roster_cli import add_roster_parser, roster_action
 from hospital_feed.service import DEFINITION
 from hospital_feed.service_layer.access import (
     AccessError,
@@ -108,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     new_token(provision)
     provision.add_argument("--grace-hours", type=_bounded(float, 0, MAX_GRACE_HOURS), default=0.0)
+    add_roster_parser(actions)
     return parser
 
 
@@ -184,6 +190,8 @@ def _act(store: _Store, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         return _revoke(store, args)
     if args.action == "provision":
         return _provision(store, args)
+    if args.action == "roster":
+        return roster_action(store, args)
     users = store.run(ListAccess(args.practice))
     return {"users": users}, _listing_text(users)
 
@@ -246,7 +254,12 @@ def main(
     clock: Clock = utc_now,
 ) -> int:
     args = _parser().parse_args(argv)
-    store = _Store(settings if settings is not None else Settings(), clock)
+    settings = settings if settings is not None else Settings()
+    if argv is None:  # run as a program: log lines (a roster load's) go to stderr, as the
+        # service's do; stdout is the answer, which automation parses (`provision`)
+        configure_logging(settings.service_name, settings.log_level, settings.log_json)
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # not each run's migration check
+    store = _Store(settings, clock)
     try:
         try:
             shown, text = _act(store, args)

@@ -15,8 +15,10 @@ from ensemble_contracts import limits
 from ensemble_runtime.definition import Command
 from hospital_feed.adapters.access import LABEL, USERNAME, IssuedToken, PracticeUser, describe
 from hospital_feed.adapters.unit_of_work import HospitalFeedUnitOfWork
+from hospital_feed.domain.rosters import RECIPIENT_CODE
 
-_ODS = re.compile(rf"(?=.*[A-Z])[A-Z0-9]{{3,{limits.ODS_CODE}}}")
+# A practice's ODS code or a care team's code (e.g. COACH1): see domain/rosters.py.
+_ODS = RECIPIENT_CODE
 _USERNAME = re.compile(rf"[a-z][a-z0-9._@-]{{0,{USERNAME - 1}}}")
 
 

@@ -13,11 +13,13 @@ class ReceiveHl7(Command[str]):
     HL7 ACK. A concurrent twin (same resend or business key) is seen on the rerun.
 
     `charset` is how the bytes were read (`hl7_message.decode_body`), kept with the message.
+    `resubmitted_from`: a staff correction of that stored message (the message browser).
     """
 
     sender: str
     raw: str
     charset: str = "utf-8"
+    resubmitted_from: int | None = None
     rerun_on_conflict = True
     group_commit = True  # the hot path: concurrent messages share one commit and fsync
 

@@ -36,9 +36,11 @@ from hospital_feed.domain.encounters import (
     visit_key,
 )
 from hospital_feed.domain.hl7_message import AdtMessage, Header, Hl7Error, parse_adt, parse_header
+from hospital_feed.domain.message_search import message_hmac
 from hospital_feed.domain.nhs_number import HELD_REASONS, NhsNumberStatus, classify
 from hospital_feed.domain.projections import fact_time
 from hospital_feed.domain.stored_text import digest, restored, single_line, storable
+from hospital_feed.service_layer import routing
 from hospital_feed.service_layer.commands import (
     AcknowledgeAlert,
     ReceiveHl7,
@@ -84,6 +86,24 @@ def _readable_header(raw: str) -> Header | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """A message parsed once: the header to answer with, and the ADT or what stopped it."""
+
+    header: Header | None
+    parsed: AdtMessage | Exception
+
+
+def _read(raw: str) -> _Reading:
+    """The full parse, whose header answers; only a message it refuses has its header read
+    on its own (so even one too broken to understand is answered with its control id)."""
+    try:
+        message = parse_adt(raw)
+    except Exception as error:  # judged later, as assess() would raise it
+        return _Reading(_readable_header(raw), error)
+    return _Reading(message.header, message)
+
+
 def _identity(sender: str, header: Header | None) -> tuple[str, str, str, str]:
     """(sender, MSH-4, MSH-10, trigger), storable and cut to their column sizes."""
     if header is None:
@@ -100,14 +120,15 @@ def receive_hl7(uow: HospitalFeedUnitOfWork, command: ReceiveHl7) -> str:
     """Store the message (whatever it is), publish its encounter, commit; then answer."""
     raw = command.raw
     content_sha256 = digest(raw)
-    header = _readable_header(raw)
+    reading = _read(raw)
+    header = reading.header
     sender, facility, control_id, trigger = _identity(command.sender, header)
     earlier = uow.messages.resend_of(sender, facility, control_id, content_sha256)
     if earlier is not None:  # a resend: the same answer, no new effect
         log.info("hl7 resend answered again", message_id=earlier.id, ack_code=earlier.ack_code)
         return build_ack(header, earlier.ack_code, earlier.error or "", earlier.error_code)
 
-    verdict = judge(uow, sender, raw, header)
+    verdict = judge(uow, sender, raw, header, reading.parsed)
     text, escaped = storable(raw)
     _stage_event(uow, verdict)
     message_id = uow.messages.insert(
@@ -122,6 +143,8 @@ def receive_hl7(uow: HospitalFeedUnitOfWork, command: ReceiveHl7) -> str:
             "raw_charset": single_line(command.charset)[:20],
             "received_at": uow.clock(),
             "reprocessed_at": None,
+            "nhs_number_hmac": message_hmac(uow.settings.message_search_hmac_key(), raw),
+            "resubmitted_from": command.resubmitted_from,
             **_verdict_columns(verdict),
         }
     )
@@ -159,15 +182,22 @@ def _log_received(
     )
 
 
-def judge(uow: HospitalFeedUnitOfWork, sender: str, raw: str, header: Header | None) -> Verdict:
-    """Decide a message's fate. Reads the store (for business duplicates), writes nothing."""
+def judge(
+    uow: HospitalFeedUnitOfWork,
+    sender: str,
+    raw: str,
+    header: Header | None,
+    parsed: AdtMessage | Exception | None = None,
+) -> Verdict:
+    """Decide a message's fate. Reads the store (for business duplicates), writes nothing.
+    `parsed`: `parse_adt(raw)` already done (its result, or what it raised)."""
     if header is not None and header.sending_facility and header.sending_facility != sender.upper():
         # Checked before the body is read: a sender's token covers only its own MSH-4.
         return Verdict(MessageStatus.REJECTED, "AR", SENDER_NOT_ALLOWED, "204")
     if "\x00" in raw:
         return Verdict(MessageStatus.REJECTED, "AE" if header else "AR", NUL_NOT_ALLOWED, "102")
     try:
-        verdict = assess(raw)
+        verdict = assess(raw, parsed)
     except Hl7Error as error:
         return Verdict(MessageStatus.REJECTED, error.ack_code, error.text, error.error_code)
     except Exception as error:  # a bug must not cost the sender its answer: keep and tell
@@ -181,10 +211,13 @@ def judge(uow: HospitalFeedUnitOfWork, sender: str, raw: str, header: Header | N
     return verdict
 
 
-def assess(raw: str) -> Verdict:
-    """The store-free part of judging: parse, classify, check the contract's limits, build
-    the event. Raises Hl7Error for an unacceptable message."""
-    message = parse_adt(raw)
+def assess(raw: str, parsed: AdtMessage | Exception | None = None) -> Verdict:
+    """The store-free part of judging: parse (unless `parsed` is that parse's outcome),
+    classify, check the contract's limits, build the event. Raises Hl7Error for an
+    unacceptable message."""
+    if isinstance(parsed, Exception):
+        raise parsed
+    message = parsed if parsed is not None else parse_adt(raw)
     nhs_status = classify(message.nhs_number)
     if nhs_status is not NhsNumberStatus.VALID:
         # Not the hospital's fault (unknown patients exist): answer AA, keep it for staff.
@@ -277,6 +310,7 @@ def reprocess(uow: HospitalFeedUnitOfWork, command: ReprocessMessage) -> Reproce
     raw = restored(record.raw, record.raw_escaped)
     verdict = judge(uow, record.sender, raw, _readable_header(raw))
     record.reprocessed_at = uow.clock()
+    record.nhs_number_hmac = message_hmac(uow.settings.message_search_hmac_key(), raw)
     for column, value in _verdict_columns(verdict).items():
         setattr(record, column, value)
     _stage_event(uow, verdict)
@@ -288,60 +322,72 @@ def reprocess(uow: HospitalFeedUnitOfWork, command: ReprocessMessage) -> Reproce
 
 
 def project_alert(uow: HospitalFeedUnitOfWork, event: EncounterEvent) -> None:
-    """One alert per encounter event for the patient's own practice, never two.
+    """One alert per encounter event for each recipient, never two: the registered practice
+    (PD1-3) and every recipient whose roster lists the patient (service_layer/routing.py).
 
-    A cancellation retracts the earlier alert for the same patient and visit, and adds an
-    alert of its own so the practice sees the correction.
+    A cancellation retracts every recipient's earlier alert for the same patient and visit,
+    and adds an alert of its own for each of them, so all who were told see the correction.
+    An event with no recipient is kept once as unrouted and counted; nobody is told later.
     """
-    if event.practice_ods is None:
-        return  # no registered practice in PD1-3: nobody to tell
-    if single_line(event.practice_ods) != event.practice_ods:
-        log.warning("encounter with an unusable practice code, no alert", event_id=event.event_id)
-        return
-    if uow.alerts.exists_for(event.practice_ods, event.event_id):
-        return
+    told, nobody = routing.recipients(uow, event.practice_ods, event.nhs_number)
     # Text from the topic as every store can keep it (no NUL), within the columns.
     visit_number = single_line(event.visit_number)[:50] if event.visit_number else None
+    retracts = RETRACTS.get(event.event_type, ())
+    earlier = (
+        uow.alerts.active_to_retract(event.nhs_number, visit_number, retracts)
+        if retracts and visit_number is not None
+        else []
+    )
+    for alert in earlier:
+        told.setdefault(alert.practice_ods, RecipientReason(alert.recipient_reason))
+    if routing.already_told(uow, told, event.event_id):
+        return
+    kind = alert_kind(event.event_type, event.died)
+    facility = single_line(event.sending_facility)[:50]
+    if not told:
+        routing.record_unrouted(
+            uow, event.event_id, kind, nobody, event.nhs_number, facility, event.event_at
+        )
+        return
+    for alert in earlier:
+        alert.status = AlertStatus.RETRACTED
+        alert.retracted_by_event_id = event.event_id
+        uow.alerts.add(alert)
     location = single_line(event.location)[:200] if event.location else None
     disposition = event.discharge_disposition
     disposition = single_line(disposition)[: limits.CODE] if disposition else None
-    retracts = RETRACTS.get(event.event_type, ())
-    if retracts and visit_number is not None:
-        for earlier in uow.alerts.active_to_retract(
-            event.practice_ods, event.nhs_number, visit_number, retracts
-        ):
-            earlier.status = AlertStatus.RETRACTED
-            earlier.retracted_by_event_id = event.event_id
-            uow.alerts.add(earlier)
-    uow.alerts.insert(
-        _new_alert(
-            uow,
-            event.practice_ods,
-            event.nhs_number,
-            alert_kind(event.event_type, event.died),
-            event.event_id,
-            sending_facility=single_line(event.sending_facility)[:50],
-            visit_number=visit_number,
-            location=location or None,
-            event_at=event.event_at,
-            emergency=event.emergency,
-            disposition=disposition or None,
+    for recipient, reason in told.items():
+        uow.alerts.insert(
+            _new_alert(
+                uow,
+                recipient,
+                event.nhs_number,
+                kind,
+                event.event_id,
+                sending_facility=facility,
+                visit_number=visit_number,
+                location=location or None,
+                event_at=event.event_at,
+                emergency=event.emergency,
+                disposition=disposition or None,
+                recipient_reason=reason,
+            )
         )
-    )
 
 
 def _new_alert(
     uow: HospitalFeedUnitOfWork,
-    practice_ods: str,
+    recipient: str,
     nhs_number: str,
     kind: str,
     event_id: object,
     **details: object,
 ) -> dict[str, object]:
-    """The columns of a new, active alert for the patient's registered practice; `details`
-    are what the event says (facility, visit, location, time, emergency, disposition)."""
+    """The columns of a new, active alert for one recipient (told as the registered practice
+    unless `recipient_reason` says otherwise); `details` are what the event says (facility,
+    visit, location, time, emergency, disposition)."""
     return {
-        "practice_ods": practice_ods,
+        "practice_ods": recipient,
         "nhs_number": nhs_number,
         "kind": kind,
         "encounter_event_id": event_id,
@@ -360,33 +406,34 @@ def _new_alert(
 
 
 def project_hot_onboarding(uow: HospitalFeedUnitOfWork, event: HotOnboarding) -> None:
-    """A triggered hot onboarding is one alert for the patient's practice, never two; a
-    withdrawn one retracts that practice's active hot-onboarding alert for the patient."""
-    practice = event.practice_ods
-    if single_line(practice) != practice:
-        log.warning(
-            "hot onboarding with an unusable practice code, no alert", event_id=event.event_id
-        )
-        return
+    """A triggered hot onboarding is one alert for each recipient (the patient's practice
+    and the rosters listing the patient), never two; a withdrawn one retracts every
+    recipient's active hot-onboarding alert for the patient. With no recipient it is kept
+    as unrouted and counted."""
     if event.event_type == HotOnboardingEventType.WITHDRAWN:
-        uow.alerts.retract_kind(
-            practice, event.nhs_number, AlertKind.HOT_ONBOARDING, event.event_id
-        )
+        uow.alerts.retract_kind(event.nhs_number, AlertKind.HOT_ONBOARDING, event.event_id)
         return
-    if uow.alerts.exists_for(practice, event.event_id):
+    told, nobody = routing.recipients(uow, event.practice_ods, event.nhs_number)
+    if routing.already_told(uow, told, event.event_id):
         return
     # Its own event id; no facility, visit or location: scoring proposed it, no trust sent it.
     event_at = fact_time(event.occurred_at, uow.clock())
-    uow.alerts.insert(
-        _new_alert(
-            uow,
-            practice,
-            event.nhs_number,
-            AlertKind.HOT_ONBOARDING,
-            event.event_id,
-            event_at=event_at,
+    if not told:
+        kind = AlertKind.HOT_ONBOARDING
+        routing.record_unrouted(uow, event.event_id, kind, nobody, event.nhs_number, "", event_at)
+        return
+    for recipient, reason in told.items():
+        uow.alerts.insert(
+            _new_alert(
+                uow,
+                recipient,
+                event.nhs_number,
+                AlertKind.HOT_ONBOARDING,
+                event.event_id,
+                event_at=event_at,
+                recipient_reason=reason,
+            )
         )
-    )
 
 
 def project_risk(uow: HospitalFeedUnitOfWork, event: ScoreChanged) -> None:
