@@ -69,7 +69,8 @@ def profiles(*lines: dict[str, Any]) -> LoadProfiles:
 
 
 def load(kit: Kit, *lines: dict[str, Any]) -> int:
-    return kit.execute(profiles(*lines))
+    """Load profile lines; how many lines were loaded (changed, unchanged or older)."""
+    return kit.execute(profiles(*lines)).loaded
 
 
 def encounter(

@@ -16,8 +16,12 @@ class Settings(ServiceSettings):
     service_name: str = "scoring"
     database_url: str = "sqlite:///run/scoring.db"
     http_port: int = 8002
+    # JSON {"principal": "token"}; practices are named by ODS code (the worklist). No secrets.
+    practice_tokens: str = "{}"
     # Practice extracts are large: the runtime's HTTP guard caps request bodies at this.
     max_body_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    # How often the service rescores patients whose hospital use aged out of the window (0: off).
+    hospital_use_scan_seconds: float = Field(default=900.0, ge=0)
     # Lowest band at which an A&E attendance (not an admission) triggers hot onboarding.
     hot_onboarding_ae_min_band: Band = "high"
 

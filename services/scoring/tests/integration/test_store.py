@@ -60,7 +60,7 @@ def test_hospital_use_window_and_cancellation(store: Kit) -> None:
     store.consume(encounter(nhs, EncounterEventType.ADMITTED, "B", event_at=now - timedelta(5)))
     store.consume(encounter(nhs, EncounterEventType.AE_ATTENDANCE, "AE", event_at=now))
     store.consume(encounter(nhs, EncounterEventType.ADMISSION_CANCELLED, "B", emergency=False))
-    use = store.read(lambda session: EncounterRepository(session).hospital_use(nhs, now))
+    use = store.read(lambda session: EncounterRepository(session).hospital_use(nhs, now, 365))
     stored = stored_encounters(store, nhs)
     assert (use.emergency_admissions, use.ae_attendances) == (1, 1)
     assert len(stored) == 5

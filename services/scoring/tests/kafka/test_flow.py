@@ -32,11 +32,13 @@ async def runtime(
     settings = Settings(
         database_url=url, kafka_bootstrap_servers=kafka_bootstrap, outbox_poll_seconds=0.05
     )
-    # A group of its own: the e2e tests' scoring process uses `scoring.encounters` on this broker.
-    (subscription,) = DEFINITION.subscriptions
+    # Groups of their own: the e2e tests' scoring process uses `scoring.*` on this broker.
     definition = dataclasses.replace(
         DEFINITION,
-        subscriptions=[dataclasses.replace(subscription, group=f"scoring-tests-{uuid4()}")],
+        subscriptions=[
+            dataclasses.replace(s, group=f"{s.group}-tests-{uuid4()}")
+            for s in DEFINITION.subscriptions
+        ],
     )
     runtime = build_service(definition, settings).runtime
     await runtime.start()

@@ -12,7 +12,12 @@ from ..support import NHS_NUMBERS, high_risk
 
 
 def test_ndjson_good_and_bad_lines() -> None:
-    good_a, good_b, bad = next(NHS_NUMBERS), next(NHS_NUMBERS), "9434765918"
+    good_a, good_b, gouty, bad = (
+        next(NHS_NUMBERS),
+        next(NHS_NUMBERS),
+        next(NHS_NUMBERS),
+        "9434765918",
+    )
     lines = [
         json.dumps(high_risk(good_a)),
         "",  # blank lines are skipped, not errors
@@ -20,7 +25,7 @@ def test_ndjson_good_and_bad_lines() -> None:
         json.dumps({"nhs_number": bad}),
         json.dumps([1, 2]),
         json.dumps({"nhs_number": good_b, "efi_deficits": 40}),
-        json.dumps({"nhs_number": good_b, "conditions": ["diabetes", "gout"]}),
+        json.dumps({"nhs_number": gouty, "conditions": ["diabetes", "gout"]}),  # kept, reported
         json.dumps({"practice_ods": "L85001"}),
         json.dumps({"nhs_number": good_b, "birth_date": "1950-13-01"}),
         json.dumps({"nhs_number": good_b, "deprivation_quintile": 0}),
@@ -28,14 +33,14 @@ def test_ndjson_good_and_bad_lines() -> None:
     ]
     parsed = parse_extract("\n".join(lines), "ndjson")
 
-    assert [p.nhs_number for p in parsed.profiles] == [good_a, good_b]
-    assert parsed.profiles[1].conditions == ["copd", "diabetes"]  # normalised
+    assert [p.nhs_number for p in parsed.profiles] == [good_a, gouty, good_b]
+    assert parsed.profiles[1].conditions == ["diabetes", "gout"]  # an unknown code is kept
+    assert parsed.profiles[2].conditions == ["copd", "diabetes"]  # normalised
     assert [e.split(":")[0] for e in parsed.errors] == [
         "line 3",
         "line 4",
         "line 5",
         "line 6",
-        "line 7",
         "line 8",
         "line 9",
         "line 10",
@@ -43,8 +48,8 @@ def test_ndjson_good_and_bad_lines() -> None:
     assert "not valid JSON" in parsed.errors[0]
     assert "nhs_number" in parsed.errors[1]
     assert "efi_deficits" in parsed.errors[3]
-    assert "gout" in parsed.errors[4]
-    assert "Field required" in parsed.errors[5]
+    assert "Field required" in parsed.errors[4]
+    assert parsed.warnings == ["line 7: condition code(s) kept but not known to scoring: gout"]
 
 
 def test_errors_never_echo_nhs_numbers_or_values() -> None:
@@ -175,15 +180,17 @@ def test_columns_a_profile_does_not_have_may_hold_anything() -> None:
     assert (profile.nhs_number, profile.preferred_language) == (nhs, "pa")
 
 
-def test_an_unknown_condition_that_is_not_a_code_is_not_repeated() -> None:
+def test_a_condition_that_is_not_a_code_refuses_its_line_and_is_not_repeated() -> None:
     nhs = next(NHS_NUMBERS)
     text = json.dumps(
         {"nhs_number": nhs, "conditions": ["gout", "Mrs Smith, 1 High St", "x" * 131_072]}
     )
-    [error] = parse_extract(text, "ndjson").errors
-    assert "gout" in error
-    assert "Smith" not in error
+    parsed = parse_extract(text, "ndjson")
+    [error] = parsed.errors
+    assert "not a code" in error
+    assert "Smith" not in error and "gout" not in error
     assert len(error) < 300
+    assert parsed.profiles == [] and parsed.warnings == []
 
 
 def test_one_line_s_error_is_kept_short() -> None:

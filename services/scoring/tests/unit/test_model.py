@@ -1,22 +1,27 @@
-"""The risk model: points per factor from published odds ratios, bands and overrides."""
+"""The packaged risk model ensemble-risk-1.0.0: points per factor from published odds ratios,
+bands and overrides."""
 
 from datetime import date
 
 import pytest
 
-from scoring.domain.model import (
-    MODEL_VERSION,
-    HospitalUse,
-    PatientProfile,
-    RiskScore,
-    band_for,
-    efi_category,
-    points_for,
-    score_patient,
-)
+from scoring.adapters.packaged_models import packaged_model
+from scoring.domain.model import HospitalUse, PatientProfile, RiskScore
+from scoring.domain.model_file import points_rule as points_for
 
+MODEL_VERSION = "ensemble-risk-1.0.0"
+MODEL = packaged_model(MODEL_VERSION)
 TODAY = date(2026, 6, 1)
 NO_USE = HospitalUse()
+score_patient = MODEL.score
+band_for = MODEL.band_for
+
+
+def efi_category(deficits: int) -> str:
+    category: str = score_patient(PatientProfile(efi_deficits=deficits), NO_USE, TODAY).inputs[
+        "efi_category"
+    ]
+    return category
 
 
 def points(score: RiskScore, factor: str) -> int | None:

@@ -9,7 +9,7 @@ contract accepts always fits.
 from datetime import date, datetime
 from uuid import UUID
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ensemble_contracts import limits
@@ -32,13 +32,24 @@ class Patient(SQLModel, table=True):
     on_caseload: bool = False
     objects_to_contact: bool = False
     updated_at: datetime = Field(sa_type=UtcDateTime)
+    efi: float | None = None  # the eFI value, when the extract gives it rather than deficits
+    bmi: float | None = None
+    pam_level: int | None = None
+    smoking: str | None = Field(default=None, max_length=10)
+    lives_alone: bool | None = None
+    socially_isolated: bool | None = None
+    is_carer: bool | None = None
+    as_of: date | None = None  # the date of the newest extract line stored: older ones lose
 
 
 class HospitalEncounter(SQLModel, table=True):
     """One encounter event as received; cancelled ones stop counting towards hospital use."""
 
     __tablename__ = "hospital_encounters"
-    __table_args__ = (Index("ix_hospital_encounters_patient_time", "nhs_number", "event_at"),)
+    __table_args__ = (
+        Index("ix_hospital_encounters_patient_time", "nhs_number", "event_at"),
+        Index("ix_hospital_encounters_time", "event_at"),  # what ages out of the window
+    )
 
     event_id: UUID = Field(primary_key=True)
     nhs_number: str = Field(max_length=10)
@@ -86,3 +97,70 @@ class HotOnboardingTrigger(SQLModel, table=True):
     withdrawn: bool = False
     created_at: datetime = Field(sa_type=UtcDateTime)
     withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class CurrentScore(SQLModel, table=True):
+    """Each patient's latest score, one row per patient: what the practice worklist ranks,
+    and the band a rescore compares against."""
+
+    __tablename__ = "current_scores"
+    __table_args__ = (
+        Index("ix_current_scores_worklist", "practice_ods", "score", "nhs_number"),
+        Index("ix_current_scores_model", "model_version", "nhs_number"),
+    )
+
+    nhs_number: str = Field(primary_key=True, max_length=10)
+    practice_ods: str | None = Field(default=None, max_length=limits.ODS_CODE)
+    score: int
+    band: str = Field(max_length=20)
+    model_version: str = Field(max_length=40)
+    reasons: str = Field(sa_type=Text, description="JSON list of {factor, points, detail}")
+    domains: str = Field(max_length=400, description="domains with points, as ',a,b,'")
+    computed_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class RiskModelRecord(SQLModel, table=True):
+    """A model file as it was activated: a version names one text for ever."""
+
+    __tablename__ = "risk_models"
+
+    version: str = Field(primary_key=True, max_length=40)
+    source: str = Field(sa_type=Text, description="the model file's TOML text")
+    digest: str = Field(max_length=64, description="SHA-256 of the text")
+    stored_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ModelActivation(SQLModel, table=True):
+    """Every switch of the active model, newest last: the newest is the active one."""
+
+    __tablename__ = "risk_model_activations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: str = Field(max_length=40)
+    activated_at: datetime = Field(sa_type=UtcDateTime)
+    activated_by: str = Field(max_length=100)
+
+
+class ReferralStatus(SQLModel, table=True):
+    """The patient's newest referral status per service, projected from referral.referrals.v1
+    (newest `occurred_at` wins): `accepted` means on that caseload."""
+
+    __tablename__ = "referral_statuses"
+
+    nhs_number: str = Field(primary_key=True, max_length=10)
+    service: str = Field(primary_key=True, max_length=30)
+    referral_id: UUID
+    status: str = Field(max_length=20)
+    practice_ods: str = Field(max_length=limits.ODS_CODE)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
+    event_id: UUID
+
+
+class ScanMark(SQLModel, table=True):
+    """How far a periodic scan has got: hospital use, up to which window cutoff the patients
+    whose events aged out of the window were rescored."""
+
+    __tablename__ = "scan_marks"
+
+    name: str = Field(primary_key=True, max_length=40)
+    up_to: datetime = Field(sa_type=UtcDateTime)

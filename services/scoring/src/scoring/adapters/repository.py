@@ -9,7 +9,7 @@ flushed before Core reads it (`PatientRepository.add`).
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, cast
 from uuid import UUID
@@ -22,8 +22,14 @@ from sqlmodel import select as sqlmodel_select
 from ensemble_contracts import limits
 from ensemble_contracts.hospital import EncounterEventType
 from ensemble_runtime.db import core_sql
-from scoring.adapters.orm import HospitalEncounter, HotOnboardingTrigger, Patient, RiskScoreRecord
-from scoring.domain.model import HOSPITAL_WINDOW_DAYS, HospitalUse, PatientProfile
+from scoring.adapters.orm import (
+    CurrentScore,
+    HospitalEncounter,
+    HotOnboardingTrigger,
+    Patient,
+    RiskScoreRecord,
+)
+from scoring.domain.model import HospitalUse, PatientProfile
 
 # A11 cancels "admit/visit notification": an A01 admission or an A04 attendance of the visit.
 CANCELLABLE = (EncounterEventType.ADMITTED, EncounterEventType.AE_ATTENDANCE)
@@ -31,11 +37,13 @@ CANCELLABLE = (EncounterEventType.ADMITTED, EncounterEventType.AE_ATTENDANCE)
 PATIENTS = cast(Table, Patient.__table__)  # type: ignore[attr-defined]
 ENCOUNTERS = cast(Table, HospitalEncounter.__table__)  # type: ignore[attr-defined]
 SCORES = cast(Table, RiskScoreRecord.__table__)  # type: ignore[attr-defined]
+CURRENT = cast(Table, CurrentScore.__table__)  # type: ignore[attr-defined]
 TRIGGERS = cast(Table, HotOnboardingTrigger.__table__)  # type: ignore[attr-defined]
 
 # PostgreSQL: a transaction-level advisory lock, as `ensemble_runtime.db.serialize_on` takes.
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-_PROFILE = select(
+# The columns a profile is made of, in `_profile`'s order.
+PROFILE_COLUMNS = (
     PATIENTS.c.practice_ods,
     PATIENTS.c.birth_date,
     PATIENTS.c.conditions,
@@ -45,7 +53,16 @@ _PROFILE = select(
     PATIENTS.c.preferred_language,
     PATIENTS.c.on_caseload,
     PATIENTS.c.objects_to_contact,
-).where(PATIENTS.c.nhs_number == bindparam("nhs"))
+    PATIENTS.c.efi,
+    PATIENTS.c.bmi,
+    PATIENTS.c.pam_level,
+    PATIENTS.c.smoking,
+    PATIENTS.c.lives_alone,
+    PATIENTS.c.socially_isolated,
+    PATIENTS.c.is_carer,
+    PATIENTS.c.as_of,
+)
+_PROFILE = select(*PROFILE_COLUMNS).where(PATIENTS.c.nhs_number == bindparam("nhs"))
 # Record an encounter unless its event_id is already stored: one statement, not a look-up
 # and an insert. Both dialects spell it the same way (ON CONFLICT ... DO NOTHING); the row
 # count (1 new, 0 already stored) must be kept, as SQLAlchemy drops it for an INSERT.
@@ -90,13 +107,16 @@ _LAST_PRACTICE = (
     .order_by(ENCOUNTERS.c.event_at.desc())
     .limit(1)
 )
-_LATEST_BAND = (
-    select(SCORES.c.band)
-    .where(SCORES.c.nhs_number == bindparam("nhs"))
-    .order_by(SCORES.c.id.desc())
-    .limit(1)
-)
+_CURRENT_BAND = select(CURRENT.c.band).where(CURRENT.c.nhs_number == bindparam("nhs"))
 _INSERT_SCORE = insert(SCORES)
+_CURRENT_COLUMNS = [c.name for c in CURRENT.c if c.name != "nhs_number"]
+_SET_CURRENT = {
+    name: dialect.insert(CURRENT).on_conflict_do_update(
+        index_elements=["nhs_number"],
+        set_={column: dialect.insert(CURRENT).excluded[column] for column in _CURRENT_COLUMNS},
+    )
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 _TRIGGER_FOR_VISIT = select(
     TRIGGERS.c.id,
     TRIGGERS.c.practice_ods,
@@ -128,20 +148,10 @@ _WITHDRAW_TRIGGER = (
 
 
 def profile_of(patient: Patient) -> PatientProfile:
-    return _profile(
-        patient.practice_ods,
-        patient.birth_date,
-        patient.conditions,
-        patient.repeat_medicines,
-        patient.efi_deficits,
-        patient.deprivation_quintile,
-        patient.preferred_language,
-        patient.on_caseload,
-        patient.objects_to_contact,
-    )
+    return profile_from(*(getattr(patient, column.name) for column in PROFILE_COLUMNS))
 
 
-def _profile(
+def profile_from(
     practice_ods: str | None,
     birth_date: date | None,
     conditions: str | None,
@@ -151,7 +161,16 @@ def _profile(
     language: str | None,
     on_caseload: bool,
     objects_to_contact: bool,
+    efi: float | None,
+    bmi: float | None,
+    pam_level: int | None,
+    smoking: str | None,
+    lives_alone: bool | None,
+    socially_isolated: bool | None,
+    is_carer: bool | None,
+    as_of: date | None,
 ) -> PatientProfile:
+    """A profile from the values of `PROFILE_COLUMNS`, in that order."""
     return PatientProfile(
         practice_ods=practice_ods,
         birth_date=birth_date,
@@ -163,6 +182,14 @@ def _profile(
         preferred_language=language if language and len(language) <= limits.LANGUAGE else None,
         on_caseload=on_caseload,
         objects_to_contact=objects_to_contact,
+        efi=efi,
+        bmi=bmi,
+        pam_level=pam_level,
+        smoking=smoking if smoking in ("current", "ex", "never") else None,  # type: ignore[arg-type]
+        lives_alone=lives_alone,
+        socially_isolated=socially_isolated,
+        is_carer=is_carer,
+        as_of=as_of,
     )
 
 
@@ -190,7 +217,7 @@ class PatientRepository:
     def profile(self, nhs_number: str) -> PatientProfile | None:
         """The patient's profile, or None when no practice extract named the patient."""
         row = core_sql(self._session).execute(_PROFILE, {"nhs": nhs_number}).first()
-        return _profile(*tuple(row)) if row is not None else None
+        return profile_from(*tuple(row)) if row is not None else None
 
     def add(self, patient: Patient) -> None:
         """Stage a new or changed patient; flushed now, so the Core reads above see it."""
@@ -210,13 +237,14 @@ class EncounterRepository:
         statement = _RECORD_ENCOUNTER[self._session.get_bind().dialect.name]
         return bool(core_sql(self._session).execute(statement, dict(values)).rowcount)
 
-    def hospital_use(self, nhs_number: str, as_of: datetime) -> HospitalUse:
-        """Non-cancelled emergency admissions and A&E attendances in the 12 months up to `as_of`.
+    def hospital_use(self, nhs_number: str, as_of: datetime, window_days: int) -> HospitalUse:
+        """Non-cancelled emergency admissions and A&E attendances in the `window_days` (the
+        model's window) up to `as_of`.
 
         Events stamped a little after `as_of` (clock skew, or events handled out of order)
         count too.
         """
-        since = as_of - timedelta(days=HOSPITAL_WINDOW_DAYS)
+        since = as_of - timedelta(days=window_days)
         found = core_sql(self._session).execute(_HOSPITAL_USE, {"nhs": nhs_number, "since": since})
         counts: dict[str, int] = {row.event_type: row.n for row in found}
         return HospitalUse(
@@ -254,12 +282,21 @@ class ScoreRepository:
 
     def latest_band(self, nhs_number: str) -> str | None:
         """The band of the patient's latest score; None when never scored."""
-        found = core_sql(self._session).execute(_LATEST_BAND, {"nhs": nhs_number})
+        found = core_sql(self._session).execute(_CURRENT_BAND, {"nhs": nhs_number})
         return cast(str | None, found.scalar())
 
-    def insert(self, values: Mapping[str, Any]) -> None:
-        """Store a score (every column of `RiskScoreRecord` but `id`)."""
-        core_sql(self._session).execute(_INSERT_SCORE, dict(values))
+    def insert(self, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+        """Store scores (every column of `RiskScoreRecord` but `id`) in the history."""
+        rows = dict(values) if isinstance(values, Mapping) else [dict(v) for v in values]
+        if rows:
+            core_sql(self._session).execute(_INSERT_SCORE, rows)
+
+    def set_current(self, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+        """Make these (every column of `CurrentScore`) the patients' current scores."""
+        statement = _SET_CURRENT[self._session.get_bind().dialect.name]
+        rows = dict(values) if isinstance(values, Mapping) else [dict(v) for v in values]
+        if rows:
+            core_sql(self._session).execute(statement, rows)
 
     def add(self, record: RiskScoreRecord) -> None:
         self._session.add(record)

@@ -3,6 +3,9 @@
 from sqlmodel import Session
 
 from ensemble_runtime.unit_of_work import UnitOfWork
+from scoring.adapters.ageing import AgeingRepository
+from scoring.adapters.model_store import ModelRepository
+from scoring.adapters.population import CaseloadRepository, PopulationRepository
 from scoring.adapters.repository import (
     EncounterRepository,
     PatientRepository,
@@ -17,9 +20,17 @@ class ScoringUnitOfWork(UnitOfWork[Settings]):
     encounters: EncounterRepository
     scores: ScoreRepository
     triggers: TriggerRepository
+    models: ModelRepository
+    caseloads: CaseloadRepository
+    population: PopulationRepository
+    ageing: AgeingRepository
 
     def open_repositories(self, session: Session) -> None:
         self.patients = PatientRepository(session)
         self.encounters = EncounterRepository(session)
         self.scores = ScoreRepository(session)
         self.triggers = TriggerRepository(session)
+        self.models = ModelRepository(session)
+        self.caseloads = CaseloadRepository(session)
+        self.population = PopulationRepository(session)
+        self.ageing = AgeingRepository(session)

@@ -1,103 +1,35 @@
-"""The Ensemble risk model: transparent points from published odds ratios.
+"""The risk model as data, and the engine that scores a patient with it.
 
-Version ``ensemble-risk-1.0.0``. Every factor adds ``round(10 x ln(odds ratio))`` points, so
-points add up the way log-odds do in the logistic models the ratios came from (BRIEF §8):
+A model (read from a versioned model file by `model_file.py`; the packaged ones are in
+`scoring/models/`, their card in `docs/scoring-model-card.md`) is:
 
-* physical long-term conditions (Payne et al., CMAJ 2013, preventable emergency admission):
-  1 → OR 2.50 (9 pts), 2 → 4.93 (16), 3 → 6.82 (19), ≥4 → 14.38 (27). Counted: the six
-  physical Symphony priority conditions (cancer, diabetes, chd, stroke, copd, ckd) plus heart
-  failure (a PARR-30 input). Asthma and hypertension are accepted and kept in the inputs but not
-  counted: they are not Symphony priority conditions.
-* a mental health condition (depression, dementia, severe mental illness): OR 1.80 (6 pts).
-* age 65-74: OR 1.56 (4 pts); age ≥75: OR 2.39 (9 pts).
-* most deprived quintile (quintile 1): OR 1.98 (7 pts).
-* polypharmacy (Br J Clin Pharmacol 2014), repeat medicines 4-6 → OR 1.50 (4 pts),
-  7-9 → 2.35 (9), ≥10 → 3.80 (13).
-* electronic frailty index (Clegg et al. 2016), deficits ÷ 36: mild (>0.12) HR 1.93 (7 pts),
-  moderate (>0.24) HR 3.04 (11), severe (>0.36) HR 4.73 (16). A hazard ratio is used as if it
-  were an odds ratio: close enough for a one-year outcome that is not rare, and documented.
-* emergency admissions in the last 12 months: no single published odds ratio fits, so the
-  points follow the PARR-style weight of prior emergency admissions as the strongest single
-  predictor: 1 → 7 pts (≈ OR 2.0), 2 → 12 (≈ 3.3), ≥3 → 16 (≈ 5.0). An assumption.
-* A&E attendances in the last 12 months: 1-4 → 3 pts (≈ OR 1.35, an assumption);
-  ≥5 → 10 pts (≈ OR 2.7): "high intensity use" as charities define it (more than five a year).
+* factors, each in a domain, adding points for one input (an age, a count of conditions in a
+  set, hospital use) by the highest of its levels that the patient reaches;
+* bands on the total points;
+* overrides: 0-point factors that raise the band to a minimum when all their criteria hold.
 
-Bands, on the total: ``very_high`` ≥ 45, ``high`` ≥ 30, ``moderate`` ≥ 15, else ``low``.
-Why these cut-offs: reaching 45 without any hospital use needs, for example, three physical
-conditions (19) plus age ≥75 (9) plus moderate frailty (11) plus 7-9 medicines (9) = 48, which
-describes roughly the Symphony "three or more priority conditions" group, about 1.3% of a
-population; a single factor can never reach ``high`` on its own (the largest is 27). The target
-is ``very_high`` ≈ the top 1-2% of a practice list, ``high`` a further few percent. These cut-offs
-are reasoned from the published prevalences, not fitted: recalibrate them on the real list.
-
-Overrides (recorded as 0-point factors that force a minimum band):
-* ≥3 of the eight Symphony priority conditions and an emergency admission in 12 months → ≥ high;
-* severe frailty (eFI > 0.36) → ≥ high.
-
-A missing profile field contributes nothing and is named in a ``missing_data`` reason and in
-``inputs["missing"]``, so a patient known only from hospital events is scored on what is known.
+Every number, with its rationale and published source, lives in the model file, not here. A
+score keeps the model version, a reason per factor that scored (factor, points, detail), the
+inputs it was computed from and the domains it has points in. A field the practice did not send
+contributes nothing and is named in a 0-point `missing_data` reason.
 """
 
-import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
+from functools import cached_property
 from typing import Any, Final, Literal
 
-MODEL_VERSION: Final = "ensemble-risk-1.0.0"
+from ensemble_contracts import limits
+from scoring.domain.inputs import INPUTS, Comparator, Known, Value
+from scoring.domain.patient import HospitalUse, PatientProfile
+
+__all__ = ["HospitalUse", "PatientProfile"]  # re-exported: callers know them from here
 
 Band = Literal["low", "moderate", "high", "very_high"]
 BANDS: Final[tuple[Band, ...]] = ("low", "moderate", "high", "very_high")
-# Lowest total for each band, highest band first.
-BAND_THRESHOLDS: Final[tuple[tuple[int, Band], ...]] = (
-    (45, "very_high"),
-    (30, "high"),
-    (15, "moderate"),
-)
-
-PRIORITY_CONDITIONS: Final = frozenset(
-    {"depression", "cancer", "diabetes", "chd", "stroke", "copd", "dementia", "ckd"}
-)
-MENTAL_HEALTH_CONDITIONS: Final = frozenset({"depression", "dementia", "severe_mental_illness"})
-PHYSICAL_CONDITIONS: Final = frozenset(
-    {"cancer", "diabetes", "chd", "stroke", "copd", "ckd", "heart_failure"}
-)
-KNOWN_CONDITIONS: Final = PRIORITY_CONDITIONS | frozenset(
-    {"heart_failure", "severe_mental_illness", "asthma", "hypertension"}
-)
-
-CONDITION_COUNT_ODDS: Final = {1: 2.50, 2: 4.93, 3: 6.82, 4: 14.38}  # 4 means "4 or more"
-MENTAL_HEALTH_ODDS: Final = 1.80
-AGE_65_74_ODDS: Final = 1.56
-AGE_75_PLUS_ODDS: Final = 2.39
-MOST_DEPRIVED_ODDS: Final = 1.98
-POLYPHARMACY_ODDS: Final = ((10, 3.80), (7, 2.35), (4, 1.50))  # (at least n medicines, OR)
-EFI_DEFICITS: Final = 36
-EfiCategory = Literal["fit", "mild", "moderate", "severe"]
-# (category, upper bound of the eFI value, inclusive) from Clegg et al. 2016.
-EFI_CATEGORIES: Final[tuple[tuple[EfiCategory, Fraction], ...]] = (
-    ("fit", Fraction(12, 100)),
-    ("mild", Fraction(24, 100)),
-    ("moderate", Fraction(36, 100)),
-)
-EFI_HAZARD: Final[dict[EfiCategory, float]] = {"mild": 1.93, "moderate": 3.04, "severe": 4.73}
-EMERGENCY_ADMISSION_POINTS: Final = {1: 7, 2: 12, 3: 16}  # 3 means "3 or more"; assumption
-AE_SOME_POINTS: Final = 3
-AE_HIGH_INTENSITY_POINTS: Final = 10
-HIGH_INTENSITY_AE: Final = 5
-HOSPITAL_WINDOW_DAYS: Final = 365
-
-
-def points_for(odds_ratio: float) -> int:
-    """Points for an odds ratio: 10 x its natural log, rounded."""
-    return round(10 * math.log(odds_ratio))
-
-
-def band_for(points: int) -> Band:
-    for threshold, band in BAND_THRESHOLDS:
-        if points >= threshold:
-            return band
-    return "low"
+MISSING_DATA: Final = "missing_data"
 
 
 def band_rank(band: Band) -> int:
@@ -106,42 +38,6 @@ def band_rank(band: Band) -> int:
 
 def at_least(band: Band, minimum: Band) -> bool:
     return band_rank(band) >= band_rank(minimum)
-
-
-def efi_category(deficits: int) -> EfiCategory:
-    value = Fraction(deficits, EFI_DEFICITS)
-    for category, upper in EFI_CATEGORIES:
-        if value <= upper:
-            return category
-    return "severe"
-
-
-def age_on(birth_date: date, day: date) -> int:
-    before_birthday = (day.month, day.day) < (birth_date.month, birth_date.day)
-    return day.year - birth_date.year - int(before_birthday)
-
-
-@dataclass(frozen=True)
-class PatientProfile:
-    """What the practice told us; None means "not known" (never "none")."""
-
-    practice_ods: str | None = None
-    birth_date: date | None = None
-    conditions: frozenset[str] | None = None
-    repeat_medicines: int | None = None
-    efi_deficits: int | None = None
-    deprivation_quintile: int | None = None
-    preferred_language: str | None = None
-    on_caseload: bool = False
-    objects_to_contact: bool = False
-
-
-@dataclass(frozen=True)
-class HospitalUse:
-    """Non-cancelled hospital events in the 12 months up to the scoring moment."""
-
-    emergency_admissions: int = 0
-    ae_attendances: int = 0
 
 
 @dataclass(frozen=True)
@@ -157,180 +53,214 @@ class RiskScore:
     band: Band
     reasons: tuple[Reason, ...]
     inputs: dict[str, Any]
-    model_version: str = MODEL_VERSION
+    model_version: str
+    domains: tuple[str, ...] = ()  # domains with points, sorted
 
 
-def score_patient(profile: PatientProfile | None, use: HospitalUse, as_of: date) -> RiskScore:
-    """Score one patient as of a day; `profile` None means known only from hospital events."""
-    known = profile or PatientProfile()
-    reasons: list[Reason] = []
-    missing: list[str] = []
-    inputs: dict[str, Any] = {
-        "as_of": as_of.isoformat(),
-        "profile_known": profile is not None,
-        "emergency_admissions_12m": use.emergency_admissions,
-        "ae_attendances_12m": use.ae_attendances,
-    }
+@dataclass(frozen=True)
+class Level:
+    """One step of a factor: reached when the input compares to `threshold` as `comparator`
+    says; `detail` is a `str.format` template (placeholders checked when the file loads)."""
 
-    conditions = known.conditions
-    if conditions is None:
-        missing.append("conditions")
-    else:
-        inputs["conditions"] = sorted(conditions)
-        reasons += _condition_reasons(conditions)
+    comparator: Comparator
+    threshold: Value
+    points: int
+    detail: str
+    label: str | None = None
+    ratios: Mapping[str, float] = field(default_factory=dict)  # e.g. {"odds_ratio": 2.5}
 
-    age = None if known.birth_date is None else age_on(known.birth_date, as_of)
-    if age is None or age < 0:
-        missing.append("birth_date")
-    else:
-        inputs["age"] = age
-        reasons += _age_reasons(age)
+    def reached_by(self, value: Value) -> bool:
+        comparator, threshold = self.comparator, self.threshold
+        if comparator == "equals":
+            return value == threshold
+        if isinstance(value, bool | str) or isinstance(threshold, bool | str):
+            return False
+        if comparator == "at_least":
+            return value >= threshold
+        if comparator == "above":
+            return value > threshold
+        return value <= threshold  # at_most
 
-    if known.deprivation_quintile is None:
-        missing.append("deprivation_quintile")
-    else:
-        inputs["deprivation_quintile"] = known.deprivation_quintile
-        if known.deprivation_quintile == 1:
-            reasons.append(
-                Reason(
-                    "deprivation",
-                    points_for(MOST_DEPRIVED_ODDS),
-                    f"lives in the most deprived quintile (OR {MOST_DEPRIVED_ODDS})",
+
+@dataclass(frozen=True)
+class Factor:
+    """Points for one input (`input`) or for how many of a condition set (`conditions`) the
+    patient has. Levels go from the least to the most points; the last one reached counts."""
+
+    name: str
+    domain: str
+    levels: tuple[Level, ...]
+    input: str | None = None
+    conditions: frozenset[str] | None = None
+    record_as: str | None = None  # record the level's label in the inputs under this name
+    none_label: str | None = None  # ... or this when no level is reached
+
+    @cached_property
+    def scores(self) -> bool:
+        """Whether any level adds points (a factor that cannot is context only)."""
+        return any(level.points > 0 for level in self.levels)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One condition of an override: a count of a condition set, an input, or a factor's level
+    (that level or a higher one of the same factor)."""
+
+    at_least: int | Fraction | None = None
+    count_of: frozenset[str] | None = None
+    input: str | None = None
+    factor: str | None = None
+    level: int | None = None  # index into the factor's levels
+
+
+@dataclass(frozen=True)
+class Override:
+    name: str
+    minimum: Band
+    when: tuple[Criterion, ...]
+    detail: str  # may use {count}: the count of the first count_of criterion
+
+
+@dataclass(frozen=True)
+class RiskModel:
+    version: str
+    domains: Mapping[str, str]
+    factors: tuple[Factor, ...]
+    bands: tuple[tuple[Band, int], ...]  # (band, lowest total), lowest band first
+    overrides: tuple[Override, ...] = ()
+    hospital_window_days: int = 365
+    digest: str = ""  # SHA-256 of the model file's text
+
+    def band_for(self, points: int) -> Band:
+        found: Band = self.bands[0][0]
+        for band, lowest in self.bands:
+            if points >= lowest:
+                found = band
+        return found
+
+    def domain_of(self, factor: str) -> str | None:
+        return self._domains.get(factor)
+
+    @cached_property
+    def _domains(self) -> dict[str, str]:
+        return {f.name: f.domain for f in self.factors}
+
+    def score(self, profile: PatientProfile | None, use: HospitalUse, as_of: date) -> RiskScore:
+        """Score one patient as of a day; `profile` None means known only from hospital events."""
+        return _Scoring(self, profile, use, as_of).run()
+
+
+class _Scoring:
+    """One patient's scoring: what was read, which levels were reached, what was missing."""
+
+    def __init__(
+        self, model: RiskModel, profile: PatientProfile | None, use: HospitalUse, as_of: date
+    ) -> None:
+        self.model = model
+        self.profile = profile or PatientProfile()
+        self.use = use
+        self.as_of = as_of
+        self.inputs: dict[str, Any] = {
+            "as_of": as_of.isoformat(),
+            "profile_known": profile is not None,
+            "emergency_admissions_12m": use.emergency_admissions,
+            "ae_attendances_12m": use.ae_attendances,
+        }
+        self.missing: list[str] = []
+        self.reached: dict[str, int] = {}  # factor -> index of the level reached
+        self._read: dict[str, Known | None] = {}
+
+    def run(self) -> RiskScore:
+        reasons: list[Reason] = []
+        for factor in self.model.factors:
+            reason = self._factor(factor)
+            if reason is not None:
+                reasons.append(reason)
+        total = sum(r.points for r in reasons)
+        band = self.model.band_for(total)
+        for override in self.model.overrides:
+            if all(self._holds(c) for c in override.when):
+                reasons.append(
+                    Reason(override.name, 0, override.detail.format(**self._counts(override)))
                 )
-            )
-
-    if known.repeat_medicines is None:
-        missing.append("repeat_medicines")
-    else:
-        inputs["repeat_medicines"] = known.repeat_medicines
-        reasons += _polypharmacy_reasons(known.repeat_medicines)
-
-    frailty: EfiCategory | None = None
-    if known.efi_deficits is None:
-        missing.append("efi_deficits")
-    else:
-        frailty = efi_category(known.efi_deficits)
-        inputs["efi_deficits"] = known.efi_deficits
-        inputs["efi"] = round(known.efi_deficits / EFI_DEFICITS, 3)
-        inputs["efi_category"] = frailty
-        if frailty != "fit":
-            hazard = EFI_HAZARD[frailty]
-            reasons.append(
-                Reason(
-                    "frailty",
-                    points_for(hazard),
-                    f"{frailty} frailty: eFI {known.efi_deficits}/{EFI_DEFICITS} "
-                    f"(one-year hospitalisation HR {hazard})",
-                )
-            )
-
-    reasons += _hospital_reasons(use)
-    score = sum(r.points for r in reasons)
-    band = band_for(score)
-
-    priority = len((conditions or frozenset()) & PRIORITY_CONDITIONS)
-    if priority >= 3 and use.emergency_admissions >= 1:
-        reasons.append(
-            Reason(
-                "override_priority_conditions_with_admission",
-                0,
-                f"{priority} Symphony priority conditions and an emergency admission in "
-                "12 months: at least high",
-            )
+                band = band if at_least(band, override.minimum) else override.minimum
+        self.inputs["missing"] = self.missing
+        if self.missing:
+            detail = "not known, so counted as nothing: " + ", ".join(self.missing)
+            reasons.append(Reason(MISSING_DATA, 0, detail))
+        domains = {self.model.domain_of(r.factor) for r in reasons if r.points > 0}
+        return RiskScore(
+            score=total,
+            band=band,
+            reasons=tuple(reasons),
+            inputs=self.inputs,
+            model_version=self.model.version,
+            domains=tuple(sorted(d for d in domains if d is not None)),
         )
-        band = _raise_to(band, "high")
-    if frailty == "severe":
-        reasons.append(Reason("override_severe_frailty", 0, "severe frailty: at least high"))
-        band = _raise_to(band, "high")
 
-    inputs["missing"] = missing
-    if missing:
-        reasons.append(
-            Reason(
-                "missing_data",
-                0,
-                "not known, so counted as nothing: " + ", ".join(missing),
-            )
-        )
-    return RiskScore(score=score, band=band, reasons=tuple(reasons), inputs=inputs)
+    def _factor(self, factor: Factor) -> Reason | None:
+        if factor.conditions is not None:
+            conditions = self.profile.conditions
+            if conditions is None:
+                if factor.scores:  # not knowing what a context factor reads costs nothing
+                    self._missing("conditions")
+                return None
+            if "conditions" not in self.inputs:
+                self.inputs["conditions"] = sorted(conditions)
+            matched = sorted(conditions & factor.conditions)
+            value: Value = len(matched)
+            fields: dict[str, Any] = {"count": len(matched), "matched": ", ".join(matched)}
+        else:
+            assert factor.input is not None  # a factor reads an input or counts conditions
+            known = self._input(factor.input)
+            if known is None:
+                missing_as = INPUTS[factor.input].missing_as
+                if factor.scores and missing_as is not None:
+                    self._missing(missing_as)
+                return None
+            self.inputs.update(known.recorded)
+            value, fields = known.value, {"value": known.shown}
+        index = None
+        for position, level in enumerate(factor.levels):
+            if level.reached_by(value):
+                index = position
+            elif level.comparator != "equals":
+                break  # thresholds go further level by level: none after this is reached
+        if factor.record_as is not None:
+            label = factor.none_label if index is None else factor.levels[index].label
+            self.inputs[factor.record_as] = label
+        if index is None:
+            return None
+        self.reached[factor.name] = index
+        level = factor.levels[index]
+        placeholders = {**fields, **level.ratios, "label": level.label or ""}
+        detail = level.detail.format(**placeholders)[: limits.TEXT]  # what an event carries
+        return Reason(factor.name, level.points, detail)
 
+    def _input(self, name: str) -> Known | None:
+        if name not in self._read:
+            self._read[name] = INPUTS[name].read(self.profile, self.use, self.as_of)
+        return self._read[name]
 
-def _raise_to(band: Band, minimum: Band) -> Band:
-    return band if at_least(band, minimum) else minimum
+    def _missing(self, name: str) -> None:
+        if name not in self.missing:
+            self.missing.append(name)
 
+    def _count(self, conditions: frozenset[str]) -> int:
+        return len((self.profile.conditions or frozenset()) & conditions)
 
-def _condition_reasons(conditions: frozenset[str]) -> list[Reason]:
-    reasons = []
-    physical = sorted(conditions & PHYSICAL_CONDITIONS)
-    if physical:
-        odds = CONDITION_COUNT_ODDS[min(len(physical), 4)]
-        reasons.append(
-            Reason(
-                "physical_conditions",
-                points_for(odds),
-                f"{len(physical)} physical long-term condition(s): {', '.join(physical)} "
-                f"(OR {odds})",
-            )
-        )
-    mental = sorted(conditions & MENTAL_HEALTH_CONDITIONS)
-    if mental:
-        reasons.append(
-            Reason(
-                "mental_health",
-                points_for(MENTAL_HEALTH_ODDS),
-                f"mental health condition: {', '.join(mental)} (OR {MENTAL_HEALTH_ODDS})",
-            )
-        )
-    return reasons
+    def _holds(self, criterion: Criterion) -> bool:
+        if criterion.count_of is not None:
+            assert criterion.at_least is not None
+            return self._count(criterion.count_of) >= criterion.at_least
+        if criterion.input is not None:
+            known = self._input(criterion.input)
+            if known is None or isinstance(known.value, bool | str):
+                return False
+            return criterion.at_least is not None and known.value >= criterion.at_least
+        reached = self.reached.get(criterion.factor or "")
+        return reached is not None and criterion.level is not None and reached >= criterion.level
 
-
-def _age_reasons(age: int) -> list[Reason]:
-    if age >= 75:
-        odds = AGE_75_PLUS_ODDS
-        return [Reason("age", points_for(odds), f"aged 75 or over (OR {odds})")]
-    if age >= 65:
-        return [Reason("age", points_for(AGE_65_74_ODDS), f"aged 65-74 (OR {AGE_65_74_ODDS})")]
-    return []
-
-
-def _polypharmacy_reasons(medicines: int) -> list[Reason]:
-    for at_least_n, odds in POLYPHARMACY_ODDS:
-        if medicines >= at_least_n:
-            return [
-                Reason(
-                    "polypharmacy",
-                    points_for(odds),
-                    f"{medicines} repeat medicines (OR {odds})",
-                )
-            ]
-    return []
-
-
-def _hospital_reasons(use: HospitalUse) -> list[Reason]:
-    reasons = []
-    if use.emergency_admissions > 0:
-        points = EMERGENCY_ADMISSION_POINTS[min(use.emergency_admissions, 3)]
-        reasons.append(
-            Reason(
-                "emergency_admissions",
-                points,
-                f"{use.emergency_admissions} emergency admission(s) in the last 12 months",
-            )
-        )
-    if use.ae_attendances >= HIGH_INTENSITY_AE:
-        reasons.append(
-            Reason(
-                "ae_attendances",
-                AE_HIGH_INTENSITY_POINTS,
-                f"{use.ae_attendances} A&E attendances in the last 12 months: high intensity use",
-            )
-        )
-    elif use.ae_attendances > 0:
-        reasons.append(
-            Reason(
-                "ae_attendances",
-                AE_SOME_POINTS,
-                f"{use.ae_attendances} A&E attendance(s) in the last 12 months",
-            )
-        )
-    return reasons
+    def _counts(self, override: Override) -> dict[str, int]:
+        counts = [self._count(c.count_of) for c in override.when if c.count_of is not None]
+        return {"count": counts[0]} if counts else {}

@@ -1,12 +1,17 @@
-"""HTTP API: read a patient's score, load practice profile extracts (staff only)."""
+"""HTTP API: a patient's score and profile extract loads (staff); a practice's worklist (that
+practice, or staff)."""
 
-from typing import Annotated, Any
+import re
+from functools import partial
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from ensemble_contracts.nhs_number import is_valid_nhs_number
-from ensemble_runtime.auth import Staff
+from ensemble_contracts.scoring import RiskBand
+from ensemble_runtime.audit import audit_detail
+from ensemble_runtime.auth import Staff, bearer_token, caller_of, declare_caller
 from ensemble_runtime.http_guard import SafeJSONResponse
 from ensemble_runtime.service import ServiceRuntime, runtime_of
 from scoring.adapters import views
@@ -15,6 +20,8 @@ from scoring.service_layer.extracts import ExtractFormat, NotText, decode_extrac
 
 Runtime = Annotated[ServiceRuntime[Any, Any], Depends(runtime_of)]
 router = APIRouter(prefix="/v1", tags=["scoring"])
+_ODS: Final = re.compile(r"[A-Za-z0-9]{3,12}")
+_CURSOR: Final = re.compile(r"([0-9]{1,9}):([0-9]{10})")
 
 
 @router.get("/patients/{nhs_number}/score")
@@ -40,9 +47,87 @@ async def post_profiles(request: Request, _staff: Staff, runtime: Runtime) -> JS
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not UTF-8 text") from None
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     extract_format: ExtractFormat = "csv" if content_type == "text/csv" else "ndjson"
-    parsed = parse_extract(text, extract_format)
+    parsed = parse_extract(text, extract_format, today=runtime.clock().date())
     if not parsed.profiles:
         errors = parsed.errors or ["no profiles in the body"]
-        return SafeJSONResponse({"loaded": 0, "errors": errors}, status.HTTP_400_BAD_REQUEST)
-    loaded = await runtime.execute(LoadProfiles(profiles=tuple(parsed.profiles)))
-    return SafeJSONResponse({"loaded": loaded, "errors": parsed.errors})
+        answer = {"loaded": 0, "errors": errors, "warnings": parsed.warnings}
+        return SafeJSONResponse(answer, status.HTTP_400_BAD_REQUEST)
+    done = await runtime.execute(LoadProfiles(profiles=tuple(parsed.profiles)))
+    audit_detail(action="profiles.load", loaded=done.loaded, errors=parsed.error_count)
+    return SafeJSONResponse(
+        {
+            "loaded": done.loaded,
+            "changed": done.changed,
+            "unchanged": done.unchanged,
+            "older": done.older,
+            "errors": parsed.errors,
+            "warnings": parsed.warnings,
+        }
+    )
+
+
+async def practice_reader(ods: str, request: Request) -> str:
+    """The practice in the path, for a token of that practice or a staff token: 401 for
+    anyone else, 403 for another practice's token. Either caller is audited."""
+    token = bearer_token(request)
+    for kind in ("staff", "practice"):
+        found = await caller_of(request, kind, token)
+        if found is not None:
+            declare_caller(request, kind, found)
+            break
+    else:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if kind == "practice" and found.principal.upper() != ods.upper():
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "not your practice")
+    if not _ODS.fullmatch(ods):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not an ODS code")
+    return ods.upper()
+
+
+PracticeReader = Annotated[str, Depends(practice_reader)]
+Domain = Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,59}$")]
+Cursor = Annotated[str | None, Query(max_length=20, description="`next_after` of the last page")]
+
+
+@router.get("/practices/{ods}/patients", tags=["practices"])
+async def practice_patients(
+    practice: PracticeReader,
+    runtime: Runtime,
+    band: Annotated[RiskBand | None, Query()] = None,
+    domain: Domain = None,
+    on_caseload: Annotated[bool | None, Query()] = None,
+    after: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """The practice's patients ranked by score (highest first; NHS number breaks ties), with
+    each score's band, reasons and model version. Filters: `band`, `domain` (the score has
+    points in it: a domain of the active model), `on_caseload`. Page on with
+    `after=<next_after>`; `next_after` is null on the last page."""
+    position = None
+    if after is not None:
+        found = _CURSOR.fullmatch(after)
+        if found is None:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "after is not a next_after value")
+        position = (int(found.group(1)), found.group(2))
+    if domain is not None:
+        domains = await runtime.read(views.active_domains)
+        if domain not in domains:
+            known = ", ".join(sorted(domains))
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unknown domain; known: {known}")
+    query = partial(
+        views.practice_worklist,
+        band=band,
+        domain=domain,
+        on_caseload=on_caseload,
+        after=position,
+        limit=limit,
+    )
+    patients = await runtime.read(query, practice)
+    audit_detail(action="patients.worklist", patients=len(patients))
+    last = patients[-1] if len(patients) == limit else None
+    return {
+        "patients": patients,
+        "next_after": f"{last['score']}:{last['nhs_number']}" if last is not None else None,
+    }

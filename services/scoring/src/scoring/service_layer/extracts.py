@@ -4,6 +4,10 @@ A bad line never stops the load: it becomes an error naming its line number and 
 never the value (values may be NHS numbers or dates of birth). That holds for any bytes: a line
 in another encoding, NUL characters, `NaN`, numbers of any size, deep nesting, cells or headers
 longer than the CSV reader takes; only a body that is not text at all is refused whole.
+
+Lines that name the same NHS number twice are all refused (which one is right cannot be told);
+an `as_of` after the day of the load refuses its line. Condition codes scoring does not know
+are kept with the profile and reported as warnings, not errors.
 """
 
 import codecs
@@ -15,19 +19,23 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from ensemble_contracts import limits
 from ensemble_contracts.nhs_number import is_valid_nhs_number
 from ensemble_runtime.errors import describe_validation_error
-from scoring.domain.model import KNOWN_CONDITIONS
+from scoring.domain.conditions import KNOWN_CONDITIONS
+from scoring.domain.patient import SMOKING
 
 ExtractFormat = Literal["ndjson", "csv"]
 MAX_ERRORS: Final = 200
 MAX_ERROR_TEXT: Final = 300  # characters of one line's error
 EARLIEST_BIRTH: Final = date(1880, 1, 1)
-# Condition codes are named back in errors only when they look like codes (not free text).
-_CODE_LIKE = re.compile(r"^[a-z0-9_]{1,40}$")
+EARLIEST_AS_OF: Final = date(1990, 1, 1)
+# A condition must look like a code (a word, SNOMED CT or Read code), never free text: only
+# codes are kept, and named back in warnings.
+_CODE_LIKE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,39}$")
+_TEN_DIGITS = re.compile(r"^[0-9]{10}$")  # could be an NHS number: never named back
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -84,6 +92,14 @@ class ProfileIn(BaseModel):
     preferred_language: str | None = None
     on_caseload: bool | None = None
     objects_to_contact: bool | None = None
+    as_of: date | None = None
+    efi: float | None = None
+    bmi: float | None = None
+    pam_level: int | None = None
+    smoking: str | None = None
+    lives_alone: bool | None = None
+    socially_isolated: bool | None = None
+    is_carer: bool | None = None
 
     @field_validator("nhs_number", mode="before")
     @classmethod
@@ -104,10 +120,49 @@ class ProfileIn(BaseModel):
 
     @field_validator("birth_date")
     @classmethod
-    def _birth_date(cls, value: date | None) -> date | None:
-        if value is not None and not EARLIEST_BIRTH <= value <= date.today():
+    def _birth_date(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if value is not None and not EARLIEST_BIRTH <= value <= _today(info):
             raise ValueError("birth date out of range")
         return value
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if value is not None and value > _today(info):
+            raise ValueError("as_of is after the day of the load")
+        if value is not None and value < EARLIEST_AS_OF:
+            raise ValueError(f"as_of is before {EARLIEST_AS_OF.isoformat()}")
+        return value
+
+    @field_validator("efi")
+    @classmethod
+    def _efi(cls, value: float | None) -> float | None:
+        if value is not None and not 0 <= value <= 1:  # NaN fails too
+            raise ValueError("must be an eFI value between 0 and 1")
+        return value
+
+    @field_validator("bmi")
+    @classmethod
+    def _bmi(cls, value: float | None) -> float | None:
+        if value is not None and not 10 <= value <= 150:
+            raise ValueError("must be a BMI between 10 and 150")
+        return value
+
+    @field_validator("pam_level")
+    @classmethod
+    def _pam(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 4:
+            raise ValueError("must be a PAM level between 1 and 4")
+        return value
+
+    @field_validator("smoking")
+    @classmethod
+    def _smoking(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.lower() not in SMOKING:
+            raise ValueError(f"must be one of {', '.join(SMOKING)}")
+        return value.lower()
 
     @field_validator("conditions")
     @classmethod
@@ -115,12 +170,8 @@ class ProfileIn(BaseModel):
         if value is None:
             return None
         codes = sorted({c.strip().lower() for c in value if c.strip()})
-        unknown = [c for c in codes if c not in KNOWN_CONDITIONS]
-        if unknown:
-            # Condition codes are not personal data, and naming them helps fix the extract;
-            # anything that does not look like a code is not repeated.
-            named = [c if _CODE_LIKE.match(c) else "(not a code)" for c in unknown[:5]]
-            raise ValueError("unknown condition code(s): " + ", ".join(named))
+        if not all(_CODE_LIKE.match(c) for c in codes):  # free text may name a person
+            raise ValueError("a condition that is not a code (letters, digits, _ . -)")
         return codes
 
     @field_validator("repeat_medicines")
@@ -159,11 +210,20 @@ class ProfileIn(BaseModel):
         return value
 
 
+def _today(info: ValidationInfo) -> date:
+    """The day of the load (the service's clock, passed as validation context)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    today = context.get("today")
+    return today if isinstance(today, date) else date.today()
+
+
 @dataclass
 class ParsedExtract:
     profiles: list[ProfileIn] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # in line order, at most MAX_ERRORS + 1
     error_count: int = 0
+    warnings: list[str] = field(default_factory=list)  # lines that load, with a remark
+    warning_count: int = 0
 
 
 @dataclass
@@ -175,19 +235,21 @@ class _Problems:
             message = message[:MAX_ERROR_TEXT] + "..."
         self.found.append((line, message))
 
-    def report(self) -> list[str]:
+    def report(self, kind: str = "errors") -> list[str]:
         ordered = [f"line {line}: {message}" for line, message in sorted(self.found)]
         if len(ordered) > MAX_ERRORS:
-            return [*ordered[:MAX_ERRORS], f"... and {len(ordered) - MAX_ERRORS} more errors"]
+            return [*ordered[:MAX_ERRORS], f"... and {len(ordered) - MAX_ERRORS} more {kind}"]
         return ordered
 
 
-def parse_extract(text: str, format: ExtractFormat) -> ParsedExtract:
-    """Every good profile, and an error per bad line. Never raises on bad content."""
-    problems = _Problems()
+def parse_extract(text: str, format: ExtractFormat, today: date | None = None) -> ParsedExtract:
+    """Every good profile, an error per bad line and a warning per remark on a good one.
+    Never raises on bad content. `today`: the day of the load (default: the system's)."""
+    problems, remarks = _Problems(), _Problems()
     text = text.removeprefix("\ufeff")  # a BOM from spreadsheet exports
     rows = _ndjson_rows(text, problems) if format == "ndjson" else _csv_rows(text, problems)
-    profiles = []
+    context = {"today": today or date.today()}
+    parsed: list[tuple[int, ProfileIn]] = []
     for line, row in rows:
         # Only the fields a profile has are read: other columns may hold anything.
         known = {k: v for k, v in row.items() if k in ProfileIn.model_fields}
@@ -195,10 +257,33 @@ def parse_extract(text: str, format: ExtractFormat) -> ParsedExtract:
             problems.add(line, problem)
             continue
         try:
-            profiles.append(ProfileIn.model_validate(row))
+            parsed.append((line, ProfileIn.model_validate(row, context=context)))
         except ValidationError as error:
             problems.add(line, describe_validation_error(error))
-    return ParsedExtract(profiles, problems.report(), len(problems.found))
+    profiles = []
+    lines_of: dict[str, list[int]] = {}
+    for line, profile in parsed:
+        lines_of.setdefault(profile.nhs_number, []).append(line)
+    for line, profile in parsed:
+        others = [n for n in lines_of[profile.nhs_number] if n != line]
+        if others:
+            named = ", ".join(map(str, others[:5])) + (", ..." if len(others) > 5 else "")
+            problems.add(line, f"the NHS number of line {named} again: none of its lines load")
+            continue
+        profiles.append(profile)
+        unknown = [c for c in profile.conditions or () if c not in KNOWN_CONDITIONS]
+        if unknown:
+            named = ", ".join(
+                c if not _TEN_DIGITS.match(c) else "(a 10-digit code)" for c in unknown[:5]
+            )
+            remarks.add(line, f"condition code(s) kept but not known to scoring: {named}")
+    return ParsedExtract(
+        profiles,
+        problems.report(),
+        len(problems.found),
+        remarks.report("warnings"),
+        len(remarks.found),
+    )
 
 
 def _ndjson_rows(text: str, problems: _Problems) -> list[tuple[int, dict[str, Any]]]:

@@ -1,7 +1,9 @@
 """Command and event handlers of the scoring service: one unit of work each.
 
-Profiles (HTTP) and hospital encounters (Kafka) both end in `rescore`, which stores the score
-and publishes `ScoreChanged` only when the band changes (or on a patient's first score).
+Profiles (HTTP) and hospital encounters (Kafka) both end in `rescore`, which scores with the
+active model (`uow.models.active()`), stores the score and publishes `ScoreChanged` only when
+the band changes (or on a patient's first score). Referral events only keep the caseload
+projection the practice worklist reads.
 """
 
 import json
@@ -16,19 +18,20 @@ import structlog
 from ensemble_contracts import limits
 from ensemble_contracts.hospital import EncounterEvent
 from ensemble_contracts.nhs_number import is_valid_nhs_number
+from ensemble_contracts.referral import ReferralEvent
 from ensemble_contracts.scoring import (
     HotOnboarding,
     HotOnboardingEventType,
-    ScoreChanged,
     ScoreReason,
 )
-from ensemble_contracts.topics import HOT_ONBOARDING, SCORE_CHANGES
+from ensemble_contracts.topics import HOT_ONBOARDING
 from ensemble_runtime.consumer import RejectedEvent
 from scoring.adapters.orm import Patient
 from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.domain.hot_onboarding import TriggerCheck, decide, trigger_kind, withdraws
-from scoring.domain.model import PatientProfile, RiskScore, score_patient
-from scoring.service_layer.commands import LoadProfiles
+from scoring.domain.model import PatientProfile, RiskScore
+from scoring.service_layer.commands import LoadProfiles, ProfilesLoaded
+from scoring.service_layer.scores import ScoreWrites, reasons_of
 
 PRODUCER = "scoring"
 log = structlog.get_logger(__name__)
@@ -41,7 +44,11 @@ def event_time(event: EncounterEvent, received: datetime) -> datetime:
     envelope's `occurred_at` (the producer's clock, unchecked) stands in; one outside that
     range would make the score's arithmetic overflow, so the time it was received is used.
     """
-    moment = event.event_at or event.occurred_at
+    return plausible_time(event.event_at or event.occurred_at, received)
+
+
+def plausible_time(moment: datetime, received: datetime) -> datetime:
+    """`moment` in UTC (naive means UTC), or `received` when it lies outside 1900-2199."""
     aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
     if not limits.EARLIEST <= aware < limits.LATEST:
         log.warning("implausible event time, using the time received")
@@ -50,10 +57,6 @@ def event_time(event: EncounterEvent, received: datetime) -> datetime:
 
 
 # --- scoring ---------------------------------------------------------------------------------
-
-
-def reasons_of(risk: RiskScore) -> list[ScoreReason]:
-    return [ScoreReason(factor=r.factor, points=r.points, detail=r.detail) for r in risk.reasons]
 
 
 def rescore(
@@ -73,7 +76,10 @@ class Rescored:
 
     risk: RiskScore
     profile: PatientProfile | None
-    reasons: list[ScoreReason]
+
+    @property
+    def reasons(self) -> list[ScoreReason]:
+        return reasons_of(self.risk)
 
 
 def _rescore(
@@ -85,64 +91,72 @@ def _rescore(
 ) -> Rescored:
     # One rescore of a patient at a time, or two could each see the old band and both publish.
     uow.patients.lock(nhs_number)
+    model = uow.models.active()
     profile = uow.patients.profile(nhs_number)
-    risk = score_patient(profile, uow.encounters.hospital_use(nhs_number, as_of), as_of.date())
-    reasons = reasons_of(risk)
-    previous_band = uow.scores.latest_band(nhs_number)
-    uow.scores.insert(
-        {
-            "nhs_number": nhs_number,
-            "score": risk.score,
-            "band": risk.band,
-            "model_version": risk.model_version,
-            "reasons": json.dumps([r.model_dump() for r in reasons]),
-            "inputs": json.dumps(risk.inputs),
-            "computed_at": uow.clock(),
-        }
+    use = uow.encounters.hospital_use(nhs_number, as_of, model.hospital_window_days)
+    risk = model.score(profile, use, as_of.date())
+    practice = (profile.practice_ods if profile else None) or practice_hint
+    writes = ScoreWrites(uow, envelope)
+    writes.add(
+        nhs_number,
+        risk,
+        uow.scores.latest_band(nhs_number),
+        practice or uow.encounters.last_practice_seen(nhs_number),
     )
-    if previous_band != risk.band:  # a change, or the patient's first score (None)
-        practice = (profile.practice_ods if profile else None) or practice_hint
-        uow.publish(
-            SCORE_CHANGES,
-            ScoreChanged(
-                **envelope,
-                nhs_number=nhs_number,
-                model_version=risk.model_version,
-                score=risk.score,
-                band=risk.band,
-                previous_band=previous_band,
-                practice_ods=practice or uow.encounters.last_practice_seen(nhs_number),
-                reasons=reasons,
-            ),
-        )
-    return Rescored(risk, profile, reasons)
+    writes.flush()
+    return Rescored(risk, profile)
 
 
 # --- profiles --------------------------------------------------------------------------------
 
 
-def load_profiles(uow: ScoringUnitOfWork, command: LoadProfiles) -> int:
-    """Upsert profiles (only the fields each line gives), rescore each patient, commit."""
+def load_profiles(uow: ScoringUnitOfWork, command: LoadProfiles) -> ProfilesLoaded:
+    """Upsert profiles (only the fields each line gives), rescore each changed patient, commit.
+
+    A line as of an earlier date than the stored profile's is left out (an older extract never
+    overwrites a newer one); a line that changes nothing is not rescored (loading the same
+    extract twice changes nothing). A line without `as_of` is as of the day it is loaded.
+    """
     now = uow.clock()
     envelope = {"producer": PRODUCER, "correlation_id": uuid4()}  # one load, one correlation
+    changed = unchanged = older = 0
     # In NHS-number order, as every loader locks patients (see rescore): no deadlock between two.
     for profile in sorted(command.profiles, key=lambda p: p.nhs_number):
-        patient = uow.patients.get(profile.nhs_number) or Patient(
-            nhs_number=profile.nhs_number, updated_at=now
-        )
-        for name in profile.model_fields_set - {"nhs_number"}:
-            value = getattr(profile, name)
-            if name == "conditions":
-                value = None if value is None else json.dumps(value)
-            elif name in ("on_caseload", "objects_to_contact"):
-                value = bool(value)
-            setattr(patient, name, value)
+        as_of = profile.as_of or now.date()
+        patient = uow.patients.get(profile.nhs_number)
+        if patient is not None and patient.as_of is not None and as_of < patient.as_of:
+            older += 1
+            continue
+        differs = patient is None  # a new patient gets a first score whatever the line holds
+        if patient is None:
+            patient = Patient(nhs_number=profile.nhs_number, updated_at=now)
+        for name in sorted(profile.model_fields_set - {"nhs_number", "as_of"}):
+            value = _stored(name, getattr(profile, name))
+            if getattr(patient, name) != value:
+                setattr(patient, name, value)
+                differs = True
+        if patient.as_of is None or as_of > patient.as_of:
+            patient.as_of = as_of
+        if not differs:
+            unchanged += 1
+            uow.patients.add(patient)  # a newer as_of, if any, is kept
+            continue
+        changed += 1
         patient.updated_at = now
         uow.patients.add(patient)
         rescore(uow, profile.nhs_number, now, envelope)
     uow.commit()
-    log.info("profiles loaded", count=len(command.profiles))
-    return len(command.profiles)
+    log.info("profiles loaded", changed=changed, unchanged=unchanged, older=older)
+    return ProfilesLoaded(len(command.profiles), changed, unchanged, older)
+
+
+def _stored(name: str, value: Any) -> Any:
+    """A profile field as its column holds it."""
+    if name == "conditions":
+        return None if value is None else json.dumps(value)
+    if name in ("on_caseload", "objects_to_contact"):
+        return bool(value)
+    return value
 
 
 # --- hospital encounters ---------------------------------------------------------------------
@@ -178,6 +192,23 @@ def handle_encounter(uow: ScoringUnitOfWork, event: EncounterEvent) -> None:
         _withdraw(uow, event, rescored)
     elif trigger_kind(event.event_type, event.emergency) is not None:
         _maybe_trigger(uow, event, rescored)
+
+
+def project_referral(uow: ScoringUnitOfWork, event: ReferralEvent) -> None:
+    """The patient's referral status per service (the worklist's caseload): newest wins."""
+    if not is_valid_nhs_number(event.nhs_number):
+        raise RejectedEvent("invalid or placeholder NHS number")
+    uow.caseloads.record(
+        {
+            "nhs_number": event.nhs_number,
+            "service": event.service,
+            "referral_id": event.referral_id,
+            "status": event.status,
+            "practice_ods": event.practice_ods,
+            "updated_at": plausible_time(event.occurred_at, uow.clock()),
+            "event_id": event.event_id,
+        }
+    )
 
 
 def visit_key(event: EncounterEvent) -> str:
