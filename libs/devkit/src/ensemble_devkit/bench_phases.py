@@ -33,6 +33,7 @@ from ensemble_devkit.bench_probes import (
     moved_by_system,
 )
 from ensemble_devkit.bench_stats import lag_trend, percentiles, sharing
+from ensemble_devkit.bench_webhooks import WebhookProbe
 from ensemble_devkit.bench_wire import HttpConnection
 from ensemble_devkit.demo import high_risk_profile
 from ensemble_devkit.system import LocalSystem
@@ -182,6 +183,8 @@ class Bench:
         await alerts.catch_up()
         stream = AlertStream(host, port, self.credentials.practices, alerts.cursors)
         await stream.open()
+        webhooks = WebhookProbe(host, port, self.credentials.practices)
+        await webhooks.open()
         event_at = datetime.now(UTC)
         plan = OfferedPlan(
             Target(host, port, self.credentials.senders["RCB"]),
@@ -191,24 +194,27 @@ class Bench:
             start_at=time.monotonic() + 1.0,
         )
         waiting_alerts, waiting_proposals = set(numbers), set(high_risk)
-        waiting_streamed = set(numbers)
+        waiting_streamed, waiting_delivered = set(numbers), set(numbers)
         own_cpu, own_since = time.process_time(), time.monotonic()
         readers = [
             asyncio.create_task(alerts.watch(waiting_alerts)),
             asyncio.create_task(proposals.watch(waiting_proposals)),
             asyncio.create_task(stream.watch(waiting_streamed)),
+            asyncio.create_task(webhooks.watch(waiting_delivered)),
         ]
         sent = await self.record("offered", self.load.offer(plan))
         refused = {nhs for nhs, code in zip(numbers, sent.codes, strict=True) if code != "AA"}
         waiting_alerts -= refused  # never visible: no reader waits for them
         waiting_proposals -= refused
         waiting_streamed -= refused
+        waiting_delivered -= refused
         with self._timed("offered: readers after quiet"):
             await _finish(readers)
         bench_cpu_share = (time.process_time() - own_cpu) / (time.monotonic() - own_since)
         await alerts.close()
         await proposals.close()
         await stream.close()
+        await webhooks.close()
         self._trend("offered", o.rate)
         self.cpu["offered"]["load generator"] = sent.cpu_seconds
         due = [plan.start_at + i / o.rate for i in range(len(numbers))]
@@ -232,6 +238,10 @@ class Bench:
             "alert_stream_from_sent_ms": percentiles(_since(stream.seen, sent_at, numbers)),
             "alert_from_sent_ms": percentiles(_since(alerts.seen, sent_at, numbers)),
             "stream_events": stream.events,
+            # Signed webhooks (issue 9), verified on arrival: from the admission's sending.
+            "webhook_from_sent_ms": percentiles(_since(webhooks.seen, sent_at, numbers)),
+            "webhook_deliveries": webhooks.deliveries,
+            "webhook_refused": webhooks.refused,
             "proposal_ms": percentiles(_since(proposals.seen, due, numbers, set(high_risk))),
             "proposals_expected": len(set(high_risk) - refused),
             "alert_polls": alerts.polls,

@@ -254,7 +254,17 @@ def _stream_rows(o: dict[str, Any]) -> list[str]:
         _latency_row(
             "admission sent → alert on the SSE stream", o["alert_stream_from_sent_ms"], of
         ),
+        *_webhook_rows(o, of),
     ]
+
+
+def _webhook_rows(o: dict[str, Any], of: str) -> list[str]:
+    """Each practice's signed webhook, verified on arrival (issue 9); none in older reports."""
+    if "webhook_from_sent_ms" not in o:
+        return []
+    refused = f", {o['webhook_refused']:,} refused" if o["webhook_refused"] else ""
+    name = f"admission sent → webhook delivered ({o['webhook_deliveries']:,} POSTs{refused})"
+    return [_latency_row(name, o["webhook_from_sent_ms"], of)]
 
 
 def _lag(result: dict[str, Any]) -> str:

@@ -64,8 +64,20 @@ class HttpConnection(_Connection):
         return await self.request(f"GET {path} HTTP/1.1\r\n{self._fixed}\r\n".encode("latin-1"))
 
     async def post(self, path: str, body: bytes, content_type: str) -> HttpResponse:
+        return await self.send_body("POST", path, body, content_type)
+
+    async def put(self, path: str, body: bytes, content_type: str) -> HttpResponse:
+        return await self.send_body("PUT", path, body, content_type)
+
+    async def delete(self, path: str) -> HttpResponse:
+        head = f"DELETE {path} HTTP/1.1\r\n{self._fixed}Content-Length: 0\r\n\r\n"
+        return await self.request(head.encode("latin-1"))
+
+    async def send_body(
+        self, method: str, path: str, body: bytes, content_type: str
+    ) -> HttpResponse:
         head = (
-            f"POST {path} HTTP/1.1\r\n{self._fixed}Content-Type: {content_type}\r\n"
+            f"{method} {path} HTTP/1.1\r\n{self._fixed}Content-Type: {content_type}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         )
         return await self.request(head.encode("latin-1") + body)
