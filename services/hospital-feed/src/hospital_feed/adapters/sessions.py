@@ -1,4 +1,5 @@
-"""The practice page's sign-in sessions, kept in the store (they outlive a restart).
+"""The practice page's sign-in sessions, kept in the store (they outlive a restart), and
+the store of page sessions both it and the staff page (adapters/staff_sessions.py) use.
 
 The browser holds only an opaque random session id (a cookie); the store holds its sha256,
 so a copy of the table lets nobody in. Each session carries its own CSRF token.
@@ -8,7 +9,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Index, Table, bindparam, delete
 from sqlmodel import Field, Session, SQLModel
@@ -29,9 +30,19 @@ class PageSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UtcDateTime)
 
 
-SESSIONS = cast(Table, PageSession.__table__)  # type: ignore[attr-defined]
-_EXPIRED = delete(SESSIONS).where(SESSIONS.c.expires_at <= bindparam("now"))
-_ENDED = delete(SESSIONS).where(SESSIONS.c.session_sha256 == bindparam("sha"))
+class SessionTable:
+    """One table of page sessions: its model, the column naming whose session it is (the
+    practice's code, the staff token's principal), and the statements that end sessions."""
+
+    def __init__(self, model: type[SQLModel], owner: str) -> None:
+        table = cast(Table, model.__table__)  # type: ignore[attr-defined]
+        self.model = model
+        self.owner = owner
+        self.expired = delete(table).where(table.c.expires_at <= bindparam("now"))
+        self.ended = delete(table).where(table.c.session_sha256 == bindparam("sha"))
+
+
+SESSIONS = SessionTable(PageSession, "practice_ods")
 
 
 @dataclass(frozen=True)
@@ -52,33 +63,49 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-class PageSessionRepository:
-    def __init__(self, session: Session) -> None:
-        self._session = session
+class SessionRepository:
+    """Opens and closes the sessions of one table (the practice page's, the staff page's)."""
 
-    def open(self, practice_ods: str, user: str, now: datetime, lifetime: timedelta) -> str:
+    def __init__(self, session: Session, table: SessionTable) -> None:
+        self._session = session
+        self._table = table
+
+    def open(self, owner: str, user: str, now: datetime, lifetime: timedelta) -> str:
         """A new session (and expired ones gone); returns the id for the cookie."""
-        core_sql(self._session).execute(_EXPIRED, {"now": now})
+        core_sql(self._session).execute(self._table.expired, {"now": now})
         session_id = new_secret()
         self._session.add(
-            PageSession(
+            self._table.model(
                 session_sha256=session_sha256(session_id),
-                practice_ods=practice_ods,
                 user=user[:100],
                 csrf_token=new_secret(),
                 created_at=now,
                 expires_at=now + lifetime,
+                **{self._table.owner: owner},
             )
         )
         return session_id
 
     def close(self, session_id: str) -> None:
-        core_sql(self._session).execute(_ENDED, {"sha": session_sha256(session_id)})
+        core_sql(self._session).execute(self._table.ended, {"sha": session_sha256(session_id)})
+
+
+class PageSessionRepository(SessionRepository):
+    def __init__(self, session: Session) -> None:
+        super().__init__(session, SESSIONS)
+
+
+def live_session(session: Session, table: SessionTable, session_id: str, now: datetime) -> Any:
+    """The row of the live session of this id in this table, or None if none or expired."""
+    found = session.get(table.model, session_sha256(session_id))
+    if found is None or found.expires_at <= now:  # type: ignore[attr-defined]
+        return None
+    return found
 
 
 def signed_in(session: Session, session_id: str, now: datetime) -> SignedIn | None:
     """The live session of this id (a read model query), or None if none or expired."""
-    found = session.get(PageSession, session_sha256(session_id))
-    if found is None or found.expires_at <= now:
+    found = live_session(session, SESSIONS, session_id, now)
+    if found is None:
         return None
     return SignedIn(found.practice_ods, found.user, found.csrf_token)

@@ -21,22 +21,19 @@ the user's current tokens valid for the grace period, so a client can switch ove
 """
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 from ensemble_runtime.clock import Clock, utc_now
-from ensemble_runtime.db import create_db_engine
-from ensemble_runtime.definition import Command
 from ensemble_runtime.logging import configure_logging
-from ensemble_runtime.migrations import migrate
 from hospital_feed.adapters.access import IssuedToken
 from hospital_feed.config import Settings
 from hospital_feed.entrypoints.roster_cli import add_roster_parser, roster_action
-from hospital_feed.service import DEFINITION
+from hospital_feed.entrypoints.store_cli import Store, run_cli
 from hospital_feed.service_layer.access import (
     AccessError,
     AddUser,
@@ -53,7 +50,6 @@ from hospital_feed.service_layer.access import (
 CLI = "ensemble-hospital-feed-access"
 MAX_DAYS = 3650
 MAX_GRACE_HOURS = 24 * 90
-R = TypeVar("R")
 
 
 def _bounded(kind: Callable[[str], Any], low: float, high: float) -> Callable[[str], Any]:
@@ -124,25 +120,6 @@ def _user(text: str) -> tuple[str, str]:
     return practice, name
 
 
-class _Store:
-    """The service's store, migrated, running commands through the definition's handlers."""
-
-    def __init__(self, settings: Settings, clock: Clock) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.engine = create_db_engine(settings.database_url)
-        migrate(self.engine, DEFINITION.migrations)
-
-    def run(self, command: Command[R]) -> R:
-        handler = DEFINITION.commands[type(command)]
-        with DEFINITION.unit_of_work(self.engine, self.settings, self.clock) as uow:
-            result: R = handler(uow, command)
-            return result
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
 def _days(value: float | None) -> timedelta | None:
     return None if value is None else timedelta(days=value)
 
@@ -162,7 +139,7 @@ def _issued(issued: IssuedToken, args: argparse.Namespace, **more: Any) -> dict[
     }
 
 
-def _act(store: _Store, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+def _act(store: Store, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     """What was done, as JSON and as text."""
     if args.action == "add-user":
         store.run(AddUser(args.practice, args.username))
@@ -196,7 +173,7 @@ def _act(store: _Store, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     return {"users": users}, _listing_text(users)
 
 
-def _revoke(store: _Store, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+def _revoke(store: Store, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     by_user = args.practice is not None or args.username is not None
     if (args.token_id is None) == (not by_user):
         raise AccessError("revoke takes --token-id, or --practice and --username")
@@ -210,7 +187,7 @@ def _revoke(store: _Store, args: argparse.Namespace) -> tuple[dict[str, Any], st
     return {"revoked": count}, f"revoked {count} token(s)"
 
 
-def _provision(store: _Store, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+def _provision(store: Store, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     """One process for many users (each CLI start costs seconds): idempotent, so a rerun
     only replaces the tokens, ending the old ones after the grace period."""
     grace = timedelta(hours=args.grace_hours)
@@ -259,17 +236,8 @@ def main(
         # service's do; stdout is the answer, which automation parses (`provision`)
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
         logging.getLogger("alembic").setLevel(logging.WARNING)  # not each run's migration check
-    store = _Store(settings, clock)
-    try:
-        try:
-            shown, text = _act(store, args)
-        except AccessError as error:
-            print(f"{CLI}: {error}", file=sys.stderr)
-            return 1
-    finally:
-        store.close()
-    print(json.dumps(shown, indent=2) if args.json else text)
-    return 0
+    act = partial(_act, args=args)
+    return run_cli(CLI, settings, clock, act, (AccessError,), args.json)
 
 
 if __name__ == "__main__":

@@ -19,23 +19,19 @@ discards are audited as `cli:<your login>`.
 
 import argparse
 import getpass
-import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ensemble_runtime.clock import Clock, utc_now
-from ensemble_runtime.db import create_db_engine
-from ensemble_runtime.definition import Command
 from ensemble_runtime.logging import configure_logging
-from ensemble_runtime.migrations import migrate
 from hospital_feed.adapters import message_browser as views
 from hospital_feed.config import Settings
 from hospital_feed.domain.message_search import SearchRefused, SearchUnavailable, displayable
-from hospital_feed.service import DEFINITION
+from hospital_feed.entrypoints.store_cli import Store, run_cli
 from hospital_feed.service_layer.message_browser import (
     MAX_BULK,
     MAX_REHASH,
@@ -51,7 +47,6 @@ from hospital_feed.service_layer.message_filters import message_filter
 
 CLI = "ensemble-hospital-feed-messages"
 MAX_ID = 2**31 - 1
-R = TypeVar("R")
 
 
 def _bounded(low: int, high: int) -> Callable[[str], int]:
@@ -112,30 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Store:
-    """The service's store, migrated: commands through the definition's handlers, reads
-    through the browser's read models."""
-
-    def __init__(self, settings: Settings, clock: Clock) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.engine = create_db_engine(settings.database_url)
-        migrate(self.engine, DEFINITION.migrations)
-
-    def run(self, command: Command[R]) -> R:
-        handler = DEFINITION.commands[type(command)]
-        with DEFINITION.unit_of_work(self.engine, self.settings, self.clock) as uow:
-            result: R = handler(uow, command)
-            return result
-
-    def read(self, query: Callable[..., R], *args: Any) -> R:
-        return views.read_store(self.engine, query, *args)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
-def _wanted(store: _Store, args: argparse.Namespace) -> Any:
+def _wanted(store: Store, args: argparse.Namespace) -> Any:
     number = args.nhs_number
     if number == "-":
         number = sys.stdin.readline().strip()
@@ -167,7 +139,7 @@ def _listing(messages: list[dict[str, Any]]) -> str:
     return "\n".join(lines) or "no messages"
 
 
-def _act(store: _Store, args: argparse.Namespace, by: StaffAction) -> tuple[Any, str]:
+def _act(store: Store, args: argparse.Namespace, by: StaffAction) -> tuple[Any, str]:
     """What was done, as JSON and as text."""
     if args.action == "search":
         found = store.read(views.search_messages, _wanted(store, args), args.before, args.limit)
@@ -210,7 +182,7 @@ def _act(store: _Store, args: argparse.Namespace, by: StaffAction) -> tuple[Any,
     return {"channels": channels}, text or "no senders"
 
 
-def _reprocess(store: _Store, args: argparse.Namespace, by: StaffAction) -> tuple[Any, str]:
+def _reprocess(store: Store, args: argparse.Namespace, by: StaffAction) -> tuple[Any, str]:
     wanted, after, totals, processed = _wanted(store, args), args.after, dict[str, int](), 0
     while True:
         done = store.run(ReprocessMatching(wanted, by, after, args.limit))
@@ -226,7 +198,7 @@ def _reprocess(store: _Store, args: argparse.Namespace, by: StaffAction) -> tupl
     return result, f"reran {processed}: {counts}{more}"
 
 
-def _rehash(store: _Store, args: argparse.Namespace) -> tuple[Any, str]:
+def _rehash(store: Store, args: argparse.Namespace) -> tuple[Any, str]:
     after, updated = 0, 0
     while True:
         done = store.run(RehashNhsNumbers(after, MAX_REHASH))
@@ -249,18 +221,9 @@ def main(
     if settings is None:  # run as the command: log lines to stderr, as the service's
         settings = Settings()
         configure_logging(CLI, settings.log_level, settings.log_json)
-    store = _Store(settings, clock)
     by = StaffAction(f"cli:{getpass.getuser()}", "cli")
-    try:
-        try:
-            shown, text = _act(store, args, by)
-        except (NotClosable, SearchRefused, SearchUnavailable, UnicodeDecodeError) as error:
-            print(f"{CLI}: {error}", file=sys.stderr)
-            return 1
-    finally:
-        store.close()
-    print(json.dumps(shown, indent=2) if args.json else text)
-    return 0
+    refusals = (NotClosable, SearchRefused, SearchUnavailable, UnicodeDecodeError)
+    return run_cli(CLI, settings, clock, lambda store: _act(store, args, by), refusals, args.json)
 
 
 if __name__ == "__main__":

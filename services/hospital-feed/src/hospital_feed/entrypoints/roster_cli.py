@@ -12,21 +12,13 @@ has its code.
 import argparse
 import getpass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from ensemble_runtime.definition import Command
 from hospital_feed.config import Settings
 from hospital_feed.domain.rosters import RosterFileError, RosterMode, parse_roster, recipient_code
+from hospital_feed.entrypoints.store_cli import Store
 from hospital_feed.service_layer.access import AccessError
 from hospital_feed.service_layer.rosters import ShowRoster, UnknownRecipient, UploadRoster
-
-R = TypeVar("R")
-
-
-class Store(Protocol):
-    settings: Settings
-
-    def run(self, command: Command[R]) -> R: ...
 
 
 def add_roster_parser(actions: Any) -> None:

@@ -10,26 +10,29 @@ HTTP guard (the session's caller is declared), and each view of a message in the
 """
 
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from ensemble_runtime import auth
 from ensemble_runtime.audit import audit_detail
 from ensemble_runtime.definition import Command
-from ensemble_runtime.service import ServiceRuntime, runtime_of
 from hospital_feed.adapters import message_browser as views
-from hospital_feed.adapters import sessions, staff_sessions
+from hospital_feed.adapters import staff_sessions
 from hospital_feed.domain.hl7_message import LOCAL_TIME
 from hospital_feed.domain.message_search import SearchRefused, SearchUnavailable, displayable
 from hospital_feed.entrypoints.http import MAX_ID
-from hospital_feed.entrypoints.pages import _SECURITY_HEADERS, _matches, _same_origin
+from hospital_feed.entrypoints.page_sign_in import (
+    TEMPLATES,
+    Answer,
+    PageSignIn,
+    Runtime,
+    render,
+    see_other,
+)
 from hospital_feed.service_layer.message_browser import (
     CLOSABLE,
     DiscardMessage,
@@ -43,79 +46,33 @@ from hospital_feed.service_layer.message_filters import ACK_CODES, STATUSES, mes
 PREFIX = "/staff"
 SESSION_COOKIE = "staff_session"
 SIGN_IN_COOKIE = "staff_sign_in"
-SIGN_IN_COOKIE_SECONDS = 30 * 60
 PAGE_SIZE = 50
 MAX_FORM_FIELDS = 16
 FILTERS = ("control_id", "nhs_number", "sender", "trigger", "status", "ack_code")
 DATES = ("received_from", "received_to")
-_TEMPLATES = Path(__file__).parent / "templates"
-_ENVIRONMENT = Environment(
-    loader=FileSystemLoader(_TEMPLATES),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-)
-
-Runtime = Annotated[ServiceRuntime[Any, Any], Depends(runtime_of)]
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 log = structlog.get_logger(__name__)
 
 
-class _Answer(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
-def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    html = _ENVIRONMENT.get_template(template).render(**context)
-    return HTMLResponse(html, status_code, headers=_SECURITY_HEADERS)
-
-
 def _refused(status_code: int, message: str, who: Any = None, back: str = "") -> HTMLResponse:
-    return _page("staff_refused.html", status_code, message=message, who=who, back=back)
+    return render("staff_refused.html", status_code, message=message, who=who, back=back)
 
 
-def _see_other(location: str) -> RedirectResponse:
-    return RedirectResponse(location, 303, headers={"Cache-Control": "no-store"})
-
-
-def _set_cookie(response: Response, runtime: Runtime, name: str, value: str, age: int) -> None:
-    secure = runtime.settings.page_cookie_secure
-    response.set_cookie(
-        name, value, max_age=age, path=PREFIX, httponly=True, samesite="strict", secure=secure
-    )
-
-
-async def _signed_in(request: Request, runtime: Runtime) -> staff_sessions.StaffSignedIn | None:
-    session_id = request.cookies.get(SESSION_COOKIE, "")
-    if not session_id or len(session_id) > 100:
-        return None
-    who = await runtime.read(staff_sessions.staff_signed_in, session_id, runtime.clock())
-    if who is not None:  # audited by the guard like a bearer's request
-        auth.declare_caller(request, "staff", auth.Caller(who.principal, who.user))
-    return who
-
-
-async def _form(request: Request) -> FormData:
-    return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
-
-
-async def _checked(
-    request: Request, runtime: Runtime
-) -> tuple[staff_sessions.StaffSignedIn, FormData]:
-    """The signed-in caller of a POST and its form, or the refusal (raised)."""
-    who = await _signed_in(request, runtime)
-    if who is None:
-        raise _Answer(_see_other(f"{PREFIX}/messages"))  # expired: sign in again
-    form = await _form(request)
-    if not _same_origin(request) or not _matches(who.csrf_token, form.get("csrf_token")):
-        raise _Answer(_refused(403, "This form has expired. Reload the page and try again.", who))
-    return who, form
-
-
-def _sign_in_page(runtime: Runtime, error: str | None = None, status_code: int = 200) -> Response:
-    csrf = sessions.new_secret()
-    response = _page("staff_sign_in.html", status_code, csrf_token=csrf, error=error, who=None)
-    _set_cookie(response, runtime, SIGN_IN_COOKIE, csrf, SIGN_IN_COOKIE_SECONDS)
-    return response
+PAGE = PageSignIn[staff_sessions.StaffSignedIn](
+    prefix=PREFIX,
+    home=f"{PREFIX}/messages",
+    kind="staff",
+    session_cookie=SESSION_COOKIE,
+    sign_in_cookie=SIGN_IN_COOKIE,
+    sign_in_template="staff_sign_in.html",
+    max_form_fields=MAX_FORM_FIELDS,
+    live=staff_sessions.staff_signed_in,
+    principal_of=lambda who: who.principal,
+    store_of=lambda uow: uow.staff_sessions,
+    refused=_refused,
+    log=log,
+    log_field="principal",
+)
 
 
 def _field(form: FormData, name: str) -> str:
@@ -161,32 +118,34 @@ async def _results(
             received_to=_local_midnight(_day(chosen.get("received_to", ""), "received_to"), 1),
         )
     except (SearchRefused, SearchUnavailable) as error:
-        return _page("staff_messages.html", 422, error=str(error), **context)
+        return render("staff_messages.html", 422, error=str(error), **context)
     found = await runtime.read(views.search_messages, wanted, before, PAGE_SIZE)
     audit_detail(action="messages.search", messages=len(found))
     next_before = found[-1]["id"] if len(found) == PAGE_SIZE else None
-    return _page("staff_messages.html", **context | {"messages": found, "next_before": next_before})
+    return render(
+        "staff_messages.html", **context | {"messages": found, "next_before": next_before}
+    )
 
 
 @router.get("/")
 async def home() -> Response:
-    return _see_other(f"{PREFIX}/messages")
+    return see_other(f"{PREFIX}/messages")
 
 
 @router.get("/messages")
 async def messages(request: Request, runtime: Runtime) -> Response:
     """The newest messages and the search form (or the sign-in form)."""
-    who = await _signed_in(request, runtime)
+    who = await PAGE.signed_in(request, runtime)
     if who is None:
-        return _sign_in_page(runtime)
+        return PAGE.sign_in_page(runtime)
     return await _results(runtime, who, {}, 0)
 
 
 @router.post("/messages")
 async def search(request: Request, runtime: Runtime) -> Response:
     try:
-        who, form = await _checked(request, runtime)
-    except _Answer as answer:
+        who, form = await PAGE.checked(request, runtime)
+    except Answer as answer:
         return answer.response
     chosen = {name: _field(form, name) for name in (*FILTERS, *DATES) if _field(form, name)}
     before = _field(form, "before")
@@ -196,47 +155,12 @@ async def search(request: Request, runtime: Runtime) -> Response:
 
 @router.post("/sign-in")
 async def sign_in(request: Request, runtime: Runtime) -> Response:
-    form = await _form(request)
-    expected = request.cookies.get(SIGN_IN_COOKIE, "")
-    if not _same_origin(request) or not expected or not _matches(expected, form.get("csrf_token")):
-        return _refused(403, "This sign-in form has expired. Go back and try again.")
-    token = _field(form, "token")
-    found = await auth.caller_of(request, "staff", token) if token else None
-    if found is None:
-        return _sign_in_page(runtime, "That token was not recognised.", 401)
-    lifetime = timedelta(hours=runtime.settings.page_session_hours)
-
-    def open_session(uow: Any) -> str:
-        opened: str = uow.staff_sessions.open(
-            found.principal, found.user, runtime.clock(), lifetime
-        )
-        uow.commit()
-        return opened
-
-    session_id = await runtime.transact(open_session)
-    log.info("staff page signed in", principal=found.principal)
-    response = _see_other(f"{PREFIX}/messages")
-    _set_cookie(response, runtime, SESSION_COOKIE, session_id, int(lifetime.total_seconds()))
-    response.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
-    return response
+    return await PAGE.sign_in(request, runtime)
 
 
 @router.post("/sign-out")
 async def sign_out(request: Request, runtime: Runtime) -> Response:
-    try:
-        await _checked(request, runtime)
-    except _Answer as answer:
-        return answer.response
-    session_id = request.cookies.get(SESSION_COOKIE, "")
-
-    def close_session(uow: Any) -> None:
-        uow.staff_sessions.close(session_id)
-        uow.commit()
-
-    await runtime.transact(close_session)
-    response = _see_other(f"{PREFIX}/messages")
-    response.delete_cookie(SESSION_COOKIE, path=PREFIX)
-    return response
+    return await PAGE.sign_out(request, runtime)
 
 
 MessageId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
@@ -246,14 +170,14 @@ MessageId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 async def message(request: Request, runtime: Runtime, message_id: MessageId) -> Response:
     """One message: raw text, ACK, the correct and discard forms, its audit (this view is
     in it: audited by the command)."""
-    who = await _signed_in(request, runtime)
+    who = await PAGE.signed_in(request, runtime)
     if who is None:
-        return _sign_in_page(runtime)
+        return PAGE.sign_in_page(runtime)
     shown = await runtime.execute(ShowMessage(message_id, StaffAction(who.user, "page")))
     if shown is None:
         return _refused(404, "No such message.", who)
     trail = await runtime.read(views.audit_trail, message_id)
-    return _page(
+    return render(
         "staff_message.html",
         who=who,
         section="messages",
@@ -271,8 +195,8 @@ async def message(request: Request, runtime: Runtime, message_id: MessageId) -> 
 async def _act(request: Request, runtime: Runtime, message_id: int, make: Any) -> Response:
     """Run the form's command; 303 to the message it names, or the refusal."""
     try:
-        who, form = await _checked(request, runtime)
-    except _Answer as answer:
+        who, form = await PAGE.checked(request, runtime)
+    except Answer as answer:
         return answer.response
     back = f"{PREFIX}/messages/{message_id}"
     command: Command[Any] = make(form, StaffAction(who.user, "page"))
@@ -283,7 +207,7 @@ async def _act(request: Request, runtime: Runtime, message_id: int, make: Any) -
     if result is None:
         return _refused(404, "No such message.", who)
     target = getattr(result, "message_id", message_id)
-    return _see_other(f"{PREFIX}/messages/{target}")
+    return see_other(f"{PREFIX}/messages/{target}")
 
 
 @router.post("/messages/{message_id}/resubmit")
@@ -308,16 +232,16 @@ async def discard(request: Request, runtime: Runtime, message_id: MessageId) -> 
 
 @router.get("/channels")
 async def channels(request: Request, runtime: Runtime) -> Response:
-    who = await _signed_in(request, runtime)
+    who = await PAGE.signed_in(request, runtime)
     if who is None:
-        return _sign_in_page(runtime)
+        return PAGE.sign_in_page(runtime)
     found = await runtime.read(views.channel_statistics, runtime.settings.known_senders())
-    return _page("staff_channels.html", who=who, section="channels", channels=found)
+    return render("staff_channels.html", who=who, section="channels", channels=found)
 
 
 @router.get("/assets/staff.css")
 async def stylesheet() -> Response:
-    content = (_TEMPLATES / "staff.css").read_bytes()
+    content = (TEMPLATES / "staff.css").read_bytes()
     return Response(
         content, media_type="text/css; charset=utf-8", headers={"Cache-Control": "no-cache"}
     )

@@ -356,23 +356,19 @@ def project_alert(uow: HospitalFeedUnitOfWork, event: EncounterEvent) -> None:
     location = single_line(event.location)[:200] if event.location else None
     disposition = event.discharge_disposition
     disposition = single_line(disposition)[: limits.CODE] if disposition else None
-    for recipient, reason in told.items():
-        uow.alerts.insert(
-            _new_alert(
-                uow,
-                recipient,
-                event.nhs_number,
-                kind,
-                event.event_id,
-                sending_facility=facility,
-                visit_number=visit_number,
-                location=location or None,
-                event_at=event.event_at,
-                emergency=event.emergency,
-                disposition=disposition or None,
-                recipient_reason=reason,
-            )
-        )
+    _alert_each(
+        uow,
+        told,
+        event.nhs_number,
+        kind,
+        event.event_id,
+        sending_facility=facility,
+        visit_number=visit_number,
+        location=location or None,
+        event_at=event.event_at,
+        emergency=event.emergency,
+        disposition=disposition or None,
+    )
 
 
 def _new_alert(
@@ -405,6 +401,22 @@ def _new_alert(
     }
 
 
+def _alert_each(
+    uow: HospitalFeedUnitOfWork,
+    told: dict[str, RecipientReason],
+    nhs_number: str,
+    kind: str,
+    event_id: object,
+    **details: object,
+) -> None:
+    """A new alert for each recipient told, with the reason it is told."""
+    for recipient, reason in told.items():
+        alert = _new_alert(
+            uow, recipient, nhs_number, kind, event_id, recipient_reason=reason, **details
+        )
+        uow.alerts.insert(alert)
+
+
 def project_hot_onboarding(uow: HospitalFeedUnitOfWork, event: HotOnboarding) -> None:
     """A triggered hot onboarding is one alert for each recipient (the patient's practice
     and the rosters listing the patient), never two; a withdrawn one retracts every
@@ -422,18 +434,9 @@ def project_hot_onboarding(uow: HospitalFeedUnitOfWork, event: HotOnboarding) ->
         kind = AlertKind.HOT_ONBOARDING
         routing.record_unrouted(uow, event.event_id, kind, nobody, event.nhs_number, "", event_at)
         return
-    for recipient, reason in told.items():
-        uow.alerts.insert(
-            _new_alert(
-                uow,
-                recipient,
-                event.nhs_number,
-                AlertKind.HOT_ONBOARDING,
-                event.event_id,
-                event_at=event_at,
-                recipient_reason=reason,
-            )
-        )
+    _alert_each(
+        uow, told, event.nhs_number, AlertKind.HOT_ONBOARDING, event.event_id, event_at=event_at
+    )
 
 
 def project_risk(uow: HospitalFeedUnitOfWork, event: ScoreChanged) -> None:
