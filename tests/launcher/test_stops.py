@@ -37,8 +37,9 @@ def test_no_service_outlives_a_killed_launcher_and_the_next_run_starts_cleanly(
     with Launcher(tmp_path, BASE_PORT, kafka_bootstrap) as first:
         first.wait_for(RUNNING, STARTUP_TIMEOUT)
         services = first.children()
-        modules = sorted(service.command().rsplit(" -m ", 1)[-1] for service in services)
-        assert modules == sorted(spec.module for spec in SERVICES), first.transcript()
+        modules = sorted(service.command().split(" -m ", 1)[-1].split()[0] for service in services)
+        expected = [spec.module for spec in SERVICES] + ["ensemble_devkit.webhook_receiver"]
+        assert modules == sorted(expected), first.transcript()
         recorded = {record.process for record in ServiceRecord.read_all(tmp_path / "pids")}
         assert recorded == set(services)
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import os
 import random
 import subprocess
 import sys
@@ -15,10 +16,14 @@ from typing import Any
 
 import httpx
 
+from ensemble_devkit.leftovers import ServiceRecord
+from ensemble_devkit.processes import ProcessIdentity
 from ensemble_devkit.synthetic import adt_message, test_nhs_numbers
-from ensemble_devkit.system import PRACTICES, Credentials, ServiceFailed
+from ensemble_devkit.system import PRACTICES, Credentials, ServiceFailed, lifeline
+from ensemble_runtime.lifeline import LIFELINE_FD
 
 WEBHOOK_PORT_OFFSET = 9  # the demo's webhook receiver: base port + 9 (8009)
+RECEIVER = "webhook-receiver"  # its pid file's name
 
 LANGUAGES = ("en", "en", "en", "pa", "hi", "ur", "gu", "bn", "pl")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
@@ -182,7 +187,9 @@ class Demo:
 def webhook_receiver(run_dir: Path, port: int) -> Iterator[tuple[str, Path, Path]]:
     """The example receiver (ensemble_devkit.webhook_receiver) as a process of its own, as a
     practice's system would be: yields its URL, the secret file it verifies with, and the
-    JSON-lines file it appends each alert to."""
+    JSON-lines file it appends each alert to. Like the services it holds the launcher's
+    lifeline (it stops when the launcher is gone, even on kill -9) and is recorded in the run's
+    pid files (a later run stops it if it is still there)."""
     folder = run_dir / "webhooks"
     folder.mkdir(parents=True, exist_ok=True)
     secret, received = folder / "secret.txt", folder / "received.jsonl"
@@ -193,8 +200,13 @@ def webhook_receiver(run_dir: Path, port: int) -> Iterator[tuple[str, Path, Path
             [sys.executable, "-m", "ensemble_devkit.webhook_receiver", "--port", str(port), *files],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, LIFELINE_FD: str(lifeline())},
+            pass_fds=(lifeline(),),
             start_new_session=True,  # Ctrl-C reaches the launcher, which stops it in order
         )
+    identity = ProcessIdentity.of(process.pid)
+    if identity is not None:  # None: it died at once; _wait_until_up says so
+        ServiceRecord(RECEIVER, identity, ProcessIdentity.me()).write(run_dir / "pids")
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(process, f"{url}/healthz")
@@ -205,6 +217,7 @@ def webhook_receiver(run_dir: Path, port: int) -> Iterator[tuple[str, Path, Path
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        (run_dir / "pids" / f"{RECEIVER}.json").unlink(missing_ok=True)
 
 
 def _wait_until_up(process: subprocess.Popen[bytes], health: str, timeout: float = 30) -> None:
@@ -221,12 +234,11 @@ def _wait_until_up(process: subprocess.Popen[bytes], health: str, timeout: float
 
 def register_webhook(credentials: Credentials, practice: str, url: str, secret: Path) -> None:
     """The practice registers its endpoint with its own token; the secret it is shown once
-    goes where the receiver reads it."""
-    response = httpx.put(
-        credentials.services["hospital-feed"] + f"/v1/practices/{practice}/webhook",
-        json={"url": url},
-        headers={"Authorization": f"Bearer {credentials.practices[practice]}"},
-        timeout=30,
-    )
+    goes where the receiver reads it. An earlier run's registration is removed first: a new
+    one gets a new secret (and starts after the newest alert, so no backlog floods in)."""
+    endpoint = credentials.services["hospital-feed"] + f"/v1/practices/{practice}/webhook"
+    auth = {"Authorization": f"Bearer {credentials.practices[practice]}"}
+    httpx.delete(endpoint, headers=auth, timeout=30)  # 204, or 404 on a first run
+    response = httpx.put(endpoint, json={"url": url}, headers=auth, timeout=30)
     response.raise_for_status()
     secret.write_text(response.json()["secret"] + "\n")

@@ -34,6 +34,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ensemble_runtime.lifeline import watch_lifeline
+
 MAX_BODY = 4 * 1024 * 1024  # a digest of 500 alerts fits with room to spare
 log = logging.getLogger("webhook_receiver")
 
@@ -154,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--delay-seconds", type=float, default=0.0)
     parser.add_argument("--hold-first-seconds", type=float, default=0.0)
     args = parser.parse_args(argv)
+    watch_lifeline(grace_seconds=5)  # started by `make run`: gone when the launcher is
     logging.basicConfig(level=logging.INFO, format="webhook-receiver %(message)s")
     receiver = Receiver(
         args.secret_file,
