@@ -207,3 +207,33 @@ async def own_practice(ods: str, practice: Practice) -> str:
 
 
 OwnPractice = Annotated[str, Depends(own_practice)]
+
+
+@dataclass(frozen=True)
+class PathCaller:
+    """Who reads a practice's path: that practice's own token, or staff."""
+
+    kind: str  # "practice" or "staff"
+    ods: str  # the path's code, upper-cased (not validated: each service knows its codes)
+    user: str
+
+
+async def own_practice_or_staff(ods: str, request: Request) -> PathCaller:
+    """The practice in the path (`{ods}`) for its own token, or any for a staff token: 401
+    for anyone else, 403 for another practice's token. A route can name one caller kind only,
+    so this one declares the caller itself (`declare_caller`) and the guard audits it."""
+    token = bearer_token(request)
+    for kind in ("practice", "staff"):
+        found = await caller_of(request, kind, token)
+        if found is None:
+            continue
+        if kind == "practice" and found.principal.upper() != ods.upper():
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "not your practice")
+        declare_caller(request, kind, found)
+        return PathCaller(kind, ods.upper(), found.user)
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+OwnPracticeOrStaff = Annotated[PathCaller, Depends(own_practice_or_staff)]

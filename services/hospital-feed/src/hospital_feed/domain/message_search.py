@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hospital_feed.domain.hl7_message import patient_nhs_number
+from hospital_feed.domain.hl7_message import AdtMessage, patient_nhs_number
 from hospital_feed.domain.nhs_number import normalise
 
 MIN_KEY_LENGTH = 32  # characters of the search key: e.g. `openssl rand -base64 32`
@@ -33,11 +33,15 @@ def nhs_number_hmac(key: bytes, nhs_number: str) -> str:
     return hmac.new(key, number, hashlib.sha256).hexdigest()
 
 
-def message_hmac(key: bytes | None, raw: str) -> str | None:
+def message_hmac(key: bytes | None, raw: str, parsed: AdtMessage | None = None) -> str | None:
     """The keyed hash of a message's PID-3 NHS number: what its row is searched by. None
-    without a key or a number. Never raises: a search column must not cost a sender its ACK."""
+    without a key or a number. `parsed`: the message's parse, if intake has one (its number is
+    the same; only a message the parser refused is read again). Never raises: a search column
+    must not cost a sender its ACK."""
     if key is None:
         return None
+    if parsed is not None:
+        return nhs_number_hmac(key, parsed.nhs_number) if parsed.nhs_number else None
     try:
         number = patient_nhs_number(raw)
     except Exception:  # a parser bug: the message is judged (and answered) all the same

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from ensemble_runtime.audit import audit_detail
-from ensemble_runtime.auth import Staff, bearer_token, caller_of, caller_user, declare_caller
+from ensemble_runtime.auth import OwnPracticeOrStaff, Staff, caller_user
 from ensemble_runtime.http_guard import declared_length
 from ensemble_runtime.service import ServiceRuntime, runtime_of
 from hospital_feed.adapters import rosters as roster_views
@@ -48,28 +48,17 @@ class RosterCaller:
     user: str
 
 
-async def roster_caller(ods: str, request: Request) -> RosterCaller:
-    """The recipient in the path, for its own token or a staff token: 401 without either,
-    403 for another recipient's token (as every practice route), 422 for a path that is no
-    recipient code. Checked before the body is read; the guard audits the caller."""
-    token = bearer_token(request)
-    for kind in ("practice", "staff"):
-        found = await caller_of(request, kind, token)
-        if found is None:
-            continue
-        if kind == "practice" and found.principal.upper() != ods.upper():
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "not your practice")
-        declare_caller(request, kind, found)
-        code = recipient_code(ods)
-        if code is None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                "a recipient is a code of 3-12 letters and digits, one a letter",
-            )
-        return RosterCaller(kind, code, found.user)
-    raise HTTPException(
-        status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}
-    )
+async def roster_caller(caller: OwnPracticeOrStaff) -> RosterCaller:
+    """The recipient in the path, for its own token or a staff token (401 without either,
+    403 for another recipient's), 422 for a path that is no recipient code. Checked before
+    the body is read."""
+    code = recipient_code(caller.ods)
+    if code is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "a recipient is a code of 3-12 letters and digits, one a letter",
+        )
+    return RosterCaller(caller.kind, code, caller.user)
 
 
 Recipient = Annotated[RosterCaller, Depends(roster_caller)]

@@ -143,7 +143,11 @@ def receive_hl7(uow: HospitalFeedUnitOfWork, command: ReceiveHl7) -> str:
             "raw_charset": single_line(command.charset)[:20],
             "received_at": uow.clock(),
             "reprocessed_at": None,
-            "nhs_number_hmac": message_hmac(uow.settings.message_search_hmac_key(), raw),
+            "nhs_number_hmac": message_hmac(
+                uow.settings.message_search_hmac_key(),
+                raw,
+                reading.parsed if isinstance(reading.parsed, AdtMessage) else None,
+            ),
             "resubmitted_from": command.resubmitted_from,
             **_verdict_columns(verdict),
         }

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from ensemble_contracts.nhs_number import is_valid_nhs_number
 from ensemble_contracts.scoring import RiskBand
 from ensemble_runtime.audit import audit_detail
-from ensemble_runtime.auth import Staff, bearer_token, caller_of, declare_caller
+from ensemble_runtime.auth import OwnPracticeOrStaff, Staff
 from ensemble_runtime.http_guard import SafeJSONResponse
 from ensemble_runtime.service import ServiceRuntime, runtime_of
 from scoring.adapters import views
@@ -66,24 +66,12 @@ async def post_profiles(request: Request, _staff: Staff, runtime: Runtime) -> JS
     )
 
 
-async def practice_reader(ods: str, request: Request) -> str:
+async def practice_reader(ods: str, caller: OwnPracticeOrStaff) -> str:
     """The practice in the path, for a token of that practice or a staff token: 401 for
-    anyone else, 403 for another practice's token. Either caller is audited."""
-    token = bearer_token(request)
-    for kind in ("staff", "practice"):
-        found = await caller_of(request, kind, token)
-        if found is not None:
-            declare_caller(request, kind, found)
-            break
-    else:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}
-        )
-    if kind == "practice" and found.principal.upper() != ods.upper():
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "not your practice")
+    anyone else, 403 for another practice's token, 404 for a path that is no ODS code."""
     if not _ODS.fullmatch(ods):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not an ODS code")
-    return ods.upper()
+    return caller.ods
 
 
 PracticeReader = Annotated[str, Depends(practice_reader)]
