@@ -16,6 +16,13 @@ class EncounterEventType:
     AE_ATTENDANCE: Final = "encounter.ae_attendance"
     ADMISSION_CANCELLED: Final = "encounter.admission_cancelled"
     DISCHARGE_CANCELLED: Final = "encounter.discharge_cancelled"
+    # Added in schema version 3: readers that do not know them skip them (ADR 4).
+    TRANSFER_CANCELLED: Final = "encounter.transfer_cancelled"  # A12
+    LEAVE_STARTED: Final = "encounter.leave_started"  # A21: leave of absence begins
+    LEAVE_ENDED: Final = "encounter.leave_ended"  # A22: back from leave of absence
+    CLASS_CHANGED: Final = "encounter.class_changed"  # A07, or an A08 that changes PV1-2
+    PRACTICE_CHANGED: Final = "patient.practice_changed"  # A08/A28/A31 naming a new PD1-3
+    MERGED: Final = "patient.merged"  # A40: merged_from_nhs_number now is nhs_number
     ALL: Final = (
         ADMITTED,
         TRANSFERRED,
@@ -23,15 +30,23 @@ class EncounterEventType:
         AE_ATTENDANCE,
         ADMISSION_CANCELLED,
         DISCHARGE_CANCELLED,
+        TRANSFER_CANCELLED,
+        LEAVE_STARTED,
+        LEAVE_ENDED,
+        CLASS_CHANGED,
+        PRACTICE_CHANGED,
+        MERGED,
     )
 
 
 class EncounterEvent(PatientEvent):
     """A hospital encounter event for one patient, from an HL7 v2 ADT or FHIR Encounter.
 
-    Version 2 added `died` and `died_at` (optional, so version 1 readers are unaffected)."""
+    Version 2 added `died` and `died_at`; version 3 added the event types from
+    `transfer_cancelled` on and the optional `previous_*` and `merged_from_nhs_number` fields
+    (all optional, so earlier readers are unaffected)."""
 
-    schema_version: int = Field(default=2, description="Version of this event's payload shape.")
+    schema_version: int = Field(default=3, description="Version of this event's payload shape.")
     event_type: str = Field(
         description="One of: " + ", ".join(f"`{t}`" for t in EncounterEventType.ALL)
     )
@@ -70,4 +85,18 @@ class EncounterEvent(PatientEvent):
     )
     died_at: ClinicalTime | None = Field(
         default=None, description="When the patient died (PID-29), if the message says."
+    )
+    # Added in schema version 3.
+    previous_practice_ods: OdsCode | None = Field(
+        default=None,
+        description="For `patient.practice_changed`: the registered practice before the change.",
+    )
+    previous_patient_class: Code | None = Field(
+        default=None, description="For `encounter.class_changed`: PV1-2 before the change."
+    )
+    merged_from_nhs_number: str | None = Field(
+        default=None,
+        pattern=r"^\d{10}$",
+        description="For `patient.merged` (A40, MRG-1): the retired NHS number whose history "
+        "and open visits now belong to `nhs_number`.",
     )
