@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.8
 export UV_PYTHON := 3.11
 
-.PHONY: help bootstrap browser run run-postgres test test-fast lint contracts bench bench-quick fuzz kafka-start kafka-stop clean
+.PHONY: help bootstrap browser run run-postgres test test-fast test-rules lint contracts bench bench-quick fuzz kafka-start kafka-stop clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,7 +43,7 @@ browser: ## install Debian's Chromium and ChromeDriver for the page tests (if mi
 	deploy/browser/chromium.sh ensure
 
 test: export ENSEMBLE_REQUIRE_BROWSER = 1
-test: bootstrap lint browser ## lint, then every test tier on real Kafka, SQLite and PostgreSQL
+test: bootstrap lint browser test-rules ## lint, then every test tier on real Kafka, SQLite and PostgreSQL
 	$(call each_package,$(PYTEST_ARGS))
 
 test-fast: bootstrap ## unit tests only (no broker, no PostgreSQL), each package alone
@@ -53,12 +53,17 @@ test-fast: bootstrap ## unit tests only (no broker, no PostgreSQL), each package
 TYPED_TESTS := contracts/tests libs/runtime/tests libs/devkit/tests \
 	$(sort $(wildcard services/*/tests)) tests
 
-lint: bootstrap ## ruff, mypy (sources, then tests), and drift of schemas, AsyncAPI, topic map
+lint: bootstrap ## ruff, mypy, drift of schemas/AsyncAPI/topic map/KafkaTopics, deploy/ offline
 	uv run ruff check .
 	uv run ruff format --check .
 	uv run mypy
 	@set -e; for dir in $(TYPED_TESTS); do echo "mypy $$dir"; uv run mypy $$dir; done
 	uv run ensemble-docs --check
+	deploy/lint.sh  # hadolint, compose, kustomize render + kubernetes-validate (offline)
+
+# promtool from Debian's prometheus package (installed by the script when missing).
+test-rules: ## Prometheus alert rules: promtool check and unit tests (deploy/prometheus)
+	deploy/prometheus/test-rules.sh
 
 contracts: bootstrap ## regenerate schemas, AsyncAPI and the README topic map (models + services)
 	uv run ensemble-docs

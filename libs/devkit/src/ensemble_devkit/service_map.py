@@ -20,7 +20,7 @@ from typing import Any
 from ensemble_contracts import generate
 from ensemble_contracts.generate import Operation
 from ensemble_contracts.topics import MAIN_TOPICS, TopicSpec, topic
-from ensemble_devkit import REPO_ROOT
+from ensemble_devkit import REPO_ROOT, k8s_topics
 from ensemble_devkit.system import SERVICES
 from ensemble_runtime.definition import ServiceDefinition, Subscription
 
@@ -154,6 +154,7 @@ def with_map(readme: str, definitions: Sequence[Definition]) -> str:
 def expected_files(definitions: Sequence[Definition], readme: Path = README) -> dict[Path, str]:
     files = generate.expected_files(operations(definitions))
     files[readme] = with_map(readme.read_text(), definitions)
+    files |= k8s_topics.expected_files()  # deploy/k8s/base/kafka/topics.yaml
     return files
 
 
