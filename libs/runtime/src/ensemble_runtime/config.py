@@ -43,6 +43,19 @@ class ServiceSettings(BaseSettings):
     group_commit_max_waiting: int = 1000
     topic_replication_factor: int = 1
     graceful_timeout_seconds: float = 15.0
+    # Retention (retention.py): a sweep this often prunes, in batches of this many rows (each
+    # its own short transaction), published outbox rows and inbox rows older than their age;
+    # 0 hours keeps that table for ever, `retention_enabled=false` prunes nothing. The inbox
+    # must outlive what Kafka can redeliver: it is checked at start against the broker's
+    # retention of each consumed topic plus its dead-letter topic (a replay republishes).
+    retention_enabled: bool = True
+    retention_sweep_seconds: float = 3600.0
+    retention_batch_size: int = 500
+    retention_count_seconds: float = 300.0  # how often `ensemble_table_rows` is counted
+    outbox_retention_hours: float = 168.0
+    inbox_retention_hours: float = 504.0  # 21 days > 7 days of topic + 7 days of DLQ
+    # Ops metrics (ops_metrics.py): outbox backlog, consumer lag and DLQ depth, sampled.
+    ops_sample_seconds: float = 15.0
     # Bearer tokens as JSON {"principal": "token"}; empty by default: no built-in secrets.
     # Every service has staff; services add `<kind>_tokens` fields for other callers.
     staff_tokens: str = "{}"

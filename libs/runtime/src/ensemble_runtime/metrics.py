@@ -45,3 +45,54 @@ GROUP_COMMIT_REFUSED = Counter(
     "Commands refused because too many were waiting for the store (HTTP 503, MLLP waits).",
     ["command"],
 )
+
+# --- retention (retention.py) and ops (ops_metrics.py, http_metrics.py) -------------------------
+TABLE_ROWS = Gauge(
+    "ensemble_table_rows",
+    "Rows in each table that retention prunes, counted every few minutes by the retention "
+    "component (never on a scrape).",
+    ["table"],
+)
+RETENTION_PRUNED = Counter(
+    "ensemble_retention_pruned_rows_total",
+    "Rows retention removed (outbox, inbox) or emptied of their content (hospital-feed's raw "
+    "messages keep their metadata and ACK).",
+    ["table"],
+)
+OUTBOX_BACKLOG = Gauge(
+    "ensemble_outbox_backlog", "Outbox rows not yet published to Kafka (sampled periodically)."
+)
+OUTBOX_OLDEST_UNPUBLISHED_AGE = Gauge(
+    "ensemble_outbox_oldest_unpublished_age_seconds",
+    "Age of the oldest unpublished outbox row (0: none waiting). Alert when it grows: the "
+    "relay is stuck or the broker refuses it.",
+)
+CONSUMER_LAG = Gauge(
+    "ensemble_consumer_lag",
+    "Events on a partition not yet committed by a consumer group: end offset minus committed "
+    "offset (sampled periodically from the broker).",
+    ["group", "topic", "partition"],
+)
+DEAD_LETTER_DEPTH = Gauge(
+    "ensemble_dead_letter_depth",
+    "Messages kept on a dead-letter topic (end minus beginning offsets; replay markers count "
+    "too), for the topics this service consumes or publishes.",
+    ["topic"],
+)
+OPS_SAMPLE_FAILURES = Counter(
+    "ensemble_ops_sample_failures_total",
+    "Periodic ops samples that failed (broker or store unreachable), by what was sampled.",
+    ["sample"],
+)
+HTTP_REQUESTS = Counter(
+    "ensemble_http_requests_total",
+    "HTTP requests answered, by method, route template (never the raw path: paths carry NHS "
+    "numbers) and status code.",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_DURATION = Histogram(
+    "ensemble_http_request_duration_seconds",
+    "Time from a request's arrival to the end of its answer, by method and route template "
+    "(streams last as long as their client stays).",
+    ["method", "route"],
+)

@@ -4,12 +4,12 @@ Writing and reading rows is on every event's path, so it is SQLAlchemy Core, not
 identity map, no unit-of-work flush; prepared statements (prepared.py).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import NamedTuple, cast
 from uuid import UUID
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
-from sqlmodel import Field, Session, SQLModel, col
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlmodel import Field, Session, SQLModel
 
 from ensemble_contracts import Envelope, PatientEvent, TopicSpec
 from ensemble_runtime.db import UtcDateTime
@@ -96,8 +96,3 @@ def mark_published(session: Session, ids: list[int]) -> None:
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         _MARK_PUBLISHED.execute(session, {"ids": chunk, "now": now})
-
-
-def prune_published(session: Session, older_than: timedelta) -> None:
-    cutoff = datetime.now(UTC) - older_than
-    session.execute(delete(OutboxMessage).where(col(OutboxMessage.published_at) < cutoff))

@@ -20,7 +20,6 @@ its key in the round was handled too:
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -35,7 +34,7 @@ from ensemble_runtime.dead_letters import letter_bytes, parked_letter, without_p
 from ensemble_runtime.errors import describe_error, is_refused_for_good
 from ensemble_runtime.kafka import DEAD_LETTER_COMPRESSION, DEAD_LETTER_MAX_REQUEST_BYTES
 from ensemble_runtime.kafka_security import PLAINTEXT, KafkaSecurity
-from ensemble_runtime.outbox import PendingRow, mark_published, pending, prune_published
+from ensemble_runtime.outbox import PendingRow, mark_published, pending
 
 log = structlog.get_logger(__name__)
 
@@ -65,7 +64,6 @@ class OutboxRelay:
         bootstrap_servers: str,
         batch_size: int = 500,
         poll_seconds: float = 0.25,
-        retention: timedelta = timedelta(days=7),
         store: StoreWorker | None = None,
         security: KafkaSecurity = PLAINTEXT,
         service: str = "unknown",
@@ -79,12 +77,18 @@ class OutboxRelay:
         self._service = service
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
-        self._retention = retention
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._parking: AIOKafkaProducer | None = None
         self.connected = False
+        self.standing_by = False  # another replica holds the relay lock and relays
+
+    @property
+    def ready(self) -> bool:
+        """Relaying with a live producer, or standing by for the replica that is: a standby
+        replica is as ready to serve as the leader (else a two-replica rollout never ends)."""
+        return self.connected or self.standing_by
 
     def notify(self) -> None:
         """Thread-safe: something was committed to the outbox."""
@@ -104,8 +108,10 @@ class OutboxRelay:
     async def _run(self) -> None:
         with self._leader_lock() as lock:
             # Another replica holds the lock and relays: stand by and poll the lock.
-            while not await asyncio.to_thread(lock):  # noqa: ASYNC110 - a DB lock, not an event
+            while not await asyncio.to_thread(lock):
+                self.standing_by = True
                 await asyncio.sleep(5)
+            self.standing_by = False
             while True:
                 producer = relay_producer(self._bootstrap, self._security)
                 try:
@@ -126,7 +132,6 @@ class OutboxRelay:
                                 await client.stop()
 
     async def _relay_forever(self, producer: AIOKafkaProducer) -> None:
-        rounds = 0
         while True:
             # Cleared before reading: a commit notified while this round runs wakes the next wait.
             self._wake.clear()
@@ -138,9 +143,7 @@ class OutboxRelay:
                     raise ConnectionError("some outbox rows were not acknowledged")
                 if len(rows) == self._batch_size:
                     continue  # more waiting: do not sleep
-            rounds += 1
-            if rounds % 2000 == 0:
-                await self._store.run(self._prune)
+            # Published rows are pruned by retention (retention.py), in small batches.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
 
@@ -252,11 +255,6 @@ class OutboxRelay:
             Session(connection) as session,
         ):
             mark_published(session, ids)
-            session.commit()
-
-    def _prune(self) -> None:
-        with Session(self._engine) as session:
-            prune_published(session, self._retention)
             session.commit()
 
     @contextlib.contextmanager

@@ -27,13 +27,22 @@ from ensemble_runtime.db import (
 from ensemble_runtime.definition import Command, Component, ServiceDefinition
 from ensemble_runtime.group_commit import GroupCommitter, Overloaded
 from ensemble_runtime.http_guard import DEFAULT_MAX_BODY_BYTES, guard
+from ensemble_runtime.http_metrics import HttpMetrics
 from ensemble_runtime.kafka import create_broker, ensure_topics
 from ensemble_runtime.lifeline import watch_lifeline
 from ensemble_runtime.logging import configure_logging
 from ensemble_runtime.migrations import migrate
+from ensemble_runtime.ops_metrics import consumers_connected, ops_metrics
 from ensemble_runtime.relay import OutboxRelay
+from ensemble_runtime.retention import runtime_retention
 from ensemble_runtime.unit_of_work import UnitOfWork
 
+# What every service runs beside its definition's components: outbox and inbox retention,
+# and the ops metrics (outbox backlog, consumer lag, dead-letter depth).
+RUNTIME_COMPONENTS: tuple[Callable[["ServiceRuntime[Any, Any]"], Component], ...] = (
+    runtime_retention,
+    ops_metrics,
+)
 T = TypeVar("T")
 R = TypeVar("R")
 S = TypeVar("S", bound=ServiceSettings)
@@ -181,6 +190,10 @@ class ServiceRuntime(Generic[S, U]):
         )
         self.relay.start()
         await self.broker.start()
+        for build in RUNTIME_COMPONENTS:
+            runtime_component = build(self)
+            await runtime_component.start()
+            self.components.append(runtime_component)
         for make in self.definition.components:
             for component in make(self):
                 await component.start()
@@ -209,7 +222,8 @@ class ServiceRuntime(Generic[S, U]):
         return {
             "started": self.started,
             "database": await self.store.run(database_answers),
-            "outbox_relay": self.relay.connected,
+            "outbox_relay": self.relay.ready,
+            "kafka_consumers": self.started and consumers_connected(self.broker),
         }
 
 
@@ -257,6 +271,7 @@ def create_app(runtime: ServiceRuntime[Any, Any]) -> FastAPI:
         app.include_router(router)
     # Body cap, strict JSON, auth before validation, no 500 details, staff and practice audit.
     guard(app, getattr(runtime.settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES))
+    app.add_middleware(HttpMetrics)  # outermost: counts every answer, the guard's too
     return app
 
 

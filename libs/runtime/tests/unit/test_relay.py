@@ -1,6 +1,7 @@
 """The relay's rules without a broker: per-key order, parking, and no lost wake-up."""
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -154,3 +155,26 @@ async def test_a_commit_during_a_round_wakes_the_next_round_at_once(
     with pytest.raises(Stop):
         await asyncio.wait_for(relay._relay_forever(FakeProducer({})), 5)
     assert reads[1] - reads[0] < 1
+
+
+async def test_a_relay_standing_by_for_another_replica_is_ready(
+    relay: OutboxRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another replica holds the leader lock: this one is ready (a rollout of two replicas
+    would otherwise never finish), though not connected."""
+
+    @contextlib.contextmanager
+    def lock_held_elsewhere() -> Any:
+        yield lambda: False
+
+    monkeypatch.setattr(relay, "_leader_lock", lock_held_elsewhere)
+    assert not relay.ready
+    relay.start()
+    try:
+        for _ in range(100):
+            if relay.standing_by:
+                break
+            await asyncio.sleep(0.01)
+        assert relay.standing_by and relay.ready and not relay.connected
+    finally:
+        await relay.stop()
