@@ -11,7 +11,13 @@ from ensemble_contracts import PatientEvent, TopicSpec
 from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
 from ensemble_devkit.synthetic import test_nhs_numbers
 from ensemble_devkit.testkit import FrozenClock, ServiceKit, tokens
-from scoring.adapters.orm import HospitalEncounter, HotOnboardingTrigger, RiskScoreRecord
+from scoring.adapters.orm import (
+    HospitalEncounter,
+    HospitalStay,
+    HotOnboardingTrigger,
+    Patient,
+    RiskScoreRecord,
+)
 from scoring.adapters.repository import ScoreRepository
 from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.config import Settings
@@ -21,7 +27,9 @@ from scoring.service_layer.extracts import ProfileIn
 
 Kit = ServiceKit[Settings, ScoringUnitOfWork]
 E = TypeVar("E", bound=PatientEvent)
-Row = TypeVar("Row", RiskScoreRecord, HotOnboardingTrigger, HospitalEncounter)
+Row = TypeVar(
+    "Row", RiskScoreRecord, HotOnboardingTrigger, HospitalEncounter, HospitalStay, Patient
+)
 STAFF = "staff"
 NOW = FrozenClock().now  # where every kit's clock starts: encounters happen then by default
 # Test-range numbers, never used twice in a session (the broker outlives each test's store).

@@ -22,6 +22,10 @@ class Settings(ServiceSettings):
     max_body_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     # How often the service rescores patients whose hospital use aged out of the window (0: off).
     hospital_use_scan_seconds: float = Field(default=900.0, ge=0)
+    # Saved cohorts: the packaged definitions plus one TOML file per cohort in this folder.
+    cohorts_dir: str | None = None
+    # How often the service refreshes cohort membership and publishes changes (0: off).
+    cohort_refresh_seconds: float = Field(default=900.0, ge=0)
     # Lowest band at which an A&E attendance (not an admission) triggers hot onboarding.
     hot_onboarding_ae_min_band: Band = "high"
 

@@ -4,19 +4,41 @@ from pathlib import Path
 
 from ensemble_contracts.hospital import EncounterEventType
 from ensemble_contracts.referral import ReferralEventType
-from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS, HOT_ONBOARDING, REFERRALS, SCORE_CHANGES
+from ensemble_contracts.topics import (
+    COHORT_MEMBERSHIP,
+    HOSPITAL_ENCOUNTERS,
+    HOT_ONBOARDING,
+    REFERRALS,
+    SCORE_CHANGES,
+)
 from ensemble_runtime.definition import ServiceDefinition, Subscription
 from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.config import Settings
-from scoring.entrypoints import http
+from scoring.entrypoints import cohort_http, http
 from scoring.entrypoints.active_model import active_model_check
 from scoring.entrypoints.ageing import hospital_use_ageing
-from scoring.service_layer import ageing, handlers, models
+from scoring.entrypoints.cohorts import cohort_refresh
+from scoring.service_layer import ageing, cohorts, handlers, models, patients
 from scoring.service_layer.commands import (
     ActivateModel,
     AgeHospitalUse,
     LoadProfiles,
+    RefreshCohorts,
     RescorePage,
+)
+
+T = EncounterEventType
+ENCOUNTER_TYPES = (
+    T.ADMITTED,
+    T.TRANSFERRED,
+    T.DISCHARGED,
+    T.AE_ATTENDANCE,
+    T.ADMISSION_CANCELLED,
+    T.DISCHARGE_CANCELLED,
+    T.TRANSFER_CANCELLED,
+    T.LEAVE_STARTED,
+    T.LEAVE_ENDED,
+    T.CLASS_CHANGED,
 )
 
 DEFINITION = ServiceDefinition(
@@ -25,13 +47,19 @@ DEFINITION = ServiceDefinition(
     settings=Settings,
     unit_of_work=ScoringUnitOfWork,
     migrations=Path(__file__).parent / "adapters" / "migrations",
-    publishes=[SCORE_CHANGES, HOT_ONBOARDING],
+    publishes=[SCORE_CHANGES, HOT_ONBOARDING, COHORT_MEMBERSHIP],
     subscriptions=[
-        # Every encounter is recorded and the patient rescored; A11 cancels its visit.
+        # Every encounter is recorded and the patient rescored; A11 cancels its visit, A12 and
+        # A13 the transfer or discharge they undo. A merge moves the retired number's history;
+        # a practice change moves the patient on the worklists. Types added later are skipped.
         Subscription(
             topic=HOSPITAL_ENCOUNTERS,
             group="scoring.encounters",
-            handlers=dict.fromkeys(EncounterEventType.ALL, handlers.handle_encounter),
+            handlers={
+                **dict.fromkeys(ENCOUNTER_TYPES, handlers.handle_encounter),
+                EncounterEventType.MERGED: patients.handle_merge,
+                EncounterEventType.PRACTICE_CHANGED: patients.handle_practice_changed,
+            },
         ),
         # Referral statuses, for the worklist's caseload filter (no score depends on them).
         Subscription(
@@ -44,6 +72,14 @@ DEFINITION = ServiceDefinition(
                     ReferralEventType.ACCEPTED,
                     ReferralEventType.DECLINED,
                     ReferralEventType.WITHDRAWN,
+                    # Schema version 2: every type that changes the status or the owner.
+                    ReferralEventType.TRIAGED,
+                    ReferralEventType.CONSENT_RECORDED,
+                    ReferralEventType.ASSIGNED,
+                    ReferralEventType.ACTIVATED,
+                    ReferralEventType.COMPLETED,
+                    ReferralEventType.DISCHARGED,
+                    ReferralEventType.PATIENT_MERGED,
                 ),
                 handlers.project_referral,
             ),
@@ -54,7 +90,8 @@ DEFINITION = ServiceDefinition(
         ActivateModel: models.activate_model,
         RescorePage: models.rescore_page,
         AgeHospitalUse: ageing.age_hospital_use,
+        RefreshCohorts: cohorts.refresh_cohorts,
     },
-    routers=[http.router],
-    components=[active_model_check, hospital_use_ageing],
+    routers=[http.router, cohort_http.router],
+    components=[active_model_check, hospital_use_ageing, cohort_refresh],
 )

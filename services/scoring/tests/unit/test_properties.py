@@ -37,7 +37,9 @@ profiles = st.builds(
     socially_isolated=maybe(st.booleans()),
     is_carer=maybe(st.booleans()),
 )
-uses = st.builds(HospitalUse, st.integers(0, 10), st.integers(0, 30))
+uses = st.builds(
+    HospitalUse, st.integers(0, 10), st.integers(0, 30), st.integers(0, 400), st.booleans()
+)
 models = st.sampled_from(MODELS)
 
 
@@ -68,6 +70,15 @@ def test_adding_an_admission_or_attendance_never_lowers_a_score(
         if admission
         else replace(use, ae_attendances=use.ae_attendances + 1)
     )
+    at_least_as_high(model, (profile, use, TODAY), (profile, more, TODAY))
+
+
+@settings(max_examples=300, deadline=None)
+@given(models, maybe(profiles), uses, st.integers(1, 60), st.booleans())
+def test_more_bed_days_or_being_in_hospital_never_lowers_a_score(
+    model: RiskModel, profile: PatientProfile | None, use: HospitalUse, days: int, admit: bool
+) -> None:
+    more = replace(use, bed_days=use.bed_days + days, inpatient=use.inpatient or admit)
     at_least_as_high(model, (profile, use, TODAY), (profile, more, TODAY))
 
 

@@ -208,3 +208,25 @@ def test_referral_statuses_keep_the_newest_and_are_idempotent(kit: Kit) -> None:
 def test_a_referral_for_an_invalid_nhs_number_is_rejected(kit: Kit) -> None:
     with pytest.raises(RejectedEvent):  # the runtime dead-letters it
         kit.consume(referral("9434765918", "accepted"))
+
+
+async def test_an_active_referral_keeps_the_patient_on_the_caseload_and_completion_ends_it(
+    kit: Kit, practice: httpx.AsyncClient
+) -> None:
+    coached = list_of(kit, 9)
+    later: dict[str, Any] = {"referral_id": uuid4()}
+    assert kit.consume(referral(coached, "accepted", **later)) == ["processed"]
+    active = referral(coached, "active", **later).model_copy(
+        update={"event_type": "referral.activated"}
+    )
+    assert kit.consume(active) == ["processed"]
+
+    async def on_caseload() -> list[str]:
+        path = f"/v1/practices/{PRACTICE}/patients"
+        response = await practice.get(path, params={"on_caseload": "true"})
+        return [p["nhs_number"] for p in response.json()["patients"]]
+
+    assert await on_caseload() == [coached]
+    completed = referral(coached, "completed", **later)
+    assert kit.consume(completed) == ["processed"]
+    assert await on_caseload() == []

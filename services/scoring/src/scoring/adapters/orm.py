@@ -61,6 +61,23 @@ class HospitalEncounter(SQLModel, table=True):
     event_at: datetime = Field(sa_type=UtcDateTime)
     cancelled: bool = False
     received_at: datetime = Field(sa_type=UtcDateTime)
+    # PV1-2 as the event gave it, and before a class change (`encounter.class_changed`).
+    patient_class: str | None = Field(default=None, max_length=limits.CODE)
+    previous_patient_class: str | None = Field(default=None, max_length=limits.CODE)
+
+
+class HospitalStay(SQLModel, table=True):
+    """A visit's time in a bed, as its events add up (`domain/stays.py`): what the ageing scan
+    looks through for bed days leaving the window, and who is in hospital now."""
+
+    __tablename__ = "hospital_stays"
+    __table_args__ = (Index("ix_hospital_stays_bounds", "first_in", "last_out"),)
+
+    nhs_number: str = Field(primary_key=True, max_length=10)
+    facility: str = Field(primary_key=True, max_length=20)
+    visit_number: str = Field(primary_key=True, max_length=80)
+    first_in: datetime = Field(sa_type=UtcDateTime)
+    last_out: datetime | None = Field(default=None, sa_type=UtcDateTime)  # None: still open
 
 
 class RiskScoreRecord(SQLModel, table=True):
@@ -154,6 +171,19 @@ class ReferralStatus(SQLModel, table=True):
     practice_ods: str = Field(max_length=limits.ODS_CODE)
     updated_at: datetime = Field(sa_type=UtcDateTime)
     event_id: UUID
+
+
+class CohortMember(SQLModel, table=True):
+    """Who is in each saved cohort as last refreshed: what a membership change is told
+    against, and what the worklist's cohort filter reads."""
+
+    __tablename__ = "cohort_members"
+    __table_args__ = (Index("ix_cohort_members_practice", "cohort", "practice_ods"),)
+
+    cohort: str = Field(primary_key=True, max_length=60)
+    nhs_number: str = Field(primary_key=True, max_length=10)
+    practice_ods: str | None = Field(default=None, max_length=limits.ODS_CODE)
+    joined_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class ScanMark(SQLModel, table=True):

@@ -23,7 +23,9 @@ from scoring.adapters.repository import (
     PROFILE_COLUMNS,
     profile_from,
 )
+from scoring.adapters.stays import StayRepository
 from scoring.domain.model import HospitalUse, PatientProfile
+from scoring.domain.stays import with_stays
 
 CASELOADS = cast(Table, ReferralStatus.__table__)  # type: ignore[attr-defined]
 _CASELOAD_COLUMNS = ["referral_id", "status", "practice_ods", "updated_at", "event_id"]
@@ -102,7 +104,8 @@ class PopulationRepository:
     def hospital_use(
         self, nhs_numbers: Sequence[str], as_of: datetime, window_days: int
     ) -> dict[str, HospitalUse]:
-        """As `EncounterRepository.hospital_use`, for a page of patients in one query."""
+        """As `EncounterRepository.hospital_use` with the bed days and inpatient status of
+        their stays, for a page of patients in two queries."""
         query = (
             select(ENCOUNTERS.c.nhs_number, ENCOUNTERS.c.event_type, func.count().label("n"))
             .where(
@@ -122,13 +125,17 @@ class PopulationRepository:
         counts: dict[str, dict[str, int]] = {}
         for row in core_sql(self._session).execute(query):
             counts.setdefault(row.nhs_number, {})[row.event_type] = row.n
-        return {
+        uses = {
             nhs: HospitalUse(
                 emergency_admissions=kinds.get(EncounterEventType.ADMITTED, 0),
                 ae_attendances=kinds.get(EncounterEventType.AE_ATTENDANCE, 0),
             )
             for nhs, kinds in counts.items()
         }
+        since = as_of - timedelta(days=window_days)
+        for nhs, stays in StayRepository(self._session).stays(nhs_numbers, since).items():
+            uses[nhs] = with_stays(uses.get(nhs, HospitalUse()), stays, as_of, window_days)
+        return uses
 
     def current(self, nhs_numbers: Sequence[str]) -> dict[str, Current]:
         query = select(

@@ -224,6 +224,11 @@ class PatientRepository:
         self._session.add(patient)
         self._session.flush()
 
+    def remove(self, patient: Patient) -> None:
+        """Delete a patient's profile (a number retired by a merge); flushed now."""
+        self._session.delete(patient)
+        self._session.flush()
+
 
 class EncounterRepository:
     """Hospital encounters as received, and the hospital use they add up to."""

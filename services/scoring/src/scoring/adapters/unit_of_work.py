@@ -4,6 +4,8 @@ from sqlmodel import Session
 
 from ensemble_runtime.unit_of_work import UnitOfWork
 from scoring.adapters.ageing import AgeingRepository
+from scoring.adapters.cohort_store import CohortRepository
+from scoring.adapters.merges import MergeRepository
 from scoring.adapters.model_store import ModelRepository
 from scoring.adapters.population import CaseloadRepository, PopulationRepository
 from scoring.adapters.repository import (
@@ -12,6 +14,7 @@ from scoring.adapters.repository import (
     ScoreRepository,
     TriggerRepository,
 )
+from scoring.adapters.stays import StayRepository
 from scoring.config import Settings
 
 
@@ -24,6 +27,9 @@ class ScoringUnitOfWork(UnitOfWork[Settings]):
     caseloads: CaseloadRepository
     population: PopulationRepository
     ageing: AgeingRepository
+    stays: StayRepository
+    merges: MergeRepository
+    cohorts: CohortRepository
 
     def open_repositories(self, session: Session) -> None:
         self.patients = PatientRepository(session)
@@ -34,3 +40,6 @@ class ScoringUnitOfWork(UnitOfWork[Settings]):
         self.caseloads = CaseloadRepository(session)
         self.population = PopulationRepository(session)
         self.ageing = AgeingRepository(session)
+        self.stays = StayRepository(session)
+        self.merges = MergeRepository(session)
+        self.cohorts = CohortRepository(session)

@@ -6,11 +6,13 @@ from typing import Any
 from sqlalchemy import and_, exists, false, func, not_, or_, select
 from sqlmodel import Session
 
+from scoring.adapters.cohort_store import MEMBERS
 from scoring.adapters.model_store import ModelRepository
 from scoring.adapters.population import CASELOADS
 from scoring.adapters.repository import CURRENT, PATIENTS, ScoreRepository
 
-ON_CASELOAD = "accepted"  # the referral status that puts a patient on a programme's caseload
+# The referral statuses that put a patient on a programme's caseload.
+ON_CASELOAD = ("accepted", "active")
 
 
 def patient_score(session: Session, nhs_number: str) -> dict[str, Any] | None:
@@ -41,15 +43,16 @@ def practice_worklist(
     band: str | None = None,
     domain: str | None = None,
     on_caseload: bool | None = None,
+    cohort: str | None = None,
     after: tuple[int, str] | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """The practice's scored patients, highest score first (NHS number breaks ties), after
     the (score, NHS number) `after`; filtered by band, by a domain the score has points in, and
-    by whether the patient is on a caseload (the practice's own flag, or an accepted referral
-    to a programme)."""
+    by whether the patient is on a caseload (the practice's own flag, or an accepted or active
+    referral to a programme), and by a saved cohort (its members as last refreshed)."""
     accepted = exists().where(
-        CASELOADS.c.nhs_number == CURRENT.c.nhs_number, CASELOADS.c.status == ON_CASELOAD
+        CASELOADS.c.nhs_number == CURRENT.c.nhs_number, CASELOADS.c.status.in_(ON_CASELOAD)
     )
     caseload = or_(func.coalesce(PATIENTS.c.on_caseload, false()).is_(True), accepted)
     query = (
@@ -72,6 +75,10 @@ def practice_worklist(
         query = query.where(CURRENT.c.domains.contains(f",{domain},", autoescape=True))
     if on_caseload is not None:
         query = query.where(caseload if on_caseload else not_(caseload))
+    if cohort is not None:
+        query = query.where(
+            exists().where(MEMBERS.c.cohort == cohort, MEMBERS.c.nhs_number == CURRENT.c.nhs_number)
+        )
     if after is not None:
         score, nhs_number = after
         query = query.where(

@@ -104,6 +104,15 @@ def _attendances(_profile: PatientProfile, use: HospitalUse, _day: date) -> Know
     return Known(use.ae_attendances, str(use.ae_attendances))
 
 
+def _bed_days(_profile: PatientProfile, use: HospitalUse, _day: date) -> Known:
+    return Known(use.bed_days, str(use.bed_days), {"bed_days_12m": use.bed_days})
+
+
+def _inpatient(_profile: PatientProfile, use: HospitalUse, _day: date) -> Known:
+    shown = "yes" if use.inpatient else "no"
+    return Known(use.inpatient, shown, {"currently_inpatient": use.inpatient})
+
+
 def _text(name: str) -> Reader:
     def read(profile: PatientProfile, _use: HospitalUse, _day: date) -> Known | None:
         value = getattr(profile, name)
@@ -194,6 +203,20 @@ INPUTS: Final[dict[str, InputSpec]] = {
             "count",
             "non-cancelled A&E attendances in the model's window",
             _attendances,
+        ),
+        # Read only by models that name them (1.2.0 on): what a score records is unchanged for
+        # a model that does not.
+        _spec(
+            "bed_days_12m",
+            "count",
+            "midnights in a hospital bed in the model's window (an open stay counts to now)",
+            _bed_days,
+        ),
+        _spec(
+            "currently_inpatient",
+            "flag",
+            "in a hospital bed now: admitted, not discharged, not on leave",
+            _inpatient,
         ),
     )
 }

@@ -138,6 +138,12 @@ class RiskModel:
                 found = band
         return found
 
+    def reads(self, name: str) -> bool:
+        """Whether a factor or an override reads this input."""
+        return any(f.input == name for f in self.factors) or any(
+            c.input == name for o in self.overrides for c in o.when
+        )
+
     def domain_of(self, factor: str) -> str | None:
         return self._domains.get(factor)
 

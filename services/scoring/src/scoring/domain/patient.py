@@ -38,6 +38,8 @@ class HospitalUse:
 
     emergency_admissions: int = 0
     ae_attendances: int = 0
+    bed_days: int = 0  # midnights in a hospital bed in the window (an open stay: up to now)
+    inpatient: bool = False  # in a bed now: admitted, not discharged, not on leave
 
 
 def age_on(birth_date: date, day: date) -> int:

@@ -5,6 +5,9 @@
     ensemble-scoring-admin model evaluate FILE [--examples 3]
     ensemble-scoring-admin model activate FILE [--by NAME] [--page 500]
     ensemble-scoring-admin profiles load  FILE [--format ndjson|csv] [--chunk 2000]
+    ensemble-scoring-admin cohort check   FILE          # read and check a cohort definition
+    ensemble-scoring-admin cohort list                  # packaged and SCORING_COHORTS_DIR
+    ensemble-scoring-admin cohort refresh               # publish cohort membership changes
     (--json before the subcommand: output as JSON)
 
 It works on scoring's own store (SCORING_DATABASE_URL), migrated first, beside a running
@@ -33,13 +36,20 @@ from ensemble_runtime.db import create_db_engine, reader_engine
 from ensemble_runtime.definition import Command
 from ensemble_runtime.logging import configure_logging
 from ensemble_runtime.migrations import migrate
+from scoring.adapters.cohort_store import load_cohorts
 from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.config import Settings
+from scoring.domain.cohorts import CohortFileError, read_cohort
 from scoring.domain.model import RiskModel
 from scoring.domain.model_file import ModelFileError, read_model
 from scoring.entrypoints.admin_output import Progress, evaluation_text, loaded_text, show_text
 from scoring.service import DEFINITION
-from scoring.service_layer.commands import ActivateModel, LoadProfiles, RescorePage
+from scoring.service_layer.commands import (
+    ActivateModel,
+    LoadProfiles,
+    RefreshCohorts,
+    RescorePage,
+)
 from scoring.service_layer.extracts import (
     ExtractFormat,
     NotText,
@@ -109,7 +119,43 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path)
     load.add_argument("--format", choices=("ndjson", "csv"), help="default: from the suffix")
     load.add_argument("--chunk", type=int, default=2000, choices=range(1, 100_001), metavar="N")
+    cohort = areas.add_parser("cohort", help="saved cohorts").add_subparsers(
+        dest="action", required=True
+    )
+    cohort.add_parser("check", help="read and check a cohort file").add_argument("file", type=Path)
+    cohort.add_parser("list", help="the saved cohorts (packaged and SCORING_COHORTS_DIR)")
+    cohort.add_parser("refresh", help="evaluate every cohort, publish membership changes")
     return parser
+
+
+def _cohort_check(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    try:
+        text = args.file.read_bytes().decode("utf-8").removeprefix("\ufeff")
+        cohort = read_cohort(text)
+    except (OSError, UnicodeDecodeError) as error:
+        raise Refused(f"{args.file}: cannot read it as UTF-8 text ({error})") from None
+    except CohortFileError as error:
+        problems = "\n".join(f"  {problem}" for problem in error.problems)
+        raise Refused(f"{args.file} refused:\n{problems}") from None
+    shown = {"name": cohort.name, "title": cohort.title, "criteria": len(cohort.when)}
+    return shown, f"{args.file}: {cohort.name} is a valid cohort ({len(cohort.when)} criteria)"
+
+
+def _cohort_list(settings: Settings) -> tuple[dict[str, Any], str]:
+    try:
+        cohorts = load_cohorts(settings.cohorts_dir)
+    except CohortFileError as error:
+        raise Refused("a saved cohort is refused:\n" + "\n".join(error.problems)) from None
+    shown = {"cohorts": [{"name": c.name, "title": c.title} for c in cohorts.values()]}
+    return shown, "\n".join(f"{c.name}: {c.title}" for c in cohorts.values())
+
+
+def _cohort_refresh(store: _Store) -> tuple[dict[str, Any], str]:
+    command, joined, left = RefreshCohorts(), 0, 0
+    while (done := store.run(command)).last is not None:
+        joined, left = joined + done.joined, left + done.left
+        command = RefreshCohorts(done.last, command.limit, command.correlation_id)
+    return {"joined": joined, "left": left}, f"cohorts refreshed: {joined} joined, {left} left"
 
 
 def read_model_file(path: Path) -> tuple[RiskModel, str]:
@@ -262,11 +308,17 @@ def main(
     try:
         if args.area == "model" and args.action == "check":
             shown, text = _check(args)
+        elif args.area == "cohort" and args.action == "check":
+            shown, text = _cohort_check(args)
+        elif args.area == "cohort" and args.action == "list":
+            shown, text = _cohort_list(settings)
         else:
             store = _Store(settings, clock)
             try:
                 if args.area == "profiles":
                     shown, text = _load(store, args, progress)
+                elif args.area == "cohort":
+                    shown, text = _cohort_refresh(store)
                 elif args.action == "show":
                     shown, text = _show(store)
                 elif args.action == "evaluate":

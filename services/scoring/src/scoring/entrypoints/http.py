@@ -15,6 +15,7 @@ from ensemble_runtime.auth import OwnPracticeOrStaff, Staff
 from ensemble_runtime.http_guard import SafeJSONResponse
 from ensemble_runtime.service import ServiceRuntime, runtime_of
 from scoring.adapters import views
+from scoring.service_layer.cohorts import saved_cohorts
 from scoring.service_layer.commands import LoadProfiles
 from scoring.service_layer.extracts import ExtractFormat, NotText, decode_extract, parse_extract
 
@@ -86,13 +87,15 @@ async def practice_patients(
     band: Annotated[RiskBand | None, Query()] = None,
     domain: Domain = None,
     on_caseload: Annotated[bool | None, Query()] = None,
+    cohort: Annotated[str | None, Query(max_length=60)] = None,
     after: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """The practice's patients ranked by score (highest first; NHS number breaks ties), with
     each score's band, reasons and model version. Filters: `band`, `domain` (the score has
     points in it: a domain of the active model), `on_caseload`. Page on with
-    `after=<next_after>`; `next_after` is null on the last page."""
+    `after=<next_after>`; `next_after` is null on the last page. `cohort`: a saved cohort's
+    members as last refreshed (`GET /v1/practices/{ods}/cohorts/{cohort}` evaluates now)."""
     position = None
     if after is not None:
         found = _CURSOR.fullmatch(after)
@@ -104,11 +107,16 @@ async def practice_patients(
         if domain not in domains:
             known = ", ".join(sorted(domains))
             raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unknown domain; known: {known}")
+    cohorts = saved_cohorts(runtime.settings.cohorts_dir)
+    if cohort is not None and cohort not in cohorts:
+        known = ", ".join(sorted(cohorts))
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unknown cohort; known: {known}")
     query = partial(
         views.practice_worklist,
         band=band,
         domain=domain,
         on_caseload=on_caseload,
+        cohort=cohort,
         after=position,
         limit=limit,
     )

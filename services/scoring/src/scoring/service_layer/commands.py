@@ -79,3 +79,20 @@ class AgeHospitalUse(Command[Aged]):
     after: str = ""
     limit: int = 500
     correlation_id: UUID = field(default_factory=uuid4)
+
+
+@dataclass(frozen=True)
+class CohortsRefreshed:
+    last: str | None  # the page's last NHS number; None: the population is done
+    joined: int
+    left: int
+
+
+@dataclass(frozen=True)
+class RefreshCohorts(Command[CohortsRefreshed]):
+    """Evaluate every saved cohort on up to `limit` scored patients after `after` (NHS-number
+    order), store who is in each and publish each join and leave."""
+
+    after: str = ""
+    limit: int = 500
+    correlation_id: UUID = field(default_factory=uuid4)

@@ -9,14 +9,14 @@ projection the practice worklist reads.
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 import structlog
 
 from ensemble_contracts import limits
-from ensemble_contracts.hospital import EncounterEvent
+from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
 from ensemble_contracts.nhs_number import is_valid_nhs_number
 from ensemble_contracts.referral import ReferralEvent
 from ensemble_contracts.scoring import (
@@ -30,6 +30,7 @@ from scoring.adapters.orm import Patient
 from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.domain.hot_onboarding import TriggerCheck, decide, trigger_kind, withdraws
 from scoring.domain.model import PatientProfile, RiskScore
+from scoring.domain.stays import STAY_EVENTS, with_stays
 from scoring.service_layer.commands import LoadProfiles, ProfilesLoaded
 from scoring.service_layer.scores import ScoreWrites, reasons_of
 
@@ -93,7 +94,12 @@ def _rescore(
     uow.patients.lock(nhs_number)
     model = uow.models.active()
     profile = uow.patients.profile(nhs_number)
-    use = uow.encounters.hospital_use(nhs_number, as_of, model.hospital_window_days)
+    window = model.hospital_window_days
+    use = uow.encounters.hospital_use(nhs_number, as_of, window)
+    # Bed days of an open stay count up to now, however late its events arrive.
+    upto = max(as_of, uow.clock())
+    stays = uow.stays.stays([nhs_number], upto - timedelta(days=window)).get(nhs_number, [])
+    use = with_stays(use, stays, upto, window)
     risk = model.score(profile, use, as_of.date())
     practice = (profile.practice_ods if profile else None) or practice_hint
     writes = ScoreWrites(uow, envelope)
@@ -179,12 +185,22 @@ def handle_encounter(uow: ScoringUnitOfWork, event: EncounterEvent) -> None:
             "event_at": at,
             "cancelled": False,
             "received_at": uow.clock(),
+            "patient_class": event.patient_class,
+            "previous_patient_class": event.previous_patient_class,
         }
     )
     if not recorded_now:
         return  # already recorded (the inbox normally catches this first)
     if withdraws(event.event_type) and event.visit_number:
         uow.encounters.cancel_visit(event.nhs_number, event.sending_facility, event.visit_number)
+    if event.visit_number:
+        undone = _UNDOES.get(event.event_type)
+        if undone is not None:  # A13, A12: the visit's latest discharge or transfer is undone
+            uow.stays.cancel_latest(
+                event.nhs_number, event.sending_facility, event.visit_number, undone
+            )
+        if undone is not None or withdraws(event.event_type) or event.event_type in STAY_EVENTS:
+            uow.stays.refresh(event.nhs_number, event.sending_facility, event.visit_number)
 
     envelope = event.caused(producer=PRODUCER)
     rescored = _rescore(uow, event.nhs_number, at, envelope, practice_hint=event.practice_ods)
@@ -192,6 +208,13 @@ def handle_encounter(uow: ScoringUnitOfWork, event: EncounterEvent) -> None:
         _withdraw(uow, event, rescored)
     elif trigger_kind(event.event_type, event.emergency) is not None:
         _maybe_trigger(uow, event, rescored)
+
+
+# A cancellation, and the event type whose latest event of the visit it undoes.
+_UNDOES = {
+    EncounterEventType.DISCHARGE_CANCELLED: EncounterEventType.DISCHARGED,
+    EncounterEventType.TRANSFER_CANCELLED: EncounterEventType.TRANSFERRED,
+}
 
 
 def project_referral(uow: ScoringUnitOfWork, event: ReferralEvent) -> None:
