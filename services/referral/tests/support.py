@@ -13,6 +13,7 @@ from referral.adapters.unit_of_work import ReferralUnitOfWork
 from referral.config import Settings
 from referral.domain.referral import Referral
 from referral.service import DEFINITION
+from referral.service_layer.commands import RecordConsent, TriageReferral
 
 Kit = ServiceKit[Settings, ReferralUnitOfWork]
 PRACTICES = ("L85001", "L85002")
@@ -99,3 +100,9 @@ def withdrawal(of: HotOnboarding) -> HotOnboarding:
             "causation_id": uuid4(),
         }
     )
+
+
+def ready_to_accept(kit: Kit, referral_id: UUID, priority: str = "routine") -> Referral:
+    """Triage the referral and record the patient's consent, as staff do before accepting."""
+    kit.execute(TriageReferral(referral_id, priority))  # type: ignore[arg-type]
+    return kit.execute(RecordConsent(referral_id, "given", "verbal", "staff"))

@@ -1,8 +1,13 @@
 """Settings from the environment, prefix REFERRAL_."""
 
+import json
+from functools import cache
+
+from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
 from ensemble_runtime.config import ServiceSettings
+from referral.domain.sla import SlaPolicy
 
 
 class Settings(ServiceSettings):
@@ -13,3 +18,25 @@ class Settings(ServiceSettings):
     http_port: int = 8003
     # JSON {"principal": "token"}; practices are named by ODS code. No built-in secrets.
     practice_tokens: str = "{}"
+    # SLA working days, JSON (domain.sla.SlaPolicy.from_mapping); {} keeps the defaults.
+    # e.g. {"services": {"complex_care": {"stages": {"urgent": {"acceptance": 1}}}}}
+    sla_policy: str = "{}"
+    # How often the SLA watch looks for clocks that ran out (0: never).
+    sla_scan_seconds: float = 300
+
+    @field_validator("sla_policy")
+    @classmethod
+    def _valid_policy(cls, raw: str) -> str:
+        _policy(raw)  # a bad policy refuses to start rather than running a wrong clock
+        return raw
+
+    def sla(self) -> SlaPolicy:
+        return _policy(self.sla_policy)
+
+
+@cache
+def _policy(raw: str) -> SlaPolicy:
+    parsed = json.loads(raw)
+    if not isinstance(parsed, dict):
+        raise ValueError("the SLA policy must be a JSON object")
+    return SlaPolicy.from_mapping(parsed)

@@ -13,7 +13,6 @@ from referral.adapters.orm import PatientRegistrationRecord
 from referral.adapters.repository import ReferralRepository
 from referral.domain.referral import Referral
 from referral.service_layer.commands import RequestReferral
-from referral.service_layer.handlers import Conflict
 
 from ..support import Kit, published, referral_kit, trigger
 
@@ -85,7 +84,7 @@ def test_one_open_referral_per_patient_practice_and_service(kit: Kit) -> None:
     ]
 
 
-async def test_a_request_that_loses_a_race_is_a_conflict(
+async def test_a_request_that_loses_a_race_is_merged_into_the_winner(
     kit: Kit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     winner = request(kit.clock())
@@ -106,10 +105,9 @@ async def test_a_request_that_loses_a_race_is_a_conflict(
     command = RequestReferral(
         practice_ods="L85001", nhs_number="9990000018", service="complex_care"
     )
-    with pytest.raises(Conflict) as conflict:
-        # Through the runtime: the unique index trips at commit, the command runs again.
-        await kit.execute_async(command)
-    assert conflict.value.existing_id == winner.referral_id
+    # Through the runtime: the unique index trips at commit, the command runs again.
+    requested = await kit.execute_async(command)
+    assert (requested.merged, requested.referral.referral_id) == (True, winner.referral_id)
     assert looked == ["complex_care", "complex_care"]
     assert published(kit) == []
 

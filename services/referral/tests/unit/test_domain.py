@@ -9,9 +9,9 @@ from referral.domain.referral import (
     Referral,
     Status,
     UnknownService,
-    add_working_days,
     triage_due,
 )
+from referral.domain.sla import add_working_days
 
 # 2026-11-20 is a Friday.
 FRIDAY = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
@@ -99,17 +99,16 @@ def test_a_proposal_is_complex_care_from_hot_onboarding() -> None:
 
 
 ALLOWED: list[tuple[Status, str]] = [
-    ("requested", "accept"),
     ("requested", "decline"),
-    ("proposed", "accept"),
+    ("requested", "withdraw"),  # by the GP
     ("proposed", "decline"),
     ("proposed", "withdraw"),
 ]
 REFUSED: list[tuple[Status, str]] = [
-    ("requested", "withdraw"),
+    ("requested", "accept"),  # triage and consent come first
+    ("proposed", "accept"),
     ("accepted", "accept"),
     ("accepted", "decline"),
-    ("accepted", "withdraw"),
     ("declined", "accept"),
     ("declined", "decline"),
     ("declined", "withdraw"),

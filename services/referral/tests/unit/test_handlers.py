@@ -12,17 +12,18 @@ from referral.adapters.orm import ReferralRecord
 from referral.domain.nhs_number import InvalidNhsNumber
 from referral.domain.referral import InvalidTransition, Referral
 from referral.service_layer.commands import AcceptReferral, DeclineReferral, RequestReferral
-from referral.service_layer.handlers import Conflict, NotFound, on_hot_onboarding_triggered
+from referral.service_layer.handlers import NotFound, on_hot_onboarding_triggered
 
-from ..support import Kit, published, stored, trigger, withdrawal
+from ..support import Kit, published, ready_to_accept, stored, trigger, withdrawal
 
 HOT_ONBOARDING_GROUP = "referral.hot-onboarding"  # consumer offsets depend on this name
 
 
 def gp_request(kit: Kit, nhs_number: str = "9990000026", kind: str = "health_coaching") -> Referral:
-    return kit.execute(
+    requested = kit.execute(
         RequestReferral("L85001", nhs_number, kind, "weight", preferred_language="hi")
     )
+    return requested.referral
 
 
 def test_a_gp_request_is_stored_with_its_deadline_and_announced(kit: Kit) -> None:
@@ -50,14 +51,24 @@ def test_a_gp_request_is_stored_with_its_deadline_and_announced(kit: Kit) -> Non
     assert event.causation_id is None
 
 
-def test_a_second_open_request_conflicts_and_names_the_first(kit: Kit) -> None:
+def test_a_second_open_request_is_merged_into_the_first_and_kept_as_a_note(kit: Kit) -> None:
     first = gp_request(kit)
-    with pytest.raises(Conflict) as conflict:
-        gp_request(kit, nhs_number="999 000 0026")  # same patient, typed with spaces
-    assert conflict.value.existing_id == first.referral_id
-    gp_request(kit, kind="complex_care")  # another service is fine
+    again = kit.execute(
+        RequestReferral(
+            "L85001", "999 000 0026", "health_coaching", "still struggling", None, "dr b"
+        )
+    )  # same patient, typed with spaces
+    assert (again.merged, again.referral.referral_id) == (True, first.referral_id)
+    (note,) = kit.run(lambda uow: uow.notes.of(first.referral_id))
+    assert (note["kind"], note["author"], note["practice_ods"], note["text"]) == (
+        "merged_request",
+        "dr b",
+        "L85001",
+        "still struggling",
+    )
+    gp_request(kit, kind="complex_care")  # another service is a referral of its own
     assert len(stored(kit)) == 2
-    assert len(published(kit)) == 2
+    assert len(published(kit)) == 2  # the merge announced nothing
 
 
 def test_after_a_decline_the_patient_can_be_referred_again(kit: Kit) -> None:
@@ -78,6 +89,7 @@ def test_an_invalid_nhs_number_stores_and_publishes_nothing(kit: Kit) -> None:
 def test_triage_publishes_each_decision(kit: Kit) -> None:
     coaching = gp_request(kit)
     care = gp_request(kit, kind="complex_care")
+    ready_to_accept(kit, coaching.referral_id)
     kit.clock.advance(hours=1)
     accepted = kit.execute(AcceptReferral(coaching.referral_id))
     declined = kit.execute(DeclineReferral(care.referral_id, "needs social care first"))
@@ -87,13 +99,16 @@ def test_triage_publishes_each_decision(kit: Kit) -> None:
     assert by_id[coaching.referral_id].updated_at >= by_id[coaching.referral_id].created_at
     assert by_id[coaching.referral_id].updated_at == kit.clock()  # decided an hour later
     events = published(kit)
-    assert [e.event_type for e in events[2:]] == ["referral.accepted", "referral.declined"]
-    assert events[3].reason == "needs social care first"
-    assert events[2].referral_id == coaching.referral_id
+    assert [e.event_type for e in events[4:]] == ["referral.accepted", "referral.declined"]
+    assert events[5].reason == "needs social care first"
+    assert events[4].referral_id == coaching.referral_id
 
 
 def test_an_invalid_decision_changes_and_publishes_nothing(kit: Kit) -> None:
     referral = gp_request(kit)
+    with pytest.raises(InvalidTransition):  # not triaged, no consent
+        kit.execute(AcceptReferral(referral.referral_id))
+    ready_to_accept(kit, referral.referral_id)
     kit.execute(AcceptReferral(referral.referral_id))
     with pytest.raises(InvalidTransition):
         kit.execute(DeclineReferral(referral.referral_id, "too late"))
@@ -101,7 +116,12 @@ def test_an_invalid_decision_changes_and_publishes_nothing(kit: Kit) -> None:
         kit.execute(AcceptReferral(uuid4()))
     (saved,) = stored(kit)
     assert (saved.status, saved.decline_reason) == ("accepted", None)
-    assert [e.event_type for e in published(kit)] == ["referral.requested", "referral.accepted"]
+    assert [e.event_type for e in published(kit)] == [
+        "referral.requested",
+        "referral.triaged",
+        "referral.consent_recorded",
+        "referral.accepted",
+    ]
 
 
 def test_a_trigger_proposes_complex_care_caused_by_it(kit: Kit) -> None:
@@ -195,12 +215,15 @@ def test_a_withdrawal_leaves_triaged_and_unrelated_referrals_alone(kit: Kit) -> 
     accepted_trigger = trigger()
     kit.consume(accepted_trigger)
     (referral,) = stored(kit)
+    ready_to_accept(kit, referral.referral_id)
     kit.execute(AcceptReferral(referral.referral_id))
     other_patient = trigger(nhs_number="9990000034")
     kit.consume(other_patient, withdrawal(accepted_trigger))
     assert sorted(r.status for r in stored(kit)) == ["accepted", "proposed"]
     assert [e.event_type for e in published(kit)] == [
         "referral.proposed",
+        "referral.triaged",
+        "referral.consent_recorded",
         "referral.accepted",
         "referral.proposed",
     ]

@@ -76,7 +76,7 @@ async def test_a_practice_sees_only_its_own_referrals(kit: Kit) -> None:
     assert [r["source"] for r in theirs.json()["referrals"]] == ["hot_onboarding"]
 
 
-async def test_bad_input_is_422_and_a_duplicate_is_409_naming_the_open_one(
+async def test_bad_input_is_422_and_a_duplicate_is_merged_into_the_open_one(
     kit: Kit,
 ) -> None:
     async with practice(kit) as gp:
@@ -85,8 +85,9 @@ async def test_bad_input_is_422_and_a_duplicate_is_409_naming_the_open_one(
         placeholder = await gp.post("/v1/referrals", json=BODY | {"nhs_number": "9999999999"})
         wrong_check = await gp.post("/v1/referrals", json=BODY | {"nhs_number": "9434765918"})
         no_service = await gp.post("/v1/referrals", json=BODY | {"service": "physio"})
-    assert again.status_code == 409
-    assert again.json()["detail"]["referral_id"] == created.json()["referral_id"]
+    assert again.status_code == 200
+    assert again.json()["referral_id"] == created.json()["referral_id"]
+    assert "merged" in again.json()["note"]
     assert [r.status_code for r in (placeholder, wrong_check, no_service)] == [422, 422, 422]
     assert "9434765918" not in wrong_check.text
     assert len(published(kit)) == 1
@@ -96,6 +97,10 @@ async def test_staff_triage_404_and_409(kit: Kit) -> None:
     async with practice(kit) as gp:
         referral_id = (await gp.post("/v1/referrals", json=BODY)).json()["referral_id"]
     async with staff(kit) as member:
+        untriaged = await member.post(f"/v1/referrals/{referral_id}/accept")
+        await member.post(f"/v1/referrals/{referral_id}/triage", json={"priority": "high"})
+        consent = {"decision": "given", "method": "phone"}
+        await member.post(f"/v1/referrals/{referral_id}/consent", json=consent)
         accepted = await member.post(f"/v1/referrals/{referral_id}/accept")
         late = await member.post(f"/v1/referrals/{referral_id}/decline", json={"reason": "x"})
         twice = await member.post(f"/v1/referrals/{referral_id}/accept")
@@ -104,13 +109,20 @@ async def test_staff_triage_404_and_409(kit: Kit) -> None:
         missing = await member.get(f"/v1/referrals/{uuid4()}")
         not_a_uuid = await member.get("/v1/referrals/42")
         fetched = await member.get(f"/v1/referrals/{referral_id}")
+    assert untriaged.status_code == 409
+    assert untriaged.json()["detail"]["allowed"] == ["declined", "triaged", "withdrawn"]
     assert accepted.status_code == 200
     assert accepted.json()["status"] == "accepted"
     assert (late.status_code, twice.status_code) == (409, 409)
     assert (unknown.status_code, missing.status_code) == (404, 404)
     assert (no_reason.status_code, not_a_uuid.status_code) == (422, 422)
     assert fetched.json()["status"] == "accepted"
-    assert [e.event_type for e in published(kit)] == ["referral.requested", "referral.accepted"]
+    assert [e.event_type for e in published(kit)] == [
+        "referral.requested",
+        "referral.triaged",
+        "referral.consent_recorded",
+        "referral.accepted",
+    ]
 
 
 async def test_staff_decline_a_proposal_with_a_reason(kit: Kit) -> None:

@@ -38,13 +38,13 @@ async def listed(kit: Kit, ods: str) -> list[dict[str, Any]]:
     return list(answer.json()["referrals"])
 
 
-async def test_a_409_names_only_the_caller_s_own_referral(kit: Kit) -> None:
+async def test_a_duplicate_merges_only_into_the_caller_s_own_referral(kit: Kit) -> None:
     async with practice(kit, THEIRS) as them, practice(kit, OURS) as us:
         theirs = await them.post("/v1/referrals", json=body())
-        ours = await us.post("/v1/referrals", json=body())  # not a 409 naming theirs
+        ours = await us.post("/v1/referrals", json=body())  # not merged into theirs
         again = await us.post("/v1/referrals", json=body())
-    assert (theirs.status_code, ours.status_code, again.status_code) == (201, 201, 409)
-    assert again.json()["detail"]["referral_id"] == ours.json()["referral_id"]
+    assert (theirs.status_code, ours.status_code, again.status_code) == (201, 201, 200)
+    assert again.json()["referral_id"] == ours.json()["referral_id"]
     assert theirs.json()["referral_id"] not in again.text
 
 
@@ -138,7 +138,8 @@ async def test_every_staff_request_is_audited_once_without_nhs_numbers(kit: Kit)
             accepted = await member.post(f"/v1/referrals/{created['referral_id']}/accept")
             unknown = await member.post(f"/v1/referrals/{uuid4()}/accept")
     answers = (everyone, by_patient, one, missing, accepted, unknown)
-    assert [r.status_code for r in answers] == [200, 200, 200, 404, 200, 404]
+    # Accepting an untriaged referral is refused (409), and audited as such.
+    assert [r.status_code for r in answers] == [200, 200, 200, 404, 409, 404]
     assert [r["referral_id"] for r in by_patient.json()["referrals"]] == [created["referral_id"]]
     # One line per staff request; the filters used are counted, their values never logged.
     assert audits(logs) == [
@@ -164,7 +165,7 @@ async def test_every_staff_request_is_audited_once_without_nhs_numbers(kit: Kit)
         ),
         audit_line("GET", ONE, 200, action="referrals.read", referrals=1),
         audit_line("GET", ONE, 404, action="referrals.read", referrals=0),
-        audit_line("POST", ACCEPT, 200, action="referrals.accept", referrals=1),
+        audit_line("POST", ACCEPT, 409, action="referrals.accept", referrals=0),
         audit_line("POST", ACCEPT, 404, action="referrals.accept", referrals=0),
     ]
     # No NHS number in any line, before or after the logging redaction.

@@ -15,8 +15,9 @@ from ensemble_devkit import synthetic
 from ensemble_runtime.inbox import ProcessedEvent
 from referral.domain.referral import Referral
 from referral.domain.registration import as_of, may_act_for, practice_code
+from referral.service import REGISTERING_ENCOUNTERS
 from referral.service_layer.commands import RequestReferral
-from referral.service_layer.handlers import Conflict, NotRegisteredHere
+from referral.service_layer.handlers import NotRegisteredHere
 
 from ..support import Kit, encounter, published, registered_with, stored, trigger
 
@@ -27,15 +28,22 @@ PATIENT = "9990000018"
 def refer(
     kit: Kit, practice: str, nhs_number: str = PATIENT, service: str = "complex_care"
 ) -> Referral:
-    return kit.execute(RequestReferral(practice, nhs_number, service, "frailty"))
+    return kit.execute(RequestReferral(practice, nhs_number, service, "frailty")).referral
+
+
+def merged_into(kit: Kit, practice: str) -> Referral:
+    requested = kit.execute(RequestReferral(practice, PATIENT, "complex_care", "frailty"))
+    assert requested.merged
+    return requested.referral
 
 
 def test_every_encounter_type_teaches_the_registered_practice(kit: Kit) -> None:
+    teaching = (*REGISTERING_ENCOUNTERS, EncounterEventType.PRACTICE_CHANGED)
     events = [
         encounter(nhs_number=nhs, practice_ods="l85002", event_type=kind)
-        for nhs, kind in zip(synthetic.test_nhs_numbers(), EncounterEventType.ALL, strict=False)
+        for nhs, kind in zip(synthetic.test_nhs_numbers(), teaching, strict=False)
     ]
-    assert kit.consume(*events) == ["processed"] * 6
+    assert kit.consume(*events) == ["processed"] * 7
     assert {registered_with(kit, e.nhs_number) for e in events} == {"L85002"}  # upper case
     seen = kit.read(
         lambda session: session.exec(
@@ -116,21 +124,18 @@ def test_another_practice_s_open_referral_never_blocks_the_registered_gp(kit: Ki
     kit.consume(encounter(practice_ods="L85001"))
     own = refer(kit, "L85001")  # no conflict with L85002's referral
     assert own.referral_id != first.referral_id
-    with pytest.raises(Conflict) as conflict:
-        refer(kit, "L85001")
-    assert conflict.value.existing_id == own.referral_id  # the caller's own, never L85002's
+    # A duplicate merges into the caller's own open referral, never L85002's.
+    assert merged_into(kit, "L85001").referral_id == own.referral_id
     with pytest.raises(NotRegisteredHere):  # and L85002 no longer acts for the patient
         refer(kit, "L85002", service="health_coaching")
     assert sorted(r.practice_ods for r in stored(kit)) == ["L85001", "L85002"]
 
 
-def test_a_conflict_names_only_the_caller_s_own_open_referral(kit: Kit) -> None:
+def test_a_duplicate_merges_only_into_the_caller_s_own_open_referral(kit: Kit) -> None:
     theirs = refer(kit, "L85002")
     ours = refer(kit, "L85001")
     for practice, mine in (("L85001", ours), ("L85002", theirs)):
-        with pytest.raises(Conflict) as conflict:
-            refer(kit, practice)
-        assert conflict.value.existing_id == mine.referral_id
+        assert merged_into(kit, practice).referral_id == mine.referral_id
 
 
 def test_a_hot_onboarding_proposal_is_not_blocked_by_another_practice(kit: Kit) -> None:

@@ -12,7 +12,7 @@ from ensemble_runtime.db import UtcDateTime
 # Mirrors domain.referral.OPEN_STATUSES; the store enforces one open referral per patient,
 # practice and service (another practice's open referral never blocks the patient's own GP).
 # A query with this very condition can use that partial index (repository.open_for).
-OPEN = text("status IN ('requested', 'proposed', 'accepted')")
+OPEN = text("status IN ('requested', 'proposed', 'triaged', 'accepted', 'active')")
 
 
 class ReferralRecord(SQLModel, table=True):
@@ -47,6 +47,35 @@ class ReferralRecord(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UtcDateTime)
     updated_at: datetime = Field(sa_type=UtcDateTime)
     due_by: datetime = Field(sa_type=UtcDateTime)
+    # Added in 0003 (the lifecycle after triage).
+    priority: str | None = Field(default=None, max_length=10)
+    sla_stage: str | None = Field(default=None, max_length=20, index=True)
+    breach_announced_for: str | None = Field(default=None, max_length=20)
+    consent: str | None = Field(default=None, max_length=10)
+    consent_by: str | None = Field(default=None, max_length=100)
+    consent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    consent_method: str | None = Field(default=None, max_length=10)
+    worker_role: str | None = Field(default=None, max_length=10)
+    worker_id: str | None = Field(default=None, max_length=64)
+    worker_name: str | None = Field(default=None, max_length=100)
+    supervisor_id: str | None = Field(default=None, max_length=64)
+    supervisor_name: str | None = Field(default=None, max_length=100)
+    outcome: str | None = Field(default=None, max_length=30)
+
+
+class ReferralNoteRecord(SQLModel, table=True):
+    """Free text about a referral (a note, or a duplicate request merged into it): it stays
+    here, never on a topic and never in a log."""
+
+    __tablename__ = "referral_notes"
+
+    note_id: UUID = Field(primary_key=True)
+    referral_id: UUID = Field(foreign_key="referrals.referral_id", index=True)
+    kind: str = Field(max_length=20)  # "note" | "merged_request"
+    author: str = Field(max_length=100)
+    practice_ods: str | None = Field(default=None, max_length=ODS_CODE)  # None: staff
+    text: str = Field(max_length=4000)
+    created_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class PatientRegistrationRecord(SQLModel, table=True):

@@ -20,7 +20,12 @@ from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlmodel import Session, col, or_, select
 
 from ensemble_runtime.db import CoreSql, core_sql
-from referral.adapters.orm import OPEN, PatientRegistrationRecord, ReferralRecord
+from referral.adapters.orm import (
+    OPEN,
+    PatientRegistrationRecord,
+    ReferralNoteRecord,
+    ReferralRecord,
+)
 from referral.domain.referral import Referral
 
 MAX_LISTED = 1000
@@ -116,6 +121,42 @@ class ReferralRepository:
         )
         return [to_domain(r) for r in self.session.exec(statement)]
 
+    def breached(self, now: datetime, limit: int) -> list[Referral]:
+        """Referrals whose running clock ran out and whose breach of it is not announced."""
+        statement = (
+            select(ReferralRecord)
+            .where(col(ReferralRecord.sla_stage).is_not(None))
+            .where(col(ReferralRecord.due_by) <= now)
+            .where(
+                or_(
+                    col(ReferralRecord.breach_announced_for).is_(None),
+                    col(ReferralRecord.breach_announced_for) != col(ReferralRecord.sla_stage),
+                )
+            )
+            .order_by(col(ReferralRecord.due_by), col(ReferralRecord.referral_id))
+            .limit(limit)
+        )
+        return [to_domain(r) for r in self.session.exec(statement)]
+
+    def waiting(self, service: str, limit: int = MAX_LISTED) -> list[Referral]:
+        """The service's referrals that staff still have to move on (open, not yet active),
+        earliest deadline first."""
+        statement = (
+            select(ReferralRecord)
+            .where(ReferralRecord.service == service)
+            .where(col(ReferralRecord.status).in_(("requested", "proposed", "triaged", "accepted")))
+            .order_by(col(ReferralRecord.due_by), col(ReferralRecord.referral_id))
+            .limit(min(limit, MAX_LISTED))
+        )
+        return [to_domain(r) for r in self.session.exec(statement)]
+
+    def of_patient(self, nhs_number: str) -> list[Referral]:
+        statement = select(ReferralRecord).where(ReferralRecord.nhs_number == nhs_number)
+        return [
+            to_domain(r)
+            for r in self.session.exec(statement.order_by(col(ReferralRecord.created_at)))
+        ]
+
     def find(
         self,
         *,
@@ -156,6 +197,25 @@ class ReferralRepository:
         return core_sql(self.session)
 
 
+class NoteRepository:
+    """Free text per referral, oldest first."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, note: dict[str, Any]) -> None:
+        self.session.add(ReferralNoteRecord(**note))
+
+    def of(self, referral_id: UUID) -> list[dict[str, Any]]:
+        statement = (
+            select(ReferralNoteRecord)
+            .where(ReferralNoteRecord.referral_id == referral_id)
+            .order_by(col(ReferralNoteRecord.created_at), col(ReferralNoteRecord.note_id))
+            .limit(MAX_LISTED)
+        )
+        return [r.model_dump() for r in self.session.exec(statement)]
+
+
 class RegistrationRepository:
     """nhs_number -> the practice the newest event says the patient is registered with."""
 
@@ -181,3 +241,12 @@ class RegistrationRepository:
             return True
         held = sql.execute(_REGISTRATION_OF, {"nhs_number": nhs_number}).first()
         return held is not None and held.updated_at <= as_of  # else what we hold is newer
+
+    def move(self, retired: str, surviving: str) -> None:
+        """A merge: the retired number's registration becomes the surviving one's unless
+        the surviving number already holds a newer fact; the retired row goes."""
+        held = self.session.get(PatientRegistrationRecord, retired)
+        if held is None:
+            return
+        self.record(surviving, held.practice_ods, held.updated_at)
+        self.session.delete(held)

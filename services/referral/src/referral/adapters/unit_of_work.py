@@ -3,14 +3,20 @@
 from sqlmodel import Session
 
 from ensemble_runtime.unit_of_work import UnitOfWork
-from referral.adapters.repository import ReferralRepository, RegistrationRepository
+from referral.adapters.repository import (
+    NoteRepository,
+    ReferralRepository,
+    RegistrationRepository,
+)
 from referral.config import Settings
 
 
 class ReferralUnitOfWork(UnitOfWork[Settings]):
     referrals: ReferralRepository
     registrations: RegistrationRepository
+    notes: NoteRepository
 
     def open_repositories(self, session: Session) -> None:
         self.referrals = ReferralRepository(session)
         self.registrations = RegistrationRepository(session)
+        self.notes = NoteRepository(session)

@@ -7,8 +7,14 @@ from uuid import UUID
 
 from sqlmodel import Session
 
-from referral.adapters.repository import MAX_LISTED, ReferralRepository
+from referral.adapters.repository import (
+    MAX_LISTED,
+    NoteRepository,
+    ReferralRepository,
+    RegistrationRepository,
+)
 from referral.domain.referral import Referral
+from referral.domain.registration import may_see
 
 
 def _json(value: object) -> object:
@@ -51,3 +57,29 @@ def practice_referrals(
     registered elsewhere drops out of the list (staff still see everything)."""
     found = ReferralRepository(session).find(status=status, visible_to=practice_ods, limit=limit)
     return {"referrals": [referral_json(r) for r in found]}
+
+
+# Untriaged referrals come first (they have no priority until someone triages them), then
+# by priority, then by the deadline of the clock that runs.
+WORKLIST_RANK = {None: 0, "urgent": 1, "high": 2, "routine": 3}
+
+
+def worklist(session: Session, service: str, limit: int = MAX_LISTED) -> dict[str, Any]:
+    """`{"referrals": [...]}`: the service's open referrals not yet active, by priority then
+    SLA due time."""
+    waiting = ReferralRepository(session).waiting(service, limit)
+    ranked = sorted(waiting, key=lambda r: (WORKLIST_RANK[r.priority], r.due_by))
+    return {"referrals": [referral_json(r) for r in ranked]}
+
+
+def notes(session: Session, referral_id: UUID, practice_ods: str | None) -> dict[str, Any] | None:
+    """`{"notes": [...]}` oldest first, or None when the caller may not see the referral
+    (staff: `practice_ods` None)."""
+    referral = ReferralRepository(session).get(referral_id)
+    if referral is None:
+        return None
+    registered = RegistrationRepository(session).practice_of(referral.nhs_number)
+    if not may_see(referral.practice_ods, practice_ods, registered):
+        return None
+    found = NoteRepository(session).of(referral_id)
+    return {"notes": [{name: _json(value) for name, value in n.items()} for n in found]}

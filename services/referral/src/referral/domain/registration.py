@@ -27,3 +27,13 @@ def as_of(occurred_at: datetime, now: datetime) -> datetime:
     """
     aware = occurred_at if occurred_at.tzinfo is not None else occurred_at.replace(tzinfo=UTC)
     return min(aware, now)
+
+
+def may_see(
+    referral_practice: str, caller_practice: str | None, registered_with: str | None
+) -> bool:
+    """Staff (caller None) see any referral; a practice its own referrals of patients still
+    registered with it, or whose registration is unknown."""
+    if caller_practice is None:
+        return True
+    return referral_practice == caller_practice and may_act_for(caller_practice, registered_with)

@@ -13,20 +13,21 @@ HTTP guard writes who, the route and the status; the routes add the action and c
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import AfterValidator, BaseModel, Field
 
 from ensemble_contracts import limits
 from ensemble_runtime.audit import audit_detail
-from ensemble_runtime.auth import OwnPractice, Practice, Staff
+from ensemble_runtime.auth import OwnPractice, Practice, Staff, caller_user
 from ensemble_runtime.definition import Command
 from ensemble_runtime.service import ServiceRuntime, runtime_of
 from referral.adapters import views
 from referral.adapters.repository import MAX_LISTED
 from referral.domain.nhs_number import InvalidNhsNumber, parse_nhs_number
-from referral.domain.referral import InvalidTransition, Referral, Service, Status, UnknownService
+from referral.domain.referral import Referral, Service, Status, UnknownService
+from referral.entrypoints.answers import decided
 from referral.service_layer.commands import AcceptReferral, DeclineReferral, RequestReferral
-from referral.service_layer.handlers import Conflict, NotFound, NotRegisteredHere
+from referral.service_layer.handlers import NotRegisteredHere
 
 Runtime = Annotated[ServiceRuntime[Any, Any], Depends(runtime_of)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LISTED)]
@@ -69,37 +70,35 @@ class Decline(BaseModel):
 
 
 async def _triage(runtime: Runtime, action: str, command: Command[Referral]) -> dict[str, Any]:
-    decided = 0
-    try:
-        referral = await runtime.execute(command)
-        decided = 1
-        return views.referral_json(referral)
-    except NotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
-    except InvalidTransition as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-    finally:  # decisions are audited too: the events say what changed, the audit says who
-        audit_detail(action=action, referrals=decided)
+    return await decided(runtime, action, command)
 
 
 @router.post("/referrals", status_code=status.HTTP_201_CREATED, tags=["practices"])
-async def create(body: ReferralRequest, practice: Practice, runtime: Runtime) -> dict[str, Any]:
+async def create(
+    body: ReferralRequest,
+    practice: Practice,
+    runtime: Runtime,
+    request: Request,
+    response: Response,
+) -> dict[str, Any]:
+    """201 with a new referral; 200 with the practice's open referral of the patient to the
+    service when there is one (the request is merged into it and kept as a note)."""
     # The practice is the caller's (ODS codes are upper case), never taken from the body.
-    command = RequestReferral(practice_ods=practice.upper(), **body.model_dump())
+    command = RequestReferral(
+        practice_ods=practice.upper(), requested_by=caller_user(request), **body.model_dump()
+    )
     try:
-        referral = await runtime.execute(command)
+        requested = await runtime.execute(command)
     except (InvalidNhsNumber, UnknownService) as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     except NotRegisteredHere as error:
         # The same answer whatever the patient's history: no ids, no hint of referrals.
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(error)) from error
-    except Conflict as error:
-        # Always this practice's own referral: another practice's never conflicts.
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            {"message": str(error), "referral_id": str(error.existing_id)},
-        ) from error
-    return views.referral_json(referral)
+    answer = views.referral_json(requested.referral)
+    if requested.merged:  # always this practice's own referral: another's never merges
+        response.status_code = status.HTTP_200_OK
+        answer["note"] = "merged into your practice's open referral of this patient"
+    return answer
 
 
 @router.get("/referrals", tags=["staff"])

@@ -22,7 +22,13 @@ from referral.adapters.unit_of_work import ReferralUnitOfWork
 from referral.domain.nhs_number import InvalidNhsNumber, parse_nhs_number
 from referral.domain.referral import Referral, Status
 from referral.domain.registration import as_of, may_act_for, practice_code
-from referral.service_layer.commands import AcceptReferral, DeclineReferral, RequestReferral
+from referral.service_layer.commands import (
+    AcceptReferral,
+    DeclineReferral,
+    Requested,
+    RequestReferral,
+)
+from referral.service_layer.notes import new_note
 
 PRODUCER = "referral"
 EVENT_FOR_STATUS: dict[Status, str] = {
@@ -31,6 +37,10 @@ EVENT_FOR_STATUS: dict[Status, str] = {
     "accepted": ReferralEventType.ACCEPTED,
     "declined": ReferralEventType.DECLINED,
     "withdrawn": ReferralEventType.WITHDRAWN,
+    "triaged": ReferralEventType.TRIAGED,
+    "active": ReferralEventType.ACTIVATED,
+    "completed": ReferralEventType.COMPLETED,
+    "discharged": ReferralEventType.DISCHARGED,
 }
 log = structlog.get_logger(__name__)
 
@@ -41,17 +51,6 @@ class NotFound(LookupError):
         self.referral_id = referral_id
 
 
-class Conflict(Exception):
-    """The calling practice already has an open referral of the patient to this service.
-
-    Always the caller's own referral: another practice's never conflicts.
-    """
-
-    def __init__(self, existing_id: UUID) -> None:
-        super().__init__("your practice already has an open referral of this patient")
-        self.existing_id = existing_id
-
-
 class NotRegisteredHere(PermissionError):
     """The patient is registered with another practice. Says nothing else: not which
     practice, not whether the patient has referrals."""
@@ -60,13 +59,20 @@ class NotRegisteredHere(PermissionError):
         super().__init__("the patient is not registered with your practice")
 
 
-def _publish(uow: ReferralUnitOfWork, referral: Referral, cause: Envelope | None = None) -> None:
+def _publish(
+    uow: ReferralUnitOfWork,
+    referral: Referral,
+    cause: Envelope | None = None,
+    event_type: str | None = None,
+) -> None:
+    """The referral as it now is; `event_type` defaults to the one its status announces.
+    Names of staff and notes stay in the store: only ids go on the topic."""
     envelope = cause.caused(producer=PRODUCER) if cause else {"producer": PRODUCER}
     uow.publish(
         REFERRALS,
         ReferralEvent(
             **envelope,
-            event_type=EVENT_FOR_STATUS[referral.status],
+            event_type=event_type or EVENT_FOR_STATUS[referral.status],
             referral_id=referral.referral_id,
             nhs_number=referral.nhs_number,
             practice_ods=referral.practice_ods,
@@ -75,18 +81,28 @@ def _publish(uow: ReferralUnitOfWork, referral: Referral, cause: Envelope | None
             status=referral.status,
             preferred_language=referral.preferred_language,
             reason=referral.decline_reason or referral.reason,
+            priority=referral.priority,
+            consent=referral.consent,
+            worker_role=referral.worker_role,
+            worker_id=referral.worker_id,
+            supervisor_id=referral.supervisor_id,
+            outcome=referral.outcome,
+            sla_stage=referral.sla_stage,
+            due_by=referral.due_by if referral.sla_stage else None,
         ),
     )
 
 
-def request_referral(uow: ReferralUnitOfWork, command: RequestReferral) -> Referral:
+def request_referral(uow: ReferralUnitOfWork, command: RequestReferral) -> Requested:
     """A GP refers a patient. InvalidNhsNumber / UnknownService for bad input,
-    NotRegisteredHere when the patient is known to be registered with another practice,
-    Conflict when this practice already has an open referral of the patient to the service.
+    NotRegisteredHere when the patient is known to be registered with another practice.
+    When this practice already has an open referral of the patient to the service, the
+    request is merged into it: the requester and reason are kept as a note, nothing new is
+    opened or announced. After closure a new request opens a new referral (re-referral).
 
     Losing a race with another request of the same practice, patient and service trips the
     store's one-open-referral index at commit; the command reruns (`rerun_on_conflict`) and
-    this check then names the winner.
+    this check then finds the winner.
     """
     referral = Referral.request(
         nhs_number=command.nhs_number,
@@ -95,6 +111,7 @@ def request_referral(uow: ReferralUnitOfWork, command: RequestReferral) -> Refer
         now=uow.clock(),
         reason=command.reason,
         preferred_language=command.preferred_language,
+        sla=uow.settings.sla(),
     )
     registered_with = uow.registrations.practice_of(referral.nhs_number)
     if not may_act_for(referral.practice_ods, registered_with):
@@ -102,30 +119,48 @@ def request_referral(uow: ReferralUnitOfWork, command: RequestReferral) -> Refer
     if existing := uow.referrals.open_for(
         referral.nhs_number, referral.practice_ods, referral.service
     ):
-        raise Conflict(existing.referral_id)
+        uow.notes.add(
+            new_note(
+                existing.referral_id,
+                uow.clock(),
+                text=command.reason or "(no reason given)",
+                author=command.requested_by,
+                practice_ods=command.practice_ods,
+                kind="merged_request",
+            )
+        )
+        uow.commit()
+        log.info("duplicate request merged", referral_id=str(existing.referral_id))
+        return Requested(existing, merged=True)
     uow.referrals.add(referral)
     _publish(uow, referral)
     uow.commit()
     log.info("referral requested", referral_id=str(referral.referral_id))
-    return referral
+    return Requested(referral)
 
 
 def _decide(
-    uow: ReferralUnitOfWork, referral_id: UUID, change: Callable[[Referral], None]
+    uow: ReferralUnitOfWork,
+    referral_id: UUID,
+    change: Callable[[Referral], None],
+    event_type: Callable[[Referral], str | None] = lambda _: None,
 ) -> Referral:
+    """Change one referral and announce it, or (InvalidTransition from `change`, raised
+    before the domain touches anything) change and announce nothing."""
     referral = uow.referrals.get(referral_id)
     if referral is None:
         raise NotFound(referral_id)
-    change(referral)  # InvalidTransition when the referral is not open to this decision
+    change(referral)
     uow.referrals.save(referral)
-    _publish(uow, referral)
+    _publish(uow, referral, event_type=event_type(referral))
     uow.commit()
-    log.info("referral triaged", referral_id=str(referral_id), status=referral.status)
+    log.info("referral changed", referral_id=str(referral_id), status=referral.status)
     return referral
 
 
 def accept(uow: ReferralUnitOfWork, command: AcceptReferral) -> Referral:
-    return _decide(uow, command.referral_id, lambda r: r.accept(uow.clock()))
+    sla = uow.settings.sla()
+    return _decide(uow, command.referral_id, lambda r: r.accept(uow.clock(), sla))
 
 
 def decline(uow: ReferralUnitOfWork, command: DeclineReferral) -> Referral:
@@ -159,6 +194,7 @@ def on_hot_onboarding_triggered(uow: ReferralUnitOfWork, event: HotOnboarding) -
         return
     band = event.band.replace("_", " ")
     referral = Referral.propose(
+        sla=uow.settings.sla(),
         nhs_number=nhs_number,
         practice_ods=practice_ods,
         now=uow.clock(),
