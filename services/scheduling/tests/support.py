@@ -5,6 +5,7 @@ from typing import Any
 from uuid import uuid4
 
 from ensemble_contracts.referral import ReferralEvent
+from ensemble_devkit.synthetic import test_nhs_numbers
 from ensemble_devkit.testkit import FrozenClock, ServiceKit, tokens
 from scheduling.adapters.unit_of_work import SchedulingUnitOfWork
 from scheduling.config import Settings
@@ -15,6 +16,8 @@ from scheduling.service_layer.commands import UpsertCoaches
 SchedulingKit = ServiceKit[Settings, SchedulingUnitOfWork]
 STAFF = ("staff", "coaching-lead")  # kind and principal of the staff caller in tests
 EVERY_DAY = {d: [["00:00", "24:00"]] for d in WEEKDAYS}
+# A new patient per referral unless a test names one: continuity keeps a patient's coach.
+_patients = test_nhs_numbers(start=500_000)
 
 
 def scheduling_kit(
@@ -27,6 +30,9 @@ def scheduling_kit(
     values: dict[str, Any] = {
         "staff_tokens": tokens(*STAFF),
         "patient_timezone": "",  # most tests book around the clock
+        "follow_ups": 0,  # and only the first session (tests of programmes set their own)
+        "review_after_days": 0,
+        "reminder_scan_seconds": 0,  # tests scan for reminders themselves
         **settings,
     }
     kit = ServiceKit(DEFINITION, database_url, clock, **values)
@@ -56,7 +62,7 @@ def referral_event(
         "event_type": event_type,
         "producer": "referral",
         "referral_id": uuid4(),
-        "nhs_number": "9990000018",
+        "nhs_number": next(_patients),
         "practice_ods": "L85001",
         "service": "health_coaching",
         "source": "gp",

@@ -2,13 +2,15 @@
 
 from datetime import timedelta
 from functools import cached_property
-from typing import Self
+from pathlib import Path
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from ensemble_runtime.config import ServiceSettings
 from scheduling.domain.coach import parse_clock, zone_named
+from scheduling.domain.programme import ProgrammePlan
 from scheduling.domain.slots import PatientDay, SlotPolicy
 
 
@@ -28,6 +30,30 @@ class Settings(ServiceSettings):
     patient_day_end: str = "20:00"
     # A JSON list of coaches upserted at startup, if set.
     coaches_file: str = ""
+    # The programme booked ahead on acceptance: first, follow-ups, review (0: no review).
+    follow_ups: int = Field(default=3, ge=0, le=50)
+    follow_up_interval_days: int = Field(default=14, gt=0, le=366)
+    review_after_days: int = Field(default=28, ge=0, le=366)
+    # A programme's second DNA tells the referrer and then closes or pauses the programme.
+    second_dna_action: Literal["close", "pause"] = "close"
+    # Waiting referrals tried each time capacity frees (oldest first).
+    waiting_list_rebook_batch: int = Field(default=50, gt=0, le=10_000)
+    # Reminders 48 h and 2 h before: found every this many seconds (0: never) and handed to
+    # the gateway; a file path makes the local stand-in write each message there.
+    reminder_scan_seconds: float = Field(default=60, ge=0)
+    notifications_outbox_file: str = ""
+
+    @property
+    def notifications_outbox_path(self) -> Path:
+        return Path(self.notifications_outbox_file)
+
+    @cached_property
+    def programme_plan(self) -> ProgrammePlan:
+        return ProgrammePlan(
+            follow_ups=self.follow_ups,
+            interval=timedelta(days=self.follow_up_interval_days),
+            review_after=timedelta(days=self.review_after_days),
+        )
 
     @cached_property
     def slot_policy(self) -> SlotPolicy:

@@ -71,13 +71,26 @@ def test_a_coach_has_one_live_appointment_per_start_time(kit: SchedulingKit) -> 
     add(kit, appointment(coach_id="C02"))  # another coach at that time is fine
 
 
-def test_a_referral_has_one_first_appointment(kit: SchedulingKit) -> None:
+def test_each_session_of_a_referral_is_held_once(kit: SchedulingKit) -> None:
     referral = uuid4()
     add(kit, appointment(referral_id=referral))
-    add(kit, appointment(referral_id=referral, kind="follow_up", starts_at=START + timedelta(1)))
-    add(kit, appointment(referral_id=referral, kind="follow_up", starts_at=START + timedelta(2)))
+    for number in (2, 3):
+        later = START + timedelta(number)
+        add(
+            kit,
+            appointment(
+                referral_id=referral, kind="follow_up", session_number=number, starts_at=later
+            ),
+        )
     with pytest.raises(IntegrityError):
-        add(kit, appointment(referral_id=referral, starts_at=START + timedelta(3)))
+        add(kit, appointment(referral_id=referral, starts_at=START + timedelta(4)))
+    # A missed first session may be offered again; the offer is then the one held.
+    missed = uuid4()
+    add(
+        kit,
+        appointment(referral_id=missed, status="did_not_attend", starts_at=START + timedelta(5)),
+    )
+    add(kit, appointment(referral_id=missed, starts_at=START + timedelta(6)))
 
 
 def test_bookings_round_trip_in_utc_without_overlaps(kit: SchedulingKit) -> None:

@@ -111,6 +111,7 @@ async def test_appointments_are_listed_filtered_and_their_outcomes_recorded(
         "appointment.booked",
         "appointment.attended",
         "appointment.did_not_attend",
+        "appointment.booked",  # the DNA policy offers the session again
     ]
 
 

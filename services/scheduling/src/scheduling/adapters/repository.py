@@ -10,7 +10,16 @@ from uuid import UUID
 
 from sqlmodel import Session, col, select
 
-from scheduling.adapters.orm import Appointment, CoachRecord, WaitingListEntry
+from scheduling.adapters.orm import (
+    Appointment,
+    AppointmentChange,
+    CalendarLink,
+    CoachRecord,
+    PatientPreference,
+    Programme,
+    ReminderSent,
+    WaitingListEntry,
+)
 from scheduling.domain.appointment import OCCUPYING, AppointmentKind, AppointmentStatus
 from scheduling.domain.booking import Booking
 from scheduling.domain.coach import Coach
@@ -27,6 +36,20 @@ class CoachRepository:
     def all(self) -> list[Coach]:
         records = self._session.exec(select(CoachRecord).order_by(col(CoachRecord.coach_id)))
         return [coach_from(r) for r in records]
+
+    def get(self, coach_id: str) -> Coach | None:
+        record = self._session.get(CoachRecord, coach_id)
+        return coach_from(record) if record else None
+
+    def put_calendar_link(self, link: CalendarLink) -> None:
+        """The coach's one link: a new one replaces (revokes) the old."""
+        self._session.merge(link)
+
+    def drop_calendar_link(self, coach_id: str) -> bool:
+        link = self._session.get(CalendarLink, coach_id)
+        if link is not None:
+            self._session.delete(link)
+        return link is not None
 
     def upsert(self, coach: Coach, at: datetime) -> None:
         """Add or replace a coach by coach_id."""
@@ -72,19 +95,95 @@ class AppointmentRepository:
             )
         )
 
-    def taken_time(self, coach_ids: Sequence[str], start: datetime, end: datetime) -> list[Booking]:
-        """Time the coaches have taken that overlaps [start, end)."""
+    def taken_time(
+        self,
+        coach_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        excluding: UUID | None = None,
+    ) -> list[Booking]:
+        """Time the coaches have taken that overlaps [start, end) (but `excluding`'s)."""
         if not coach_ids:
             return []
-        rows = self._session.exec(
-            select(Appointment.coach_id, Appointment.starts_at, Appointment.ends_at).where(
-                col(Appointment.coach_id).in_(coach_ids),
-                col(Appointment.status).in_([str(s) for s in OCCUPYING]),
-                col(Appointment.starts_at) < end,
-                col(Appointment.ends_at) > start,
-            )
+        query = select(Appointment.coach_id, Appointment.starts_at, Appointment.ends_at).where(
+            col(Appointment.coach_id).in_(coach_ids),
+            col(Appointment.status).in_([str(s) for s in OCCUPYING]),
+            col(Appointment.starts_at) < end,
+            col(Appointment.ends_at) > start,
         )
+        if excluding is not None:
+            query = query.where(Appointment.appointment_id != excluding)
+        rows = self._session.exec(query)
         return [Booking(coach_id, starts_at, ends_at) for coach_id, starts_at, ends_at in rows]
+
+    def for_referral(self, referral_id: UUID) -> list[Appointment]:
+        """The referral's appointments by start."""
+        query = select(Appointment).where(Appointment.referral_id == referral_id)
+        return list(self._session.exec(query.order_by(col(Appointment.starts_at))))
+
+    def latest_coach_of(self, nhs_number: str) -> str | None:
+        """The coach of the patient's latest session that was not cancelled (continuity)."""
+        query = (
+            select(Appointment.coach_id)
+            .where(Appointment.nhs_number == nhs_number, Appointment.status != "cancelled")
+            .order_by(col(Appointment.starts_at).desc())
+        )
+        return self._session.exec(query).first()
+
+    def record_change(self, change: AppointmentChange) -> None:
+        self._session.add(change)
+
+    def upcoming(
+        self, after: datetime, until: datetime, limit: int
+    ) -> list[tuple[Appointment, set[str]]]:
+        """Booked appointments starting in (after, until], with the reminders already sent
+        for their current time."""
+        query = (
+            select(Appointment)
+            .where(
+                Appointment.status == AppointmentStatus.BOOKED,
+                col(Appointment.starts_at) > after,
+                col(Appointment.starts_at) <= until,
+            )
+            .order_by(col(Appointment.starts_at))
+            .limit(limit)
+        )
+        found = list(self._session.exec(query))
+        sent: dict[UUID, set[str]] = {a.appointment_id: set() for a in found}
+        if found:
+            rows = self._session.exec(
+                select(ReminderSent).where(col(ReminderSent.appointment_id).in_(list(sent)))
+            )
+            versions = {a.appointment_id: a.sequence for a in found}
+            for row in rows:
+                if versions[row.appointment_id] == row.sequence:
+                    sent[row.appointment_id].add(row.reminder)
+        return [(a, sent[a.appointment_id]) for a in found]
+
+    def mark_reminded(self, row: ReminderSent) -> None:
+        self._session.add(row)
+
+
+class ProgrammeRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, programme: Programme) -> None:
+        self._session.add(programme)
+
+    def get(self, referral_id: UUID) -> Programme | None:
+        return self._session.get(Programme, referral_id)
+
+
+class PatientPreferenceRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, nhs_number: str) -> PatientPreference | None:
+        return self._session.get(PatientPreference, nhs_number)
+
+    def put(self, preference: PatientPreference) -> None:
+        self._session.merge(preference)
 
 
 class WaitingListRepository:
@@ -99,3 +198,7 @@ class WaitingListRepository:
 
     def remove(self, entry: WaitingListEntry) -> None:
         self._session.delete(entry)
+
+    def oldest(self, limit: int) -> list[WaitingListEntry]:
+        query = select(WaitingListEntry).order_by(col(WaitingListEntry.created_at))
+        return list(self._session.exec(query.limit(limit)))

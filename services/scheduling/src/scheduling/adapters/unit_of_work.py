@@ -6,6 +6,8 @@ from ensemble_runtime.unit_of_work import UnitOfWork
 from scheduling.adapters.repository import (
     AppointmentRepository,
     CoachRepository,
+    PatientPreferenceRepository,
+    ProgrammeRepository,
     WaitingListRepository,
 )
 from scheduling.config import Settings
@@ -15,8 +17,12 @@ class SchedulingUnitOfWork(UnitOfWork[Settings]):
     coaches: CoachRepository
     appointments: AppointmentRepository
     waiting_list: WaitingListRepository
+    programmes: ProgrammeRepository
+    preferences: PatientPreferenceRepository
 
     def open_repositories(self, session: Session) -> None:
         self.coaches = CoachRepository(session)
         self.appointments = AppointmentRepository(session)
         self.waiting_list = WaitingListRepository(session)
+        self.programmes = ProgrammeRepository(session)
+        self.preferences = PatientPreferenceRepository(session)

@@ -13,10 +13,23 @@ class AppointmentStatus(StrEnum):
 class AppointmentKind(StrEnum):
     FIRST = "first"
     FOLLOW_UP = "follow_up"
+    REVIEW = "review"
+
+
+class ChangedBy(StrEnum):
+    PATIENT = "patient"
+    COACH = "coach"
+    STAFF = "staff"
+    POLICY = "policy"  # the DNA policy
 
 
 class InvalidTransition(Exception):
-    """The appointment is not in a state that allows this change."""
+    """The appointment is not in a state that allows this change (HTTP 409)."""
+
+
+class ImpossibleTime(ValueError):
+    """A requested time that cannot be booked: in a clock-change gap, in the past or outside
+    the coach's working pattern (HTTP 422)."""
 
 
 # Statuses that keep the coach's time taken (a cancelled slot is free again).

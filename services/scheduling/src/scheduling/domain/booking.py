@@ -1,18 +1,22 @@
 """Choosing who sees a patient, and when.
 
-Rules: a coach who speaks the patient's preferred language (the exact tag, then its primary
-language, then English when the language is unknown or nobody speaks it); among them the
-earliest free slot; a tie goes to the coach with the fewest bookings that week. A coach is
-never given two overlapping appointments.
+Rules, in order: the referral's team only (health coaching and complex care are different
+teams); a coach who speaks the patient's preferred language (the exact tag, then its primary
+language, then English when the language is unknown or nobody in the team speaks it);
+continuity (the coach of the patient's earlier sessions, when they have a free slot and the
+patient has not asked for someone else); otherwise the earliest free slot inside the patient's
+hours; a tie goes to the coach with the fewest bookings that week. A coach is never given two
+overlapping appointments, nor more than their monthly target in one (coach-local) month.
 """
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from scheduling.domain.coach import Coach
-from scheduling.domain.slots import Slot, SlotPolicy, candidate_slots
+from scheduling.domain.slots import PatientDay, Slot, SlotPolicy, candidate_slots
 
 FALLBACK_LANGUAGE = "en"
 
@@ -41,6 +45,17 @@ class WaitingReason(StrEnum):
     NO_FREE_SLOT = "no_free_slot_in_horizon"
 
 
+@dataclass(frozen=True)
+class Need:
+    """What one booking asks for beyond the language: the team, continuity, where and when."""
+
+    team: str | None = None  # None: any team (rosters without teams)
+    previous_coach: str | None = None  # continuity: the coach of earlier sessions
+    avoid_coaches: frozenset[str] = field(default_factory=frozenset)  # the patient asked
+    window: tuple[datetime, datetime] | None = None  # None: the policy's window from now
+    patient_day: PatientDay | None = None  # None: the policy's default patient day
+
+
 def language_preferences(preferred: str | None) -> list[str]:
     """`pa-IN` → [`pa-in`, `pa`, `en`]; nothing known → [`en`]."""
     wanted: list[str] = []
@@ -51,9 +66,11 @@ def language_preferences(preferred: str | None) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def coaches_for(coaches: Iterable[Coach], preferred: str | None) -> tuple[str, list[Coach]]:
-    """The language to use and the active coaches who speak it (empty when nobody does)."""
-    active = [c for c in coaches if c.active]
+def coaches_for(
+    coaches: Iterable[Coach], preferred: str | None, team: str | None = None
+) -> tuple[str, list[Coach]]:
+    """The language to use and the team's active coaches who speak it (empty when nobody)."""
+    active = [c for c in coaches if c.active and (team is None or c.team == team)]
     for language in language_preferences(preferred):
         speakers = [c for c in active if c.speaks(language)]
         if speakers:
@@ -61,18 +78,47 @@ def coaches_for(coaches: Iterable[Coach], preferred: str | None) -> tuple[str, l
     return FALLBACK_LANGUAGE, []
 
 
+def month_of(coach: Coach, moment: datetime) -> tuple[int, int]:
+    local = moment.astimezone(coach.zone)
+    return local.year, local.month
+
+
 def earliest_free_slot(
-    coach: Coach, taken: Sequence[Booking], policy: SlotPolicy, now: datetime
+    coach: Coach,
+    taken: Sequence[Booking],
+    policy: SlotPolicy,
+    now: datetime,
+    need: Need | None = None,
 ) -> Slot | None:
-    """`taken` holds this coach's bookings sorted by start."""
+    """`taken` holds this coach's bookings sorted by start (covering whole months, so the
+    monthly target can be checked)."""
+    need = need or Need()
+    per_month = Counter(month_of(coach, b.starts_at) for b in taken)
     index = 0
-    for slot in candidate_slots(coach, policy, now):
+    for slot in candidate_slots(coach, policy, now, need.window, need.patient_day):
+        if per_month[month_of(coach, slot.starts_at)] >= coach.target:
+            continue  # the coach's month is full
         # Bookings that end by this slot's start end before every later slot too.
         while index < len(taken) and taken[index].ends_at <= slot.starts_at:
             index += 1
-        if not any(b.overlaps(slot) for b in taken[index:] if b.starts_at < slot.ends_at):
+        if not _overlapped(taken, index, slot):
             return slot
     return None
+
+
+def _overlapped(taken: Sequence[Booking], index: int, slot: Slot) -> bool:
+    """Any booking from `index` on (sorted by start) overlaps the slot; stops at the first
+    that starts after it, so a long diary costs no more than the bookings near the slot."""
+    for booking in _from(taken, index):
+        if booking.starts_at >= slot.ends_at:
+            return False
+        if booking.overlaps(slot):
+            return True
+    return False
+
+
+def _from(taken: Sequence[Booking], index: int) -> Iterable[Booking]:
+    return (taken[i] for i in range(index, len(taken)))
 
 
 def bookings_in_week(coach: Coach, taken: Iterable[Booking], moment: datetime) -> int:
@@ -87,24 +133,32 @@ def choose(
     booked: Iterable[Booking],
     policy: SlotPolicy,
     now: datetime,
+    need: Need | None = None,
 ) -> Choice | WaitingReason:
-    language, speakers = coaches_for(coaches, preferred_language)
-    if not speakers:
+    need = need or Need()
+    language, speakers = coaches_for(coaches, preferred_language, need.team)
+    wanted = [c for c in speakers if c.coach_id not in need.avoid_coaches] or speakers
+    if not wanted:
         return WaitingReason.NO_COACH_FOR_LANGUAGE
-    by_coach: dict[str, list[Booking]] = {c.coach_id: [] for c in speakers}
+    by_coach: dict[str, list[Booking]] = {c.coach_id: [] for c in wanted}
     for booking in booked:
         if booking.coach_id in by_coach:
             by_coach[booking.coach_id].append(booking)
-    best: tuple[datetime, int, str] | None = None
+    best: tuple[bool, datetime, int, str] | None = None
     best_slot: Slot | None = None
-    for coach in speakers:
+    for coach in wanted:
         taken = sorted(by_coach[coach.coach_id], key=lambda b: b.starts_at)
-        slot = earliest_free_slot(coach, taken, policy, now)
+        slot = earliest_free_slot(coach, taken, policy, now, need)
         if slot is None:
             continue
-        rank = (slot.starts_at, bookings_in_week(coach, taken, slot.starts_at), coach.coach_id)
+        rank = (
+            coach.coach_id != need.previous_coach,  # continuity beats an earlier slot
+            slot.starts_at,
+            bookings_in_week(coach, taken, slot.starts_at),
+            coach.coach_id,
+        )
         if best is None or rank < best:
             best, best_slot = rank, slot
     if best is None or best_slot is None:
         return WaitingReason.NO_FREE_SLOT
-    return Choice(coach_id=best[2], slot=best_slot, language=language)
+    return Choice(coach_id=best[3], slot=best_slot, language=language)

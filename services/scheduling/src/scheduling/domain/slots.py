@@ -56,23 +56,33 @@ class SlotPolicy:
         return now + self.lead_time, now + self.horizon
 
 
-def candidate_slots(coach: Coach, policy: SlotPolicy, now: datetime) -> Iterator[Slot]:
-    """Every slot the coach works inside the policy's window, earliest first."""
+def candidate_slots(
+    coach: Coach,
+    policy: SlotPolicy,
+    now: datetime,
+    window: tuple[datetime, datetime] | None = None,
+    patient_day: PatientDay | None = None,
+) -> Iterator[Slot]:
+    """Every slot the coach works (not on leave) inside the window (the policy's unless
+    given), earliest first, inside the patient's day (this one, else the policy's)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    earliest, latest = policy.window(now)
+    earliest, latest = window or policy.window(now)
+    earliest = max(earliest, now + policy.lead_time)
+    day_rule = patient_day or policy.patient_day
     zone = coach.zone
     day, last_day = earliest.astimezone(zone).date(), latest.astimezone(zone).date()
     while day <= last_day:
+        if coach.on_leave(day):
+            day += timedelta(days=1)
+            continue
         slots = {
             slot
             for period in coach.periods_on(day.weekday())
             for slot in _period_slots(day, period, zone, policy.length)
         }
         for slot in sorted(slots):
-            if earliest <= slot.starts_at < latest and (
-                policy.patient_day is None or policy.patient_day.allows(slot)
-            ):
+            if earliest <= slot.starts_at < latest and (day_rule is None or day_rule.allows(slot)):
                 yield slot
         day += timedelta(days=1)
 

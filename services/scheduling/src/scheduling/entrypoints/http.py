@@ -1,6 +1,6 @@
 """HTTP for the coaching team (staff token): roster, appointments, outcomes, waiting list."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -10,15 +10,21 @@ from ensemble_contracts import limits
 from ensemble_runtime.auth import Staff
 from ensemble_runtime.service import ServiceRuntime, runtime_of
 from scheduling.adapters import views
-from scheduling.domain.appointment import AppointmentStatus, InvalidTransition
+from scheduling.domain.appointment import (
+    AppointmentStatus,
+    ChangedBy,
+    ImpossibleTime,
+    InvalidTransition,
+)
 from scheduling.domain.coach import Coach, InvalidCoach
 from scheduling.service_layer.commands import (
     CancelAppointment,
     MarkAttended,
     MarkDidNotAttend,
+    RescheduleAppointment,
     UpsertCoaches,
 )
-from scheduling.service_layer.handlers import AppointmentNotFound
+from scheduling.service_layer.handlers import AppointmentNotFound, SlotTaken
 
 Runtime = Annotated[ServiceRuntime[Any, Any], Depends(runtime_of)]
 
@@ -33,6 +39,7 @@ Language = Annotated[str, Field(min_length=1, max_length=limits.LANGUAGE)]
 Clock = Annotated[str, Field(max_length=5)]
 Period = Annotated[list[Clock], Field(max_length=2)]
 Weekday = Annotated[str, Field(max_length=10)]
+Day = Annotated[str, Field(max_length=10)]
 
 
 class CoachIn(BaseModel):
@@ -46,6 +53,12 @@ class CoachIn(BaseModel):
         default_factory=dict, max_length=7
     )
     active: bool = True
+    team: Literal["health_coaching", "complex_care"] = "health_coaching"
+    wte: float = Field(default=1.0, gt=0, le=1.0)
+    monthly_target: int | None = Field(default=None, ge=0, le=10_000)
+    leave: list[Annotated[list[Day], Field(min_length=2, max_length=2)]] = Field(
+        default_factory=list, max_length=100
+    )
 
 
 def parse_coaches(items: list[CoachIn]) -> tuple[Coach, ...]:
@@ -99,15 +112,27 @@ async def appointments(
 
 async def record(
     runtime: ServiceRuntime[Any, Any],
-    command: MarkAttended | MarkDidNotAttend | CancelAppointment,
+    command: MarkAttended | MarkDidNotAttend | CancelAppointment | RescheduleAppointment,
 ) -> dict[str, Any]:
+    """Run the change: 404 unknown, 409 not possible now, 422 an impossible time; a refused
+    change leaves nothing behind (one transaction)."""
     try:
         changed = await runtime.execute(command)
     except AppointmentNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such appointment") from error
-    except InvalidTransition as error:
+    except (InvalidTransition, SlotTaken) as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+    except ImpossibleTime as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     return views.appointment_view(changed)
+
+
+Side = Literal["patient", "coach", "staff"]  # who asks for a change ("policy" is ours)
+
+
+class CancelIn(BaseModel):
+    by: Side = "staff"
+    reason: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 @router.post("/appointments/{appointment_id}/attended")
@@ -122,9 +147,12 @@ async def did_not_attend(appointment_id: UUID, _staff: Staff, runtime: Runtime) 
 
 @router.post("/appointments/{appointment_id}/cancel")
 async def cancel_appointment(
-    appointment_id: UUID, _staff: Staff, runtime: Runtime
+    appointment_id: UUID, _staff: Staff, runtime: Runtime, body: CancelIn | None = None
 ) -> dict[str, Any]:
-    return await record(runtime, CancelAppointment(appointment_id))
+    """By `patient`, `coach` or `staff`, with a reason kept in the store (never published)."""
+    body = body or CancelIn()
+    command = CancelAppointment(appointment_id, ChangedBy(body.by), body.reason)
+    return await record(runtime, command)
 
 
 @router.get("/waiting-list")
