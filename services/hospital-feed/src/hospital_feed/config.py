@@ -111,6 +111,12 @@ class Settings(ServiceSettings):
     sender_quiet_minutes: int = 60
     sender_working_hours: str = "Mon-Fri 08:00-18:00"
     sender_working_zone: str = "Europe/London"
+    # Retention of raw messages (adapters/message_retention.py): a message received longer
+    # ago than this keeps its row (metadata, ACK, resend and duplicate detection) but its
+    # text is cut to the MSH (and EVN) segments, enough to rebuild its ACK. Held and rejected
+    # messages staff have not handled keep their text. 0: kept for ever. The runtime's
+    # RETENTION_* settings (sweep period, batch size, off switch) apply.
+    raw_message_retention_days: float = 90.0
 
     @property
     def max_body_bytes(self) -> int:

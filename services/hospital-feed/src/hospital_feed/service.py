@@ -8,9 +8,11 @@ from ensemble_contracts.scoring import HotOnboardingEventType, ScoreEventType
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS, HOT_ONBOARDING, REFERRALS, SCORE_CHANGES
 from ensemble_runtime.definition import ServiceDefinition, Subscription
 from hospital_feed.adapters import access
+from hospital_feed.adapters.message_retention import raw_message_retention
 from hospital_feed.adapters.unit_of_work import HospitalFeedUnitOfWork
 from hospital_feed.config import Settings
 from hospital_feed.entrypoints import (
+    fhir_http,
     http,
     pages,
     rosters_http,
@@ -23,11 +25,16 @@ from hospital_feed.entrypoints.channel_watch import channel_watches
 from hospital_feed.entrypoints.mllp import mllp_listeners
 from hospital_feed.entrypoints.webhook_dispatcher import webhook_dispatchers
 from hospital_feed.service_layer import access as access_commands
-from hospital_feed.service_layer import handlers
+from hospital_feed.service_layer import fhir_intake, handlers
 from hospital_feed.service_layer import message_browser as browser_commands
 from hospital_feed.service_layer import rosters as roster_commands
 from hospital_feed.service_layer import webhooks as webhook_commands
-from hospital_feed.service_layer.commands import AcknowledgeAlert, ReceiveHl7, ReprocessMessage
+from hospital_feed.service_layer.commands import (
+    AcknowledgeAlert,
+    ReceiveHl7,
+    ReceiveOversized,
+    ReprocessMessage,
+)
 
 DEFINITION = ServiceDefinition(
     name="hospital-feed",
@@ -48,6 +55,13 @@ DEFINITION = ServiceDefinition(
                 EncounterEventType.AE_ATTENDANCE: handlers.project_alert,
                 EncounterEventType.ADMISSION_CANCELLED: handlers.project_alert,
                 EncounterEventType.DISCHARGE_CANCELLED: handlers.project_alert,
+                # Schema version 3 (ADR 9): minor alerts; patient.merged alerts no one.
+                EncounterEventType.TRANSFER_CANCELLED: handlers.project_alert,
+                EncounterEventType.LEAVE_STARTED: handlers.project_alert,
+                EncounterEventType.LEAVE_ENDED: handlers.project_alert,
+                EncounterEventType.CLASS_CHANGED: handlers.project_alert,
+                EncounterEventType.PRACTICE_CHANGED: handlers.project_alert,
+                EncounterEventType.MERGED: handlers.project_alert,  # no alert: taken and let go
             },
         ),
         # What the alerts show beside the encounter: the patient's risk band (from scoring,
@@ -67,6 +81,14 @@ DEFINITION = ServiceDefinition(
                 ReferralEventType.ACCEPTED: handlers.project_caseload,
                 ReferralEventType.DECLINED: handlers.project_caseload,
                 ReferralEventType.WITHDRAWN: handlers.project_caseload,
+                # Schema version 2: every type that changes the status or the owner.
+                ReferralEventType.TRIAGED: handlers.project_caseload,
+                ReferralEventType.CONSENT_RECORDED: handlers.project_caseload,
+                ReferralEventType.ASSIGNED: handlers.project_caseload,
+                ReferralEventType.ACTIVATED: handlers.project_caseload,
+                ReferralEventType.COMPLETED: handlers.project_caseload,
+                ReferralEventType.DISCHARGED: handlers.project_caseload,
+                ReferralEventType.PATIENT_MERGED: handlers.project_caseload,
             },
         ),
         Subscription(
@@ -80,12 +102,14 @@ DEFINITION = ServiceDefinition(
     ],
     commands={
         ReceiveHl7: handlers.receive_hl7,
+        ReceiveOversized: handlers.receive_oversized,
         ReprocessMessage: handlers.reprocess,
         AcknowledgeAlert: handlers.acknowledge_alert,
         **access_commands.HANDLERS,  # practice users and tokens (the access CLI)
         **webhook_commands.HANDLERS,  # webhook endpoints, preferences, planning, attempts
         **roster_commands.HANDLERS,  # roster uploads (HTTP and the access CLI)
         **browser_commands.HANDLERS,  # the staff message browser (API, page, messages CLI)
+        **fhir_intake.HANDLERS,  # FHIR R4 Encounters and Bundles of them (POST /v1/fhir)
     },
     # Practice tokens: the env's (HOSPITAL_FEED_PRACTICE_TOKENS), then the users' tokens kept
     # hashed in this store (adapters/access.py; issued by `ensemble-hospital-feed-access`).
@@ -94,6 +118,7 @@ DEFINITION = ServiceDefinition(
     # rosters and unrouted alerts; the staff message browser's API and page (/staff/).
     routers=[
         http.router,
+        fhir_http.router,
         pages.router,
         webhooks_http.router,
         rosters_http.router,
@@ -103,5 +128,13 @@ DEFINITION = ServiceDefinition(
     # One MLLP listener per sending trust's port; the one feed of the alert streams; the
     # webhook dispatcher (plans deliveries from the alerts and sends them); the channel watch
     # (each sender's quiet time as a gauge, a warning when it is quiet in working hours).
-    components=[mllp_listeners, alert_feeds, webhook_dispatchers, channel_watches],
+    # Raw message retention: old texts cut to their header (the runtime prunes the outbox
+    # and inbox of every service).
+    components=[
+        mllp_listeners,
+        alert_feeds,
+        webhook_dispatchers,
+        channel_watches,
+        raw_message_retention,
+    ],
 )

@@ -29,6 +29,8 @@ from hospital_feed.service_layer.commands import AcknowledgeAlert
 from ..samples import adt
 from ..support import FeedKit, alerts, receive
 
+REFERRAL_V1_TYPES = REFERRALS.event_types[:5]  # proposed .. withdrawn
+
 NHS = "9990000018"
 OTHER = "9990000026"
 ALERTS = "/v1/practices/L85001/alerts"
@@ -130,7 +132,8 @@ def test_the_service_subscribes_to_risk_caseloads_and_hot_onboarding() -> None:
     )
     caseloads = by_topic[REFERRALS.name]
     assert caseloads.group == "hospital-feed.caseloads"
-    assert set(caseloads.handlers) == set(REFERRALS.event_types)
+    # Every type that moves the status on; an SLA breach (status unchanged) is skipped.
+    assert set(caseloads.handlers) == set(REFERRALS.event_types) - {"referral.sla_breached"}
     assert set(caseloads.handlers.values()) == {handlers.project_caseload}
     onboarding = by_topic[HOT_ONBOARDING.name]
     assert onboarding.group == "hospital-feed.hot-onboarding"
@@ -271,7 +274,7 @@ async def test_the_patient_s_caseloads_are_shown_newest_status_first(kit: FeedKi
     ]
     every_type = [
         referral("health_coaching", t.split(".")[1], datetime(2026, 11, 21, h, tzinfo=UTC))
-        for h, t in enumerate(REFERRALS.event_types)
+        for h, t in enumerate(REFERRAL_V1_TYPES)
     ]
     assert [e.event_type for e in every_type] == [
         ReferralEventType.PROPOSED,
@@ -283,6 +286,12 @@ async def test_the_patient_s_caseloads_are_shown_newest_status_first(kit: FeedKi
     assert set(kit.consume(*every_type)) == {"processed"}
     (alert,) = (await listing(kit))["alerts"]
     assert alert["caseload"][1] == {"service": "health_coaching", "status": "withdrawn"}
+    # Schema version 2's lifecycle types move the status on too (here: completed).
+    assert kit.consume(
+        referral("health_coaching", "completed", datetime(2026, 11, 22, tzinfo=UTC))
+    ) == ["processed"]
+    (alert,) = (await listing(kit))["alerts"]
+    assert alert["caseload"][1] == {"service": "health_coaching", "status": "completed"}
 
 
 @contextmanager

@@ -379,7 +379,9 @@ def test_reprocessing_an_escaped_message_reads_it_as_received(
     assert message.id is not None and message.raw_escaped
     seen: list[str] = []
 
-    def judge(uow: Any, sender: str, text: str, header: Any) -> handlers.Verdict:
+    def judge(
+        uow: Any, sender: str, text: str, header: Any, parsed: Any = None
+    ) -> handlers.Verdict:
         seen.append(text)
         return handlers.Verdict(MessageStatus.REJECTED, "AE", "still broken", "102")
 

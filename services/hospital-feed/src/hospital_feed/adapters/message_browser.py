@@ -60,6 +60,7 @@ LISTED = (
     col(Hl7Message.resubmitted_from),
     col(Hl7Message.closed_at),
     col(Hl7Message.closed_by),
+    col(Hl7Message.content_format),
 )
 
 
@@ -105,6 +106,7 @@ def listed_view(row: Any) -> dict[str, Any]:
         "resubmitted_from": row.resubmitted_from,
         "closed_at": _iso(row.closed_at),
         "closed_by": row.closed_by,
+        "content_format": row.content_format,  # hl7v2, or fhir-json (a FHIR Encounter)
     }
 
 

@@ -22,6 +22,16 @@ class MessageStatus(StrEnum):
     DISCARDED = "discarded"
 
 
+class ContentFormat(StrEnum):
+    """What a stored message's raw text is."""
+
+    HL7V2 = "hl7v2"  # HL7 v2 ER7, over HTTP or MLLP
+    FHIR_JSON = "fhir-json"  # one FHIR R4 Encounter (a Bundle's entries stored one by one)
+    # The first bytes of an HL7 v2 message over the size limit (the rest was never kept):
+    # answered AR, shown to staff, never rerun (it could parse as a shorter, wrong message).
+    HL7V2_TRUNCATED = "hl7v2-truncated"
+
+
 class Hl7Message(SQLModel, table=True):
     """Every message received, accepted or not: nothing a hospital sends is lost.
 
@@ -69,6 +79,9 @@ class Hl7Message(SQLModel, table=True):
     raw_escaped: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     raw_charset: str = Field(
         default="utf-8", max_length=20, sa_column_kwargs={"server_default": "utf-8"}
+    )
+    content_format: str = Field(
+        default=ContentFormat.HL7V2, max_length=20, sa_column_kwargs={"server_default": "hl7v2"}
     )
     received_at: datetime = Field(sa_type=UtcDateTime)  # the unit of work's clock
     reprocessed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
@@ -188,10 +201,12 @@ class RosterEntry(SQLModel, table=True):
 # hashed tokens (adapters/access.py), the practice page's sessions (adapters/sessions.py),
 # roster uploads and alerts with no recipient (adapters/rosters.py), webhook endpoints,
 # deliveries and recipient preferences (adapters/webhooks.py), the message browser's audit
-# (adapters/message_browser.py) and the staff page's sessions (adapters/staff_sessions.py).
+# (adapters/message_browser.py), the staff page's sessions (adapters/staff_sessions.py)
+# and visits, registrations and merges (adapters/visits.py).
 from hospital_feed.adapters import access as _access  # noqa: E402, F401
 from hospital_feed.adapters import message_browser as _message_browser  # noqa: E402, F401
 from hospital_feed.adapters import rosters as _rosters  # noqa: E402, F401
 from hospital_feed.adapters import sessions as _sessions  # noqa: E402, F401
 from hospital_feed.adapters import staff_sessions as _staff_sessions  # noqa: E402, F401
+from hospital_feed.adapters import visits as _visits  # noqa: E402, F401
 from hospital_feed.adapters import webhooks as _webhooks  # noqa: E402, F401

@@ -34,7 +34,13 @@ RISKS = cast(Table, PatientRisk.__table__)  # type: ignore[attr-defined]
 CASELOADS = cast(Table, PatientCaseload.__table__)  # type: ignore[attr-defined]
 
 _RESEND_OF = Prepared(
-    select(MESSAGES.c.id, MESSAGES.c.ack_code, MESSAGES.c.error, MESSAGES.c.error_code).where(
+    select(
+        MESSAGES.c.id,
+        MESSAGES.c.ack_code,
+        MESSAGES.c.error,
+        MESSAGES.c.error_code,
+        MESSAGES.c.status,
+    ).where(
         MESSAGES.c.sender == bindparam("sender"),
         MESSAGES.c.sending_facility == bindparam("facility"),
         MESSAGES.c.control_id == bindparam("control_id"),
@@ -124,6 +130,7 @@ class EarlierAnswer(NamedTuple):
     ack_code: str
     error: str | None
     error_code: str
+    status: str  # what FHIR intake answers a resend with (held and accepted are both AA)
 
 
 class MessageRepository:

@@ -14,6 +14,7 @@ from hospital_feed.adapters.repository import (
 from hospital_feed.adapters.rosters import RosterRepository, UnroutedRepository
 from hospital_feed.adapters.sessions import PageSessionRepository
 from hospital_feed.adapters.staff_sessions import StaffSessionRepository
+from hospital_feed.adapters.visits import RegistrationRepository, VisitRepository
 from hospital_feed.adapters.webhooks import WebhookRepository
 from hospital_feed.config import Settings
 
@@ -30,6 +31,8 @@ class HospitalFeedUnitOfWork(UnitOfWork[Settings]):
     unrouted: UnroutedRepository
     browser: BrowserRepository  # the staff message browser's commands
     staff_sessions: StaffSessionRepository
+    visits: VisitRepository  # per-visit state (issue 10)
+    registrations: RegistrationRepository  # registered practices and merges
 
     def open_repositories(self, session: Session) -> None:
         self.messages = MessageRepository(session)
@@ -43,3 +46,5 @@ class HospitalFeedUnitOfWork(UnitOfWork[Settings]):
         self.unrouted = UnroutedRepository(session)
         self.browser = BrowserRepository(session)
         self.staff_sessions = StaffSessionRepository(session)
+        self.visits = VisitRepository(session)
+        self.registrations = RegistrationRepository(session)

@@ -158,6 +158,13 @@ class AlertKind(StrEnum):
     DISCHARGE_CANCELLED = "discharge_cancelled"
     DIED = "died"  # an admission or discharge saying the patient died (`has_died`)
     HOT_ONBOARDING = "hot_onboarding"  # scoring proposes complex care (not an encounter)
+    # Minor alerts of schema version 3 (ADR 9): a transfer undone, leave of absence, a new
+    # patient class, a patient newly registered with the practice told (its new practice).
+    TRANSFER_CANCELLED = "transfer_cancelled"
+    LEAVE_STARTED = "leave_started"
+    LEAVE_ENDED = "leave_ended"
+    CLASS_CHANGED = "class_changed"
+    PRACTICE_CHANGED = "practice_changed"
 
 
 # The alert kind of each encounter event type (a death overrides it: see `alert_kind`).
@@ -168,14 +175,26 @@ ALERT_KIND = {
     T.AE_ATTENDANCE: AlertKind.AE_ATTENDANCE,
     T.ADMISSION_CANCELLED: AlertKind.ADMISSION_CANCELLED,
     T.DISCHARGE_CANCELLED: AlertKind.DISCHARGE_CANCELLED,
+    T.TRANSFER_CANCELLED: AlertKind.TRANSFER_CANCELLED,
+    T.LEAVE_STARTED: AlertKind.LEAVE_STARTED,
+    T.LEAVE_ENDED: AlertKind.LEAVE_ENDED,
+    T.CLASS_CHANGED: AlertKind.CLASS_CHANGED,
+    T.PRACTICE_CHANGED: AlertKind.PRACTICE_CHANGED,
+    # patient.merged makes no alert: the practice's view follows the surviving number.
 }
+# Admissions that already carry their discharge (it came first: domain/visits.py) are
+# history: the practice is not told "now in hospital" of a visit that is over.
+_STARTS_A_STAY = frozenset({T.ADMITTED, T.AE_ATTENDANCE})
 _MAY_TELL_A_DEATH = frozenset({T.ADMITTED, T.DISCHARGED})
 # A cancellation retracts the practice's earlier alert(s) of these kinds for the same visit
 # (a death told by the admission or discharge it cancels included).
 RETRACTS = {
     T.ADMISSION_CANCELLED: (AlertKind.ADMITTED, AlertKind.AE_ATTENDANCE, AlertKind.DIED),
     T.DISCHARGE_CANCELLED: (AlertKind.DISCHARGED, AlertKind.DIED),
+    T.TRANSFER_CANCELLED: (AlertKind.TRANSFERRED,),  # the newest only: RETRACTS_NEWEST_ONLY
 }
+# Cancels that undo one event, not all of their kind: an A12 undoes the last transfer.
+RETRACTS_NEWEST_ONLY = frozenset({T.TRANSFER_CANCELLED})
 _TITLES: dict[str, str] = {
     AlertKind.AE_ATTENDANCE: "A&E attendance",
     AlertKind.TRANSFERRED: "Transfer",
@@ -184,14 +203,29 @@ _TITLES: dict[str, str] = {
     AlertKind.ADMISSION_CANCELLED: "Admission cancelled",
     AlertKind.DISCHARGE_CANCELLED: "Discharge cancelled",
     AlertKind.HOT_ONBOARDING: "Hot onboarding proposed",
+    AlertKind.TRANSFER_CANCELLED: "Transfer cancelled",
+    AlertKind.LEAVE_STARTED: "Leave of absence",
+    AlertKind.LEAVE_ENDED: "Back from leave",
+    AlertKind.CLASS_CHANGED: "Patient class changed",
+    AlertKind.PRACTICE_CHANGED: "Newly registered with you",
 }
 
 
-def alert_kind(event_type: str, died: bool) -> AlertKind:
-    """The alert an encounter event makes: `died` when an admission or discharge says so."""
+def alert_kind(event_type: str, died: bool) -> AlertKind | None:
+    """The alert an encounter event makes: `died` when an admission or discharge says so;
+    None for an event that alerts no one (a merge, or a type this version does not know)."""
     if died and event_type in _MAY_TELL_A_DEATH:
         return AlertKind.DIED
-    return ALERT_KIND[event_type]
+    return ALERT_KIND.get(event_type)
+
+
+def is_history(event_type: str, event_at: datetime | None, discharged_at: datetime | None) -> bool:
+    """An admission or attendance published with its discharge already known: no alert."""
+    return (
+        event_type in _STARTS_A_STAY
+        and discharged_at is not None
+        and (event_at is None or event_at <= discharged_at)
+    )
 
 
 def alert_title(kind: str, emergency: bool) -> str:

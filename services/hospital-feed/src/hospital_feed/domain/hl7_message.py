@@ -91,6 +91,8 @@ class AdtMessage:
     discharged_at: datetime | None  # PV1-45
     died_at: datetime | None = None  # PID-29 (patient death date and time)
     death_indicator: str | None = None  # PID-30: Y the patient died, N not (HL7 table 0136)
+    # MRG-1 (A40 merge): the retired patient's NHS number, read as PID-3 is.
+    merged_from_nhs_number: str | None = None
 
 
 class _Segments:
@@ -290,9 +292,10 @@ def _header(segments: _Segments) -> Header:
     )
 
 
-def _nhs_number(segments: _Segments) -> str | None:
-    """PID-3 repetition `n^^^NHS^NH`, `n^^^NHS^HN` or `n^^^NHS` (authority may be `NHS&...`)."""
-    for rep in segments.repetitions("PID", 3):
+def _nhs_number(segments: _Segments, segment: str = "PID", position: int = 3) -> str | None:
+    """PID-3 repetition `n^^^NHS^NH`, `n^^^NHS^HN` or `n^^^NHS` (authority may be `NHS&...`);
+    MRG-1 (the retired patient of a merge) is read the same way."""
+    for rep in segments.repetitions(segment, position):
         authority = rep[3].upper() if len(rep) > 3 else ""
         kind = rep[4].upper() if len(rep) > 4 else ""
         if authority.startswith("NHS") or kind in ("NH", "HN"):
@@ -356,4 +359,5 @@ def parse_adt(raw: str) -> AdtMessage:
         discharged_at=parse_datetime(segments.component_of("PV1", 45), "PV1-45"),
         died_at=parse_datetime(segments.component_of("PID", 29), "PID-29"),
         death_indicator=(_first(segments, "PID", 30) or "").upper() or None,
+        merged_from_nhs_number=_nhs_number(segments, "MRG", 1),
     )

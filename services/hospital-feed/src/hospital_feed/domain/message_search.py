@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from hospital_feed.domain.fhir_encounter import encounter_nhs_number
 from hospital_feed.domain.hl7_message import AdtMessage, patient_nhs_number
 from hospital_feed.domain.nhs_number import normalise
 
@@ -43,7 +44,7 @@ def message_hmac(key: bytes | None, raw: str, parsed: AdtMessage | None = None) 
     if parsed is not None:
         return nhs_number_hmac(key, parsed.nhs_number) if parsed.nhs_number else None
     try:
-        number = patient_nhs_number(raw)
+        number = patient_nhs_number(raw) or encounter_nhs_number(raw)  # HL7 v2, or FHIR JSON
     except Exception:  # a parser bug: the message is judged (and answered) all the same
         return None
     return nhs_number_hmac(key, number) if number else None

@@ -30,10 +30,12 @@ from ensemble_runtime.service import ServiceRuntime, runtime_of
 from hospital_feed.adapters import views
 from hospital_feed.adapters.orm import AlertStatus, MessageStatus
 from hospital_feed.domain.acknowledgement import AlertState, Outcome
+from hospital_feed.domain.batch import is_batch
 from hospital_feed.domain.encounters import AlertKind
 from hospital_feed.domain.hl7_message import decode_body
 from hospital_feed.entrypoints.alert_display import view_options
 from hospital_feed.entrypoints.alert_stream import alert_stream
+from hospital_feed.entrypoints.hl7_batches import receive_batch
 from hospital_feed.service_layer.commands import AcknowledgeAlert, ReceiveHl7, ReprocessMessage
 from hospital_feed.service_layer.handlers import NotReprocessable
 
@@ -60,8 +62,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 @router.post("/hl7v2", tags=["hospital senders"], response_class=Response)
 async def post_hl7v2(request: Request, sender: Sender, runtime: Runtime) -> Response:
-    """One HL7 v2 ADT message (ER7). Answers the HL7 ACK; AA only once committed."""
+    """One HL7 v2 ADT message (ER7), or a batch file (FHS/BHS): answers the HL7 ACK (for a
+    batch, the response batch, one ACK per message); AA only once committed. One answer per
+    request, in original mode whatever MSH-15/16 say: HTTP has no second frame to send."""
     raw, charset = decode_body(await _read_body(request, runtime.settings.max_message_bytes))
+    if is_batch(raw):
+        return Response(
+            await receive_batch(runtime, sender, raw, charset), media_type=HL7_MEDIA_TYPE
+        )
     ack = await runtime.execute(ReceiveHl7(sender, raw, charset))
     return Response(ack, media_type=HL7_MEDIA_TYPE)
 

@@ -3,7 +3,21 @@
 
 One listener per sending trust: the port identifies the sender (there is no token in MLLP),
 so a listener accepts only messages whose MSH-4 is its configured ODS code. Each message is
-answered with its ACK, framed the same way, after the same handler as HTTP has committed.
+answered after the same handler as HTTP has committed it, framed the same way:
+
+- original mode (MSH-15 and MSH-16 empty): its application ACK, AA/AE/AR;
+- enhanced mode (MSH-15/16 set, HL7 v2.5 2.9.3): on the same connection, the accept ACK
+  (CA committed, CR refused outright, CE could not be stored) when MSH-15 asks for it, then
+  the application ACK (AA/AE/AR) when MSH-16 asks for it, each by its condition (AL always,
+  NE never, ER on error, SU on success); both are sent once the message is committed, with
+  MSH-15/16 NE so that no one acknowledges them. A CE is the one case that keeps the
+  connection open after a store failure; without it (original mode, or MSH-15 NE/SU) the
+  connection is closed unanswered and the sender resends;
+- a batch file (FHS/BHS, domain/batch.py): one frame, the response batch, one ACK per
+  message.
+
+Frames of a connection are answered in the order read, whatever each needs (none, one or
+two ACK frames).
 
 A connection is refused at accept (closed, logged by address only) when its address is not
 in the trust's allow-list or the listener already has its maximum of connections. With TLS,
@@ -19,115 +33,23 @@ import contextlib
 import ipaddress
 import ssl
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from ensemble_runtime.service import ServiceRuntime
 from hospital_feed.config import MllpPolicy, Network, Settings
-from hospital_feed.domain.ack import build_ack
+from hospital_feed.domain.ack import answer_frames, commit_error
+from hospital_feed.domain.batch import is_batch
 from hospital_feed.domain.hl7_message import Header, Hl7Error, decode_body, parse_header
-from hospital_feed.service_layer.commands import ReceiveHl7
+from hospital_feed.entrypoints.hl7_batches import receive_batch
+from hospital_feed.entrypoints.mllp_framing import END, START, Frame, MllpDecoder, Oversized, frame
+from hospital_feed.service_layer.commands import ReceiveHl7, ReceiveOversized
 
-START = b"\x0b"
-END = b"\x1c\r"
+# The framing lives in mllp_framing.py; these names are imported from here by callers too.
+__all__ = ["END", "START", "Frame", "MllpDecoder", "MllpListener", "Oversized", "frame"]
 CHUNK = 64 * 1024
-HEAD = 4096  # what is kept of an oversize frame: enough for its MSH, to answer it
 log = structlog.get_logger(__name__)
-
-
-def frame(message: str) -> bytes:
-    return START + message.encode("utf-8") + END
-
-
-@dataclass(frozen=True)
-class Frame:
-    """A complete frame's content (between the start and end blocks)."""
-
-    payload: bytes
-
-
-@dataclass(frozen=True)
-class Oversized:
-    """A frame over the limit, read to its end: its first bytes and its full size."""
-
-    head: bytes
-    size: int
-
-
-class MllpDecoder:
-    """Splits a byte stream into frames, holding at most `max_bytes` (+ one chunk).
-
-    Bytes outside a frame are line noise and dropped. A start block inside a frame starts it
-    again (what came before was noise). A lone 0x1C is content; only 0x1C 0x0D ends a frame.
-    """
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._buffer = bytearray()
-        self._in_frame = False
-        self._oversize = 0  # > 0: discarding an oversize frame, this many bytes so far
-        self._head = b""
-
-    @property
-    def in_frame(self) -> bool:
-        return self._in_frame
-
-    def feed(self, data: bytes) -> list[Frame | Oversized]:
-        found: list[Frame | Oversized] = []
-        view = bytes(data)
-        while view:
-            if not self._in_frame:
-                start = view.find(START)
-                if start < 0:
-                    return found
-                self._in_frame, self._oversize = True, 0
-                self._buffer.clear()
-                view = view[start + 1 :]
-                continue
-            if self._oversize:
-                view = self._discard(view, found)
-                continue
-            scan_from = max(0, len(self._buffer) - 1)  # an end block may straddle two reads
-            self._buffer += view
-            view = b""
-            end = self._buffer.find(END, scan_from)
-            if end >= 0:
-                view = bytes(self._buffer[end + len(END) :])
-                payload = bytes(self._buffer[:end])
-                payload = payload[payload.rfind(START) + 1 :]  # after a restart, if any
-                self._buffer.clear()
-                self._in_frame = False
-                if len(payload) > self.max_bytes:
-                    found.append(Oversized(payload[:HEAD], len(payload)))
-                else:
-                    found.append(Frame(payload))
-                continue
-            restart = self._buffer.rfind(START, scan_from)
-            if restart >= 0:  # a new start block: what came before it was noise
-                del self._buffer[: restart + 1]
-            if len(self._buffer) > self.max_bytes:
-                self._head = bytes(self._buffer[:HEAD])
-                self._oversize = len(self._buffer)
-                # keep the last byte: it may be the 0x1C of an end block
-                del self._buffer[:-1]
-        return found
-
-    def _discard(self, view: bytes, found: list[Frame | Oversized]) -> bytes:
-        """Drop bytes of an oversize frame up to its end block; returns what follows it."""
-        carried = bytes(self._buffer[-1:])  # counted already
-        joined = carried + view
-        end = joined.find(END)
-        if end < 0:
-            self._oversize += len(view)
-            self._buffer[:] = joined[-1:]
-            return b""
-        self._oversize += end - len(carried)
-        found.append(Oversized(self._head, self._oversize))
-        self._buffer.clear()
-        self._in_frame, self._oversize, self._head = False, 0, b""
-        return joined[end + len(END) :]
 
 
 def _address(writer: asyncio.StreamWriter) -> str:
@@ -241,15 +163,20 @@ class MllpListener:
         as it is read (so frames of one connection share group commits), and a writer task
         sends the ACKs in frame order. A full window stops reading: that is backpressure on
         the sender, by TCP. A sender that waits for each ACK sees no difference."""
-        answers: asyncio.Queue[asyncio.Future[str | None]] = asyncio.Queue(self.window)
+        answers: asyncio.Queue[asyncio.Future[list[str] | None]] = asyncio.Queue(self.window)
         writing = asyncio.create_task(self._write_acks(answers, writer, address))
-        tasks = [writing]
+        reading = asyncio.create_task(self._read_frames(reader, answers, writing, address))
+        tasks = [writing, reading]
         try:
-            await self._read_frames(reader, answers, writing, address)
-            # The sender stopped sending (or timed out): the ACKs it is owed still go out, as
-            # each commits, however long the store takes (a write that stalls ends the writer).
-            tasks.append(asyncio.create_task(answers.join()))
+            # A writer that ends first (a message not committed and not answered CE, or a
+            # write that failed) ends the conversation at once: the sender resends.
             await asyncio.wait(tasks, return_when="FIRST_COMPLETED")
+            if reading.done() and not writing.done():
+                reading.result()  # a bug in the reader is raised, not swallowed
+                # The sender stopped sending (or timed out): the ACKs it is owed still go
+                # out, as each commits, however long the store takes.
+                tasks.append(asyncio.create_task(answers.join()))
+                await asyncio.wait([writing, tasks[-1]], return_when="FIRST_COMPLETED")
         finally:
             for task in tasks:
                 task.cancel()
@@ -259,7 +186,7 @@ class MllpListener:
     async def _read_frames(
         self,
         reader: asyncio.StreamReader,
-        answers: "asyncio.Queue[asyncio.Future[str | None]]",
+        answers: "asyncio.Queue[asyncio.Future[list[str] | None]]",
         writing: "asyncio.Task[None]",
         address: str,
     ) -> None:
@@ -293,16 +220,17 @@ class MllpListener:
 
     async def _write_acks(
         self,
-        answers: "asyncio.Queue[asyncio.Future[str | None]]",
+        answers: "asyncio.Queue[asyncio.Future[list[str] | None]]",
         writer: asyncio.StreamWriter,
         address: str,
     ) -> None:
         while True:
             answer = await answers.get()
-            ack = await answer
-            if ack is None:
+            acks = await answer
+            if acks is None:
                 return  # not committed: no ACK, the sender resends on a new connection
-            writer.write(frame(ack))
+            for ack in acks:  # none (enhanced mode, NE/NE), one, or accept + application
+                writer.write(frame(ack))
             try:
                 await asyncio.wait_for(writer.drain(), self.read_timeout)
             except (TimeoutError, ConnectionError, ssl.SSLError) as error:
@@ -315,35 +243,57 @@ class MllpListener:
             "mllp connection lost", sender=self.sender, address=address, error=type(error).__name__
         )
 
-    async def _answer(self, item: Frame | Oversized) -> str | None:
+    async def _answer(self, item: Frame | Oversized) -> list[str] | None:
+        """The ACK frames for one frame, in order; None: close the connection unanswered."""
         if isinstance(item, Oversized):
             log.warning(
-                "mllp message too large, answered AR",
+                "mllp message too large, its start kept and answered AR",
                 sender=self.sender,
                 size=item.size,
                 limit=self.max_message_bytes,
             )
-            reason = f"message larger than {self.max_message_bytes} bytes"
-            return build_ack(_header_of(item.head), "AR", reason, "102")
+            head, charset = decode_body(item.head)
+            header = _header_of(head)
+            try:
+                refusal: str = await self.runtime.execute(
+                    ReceiveOversized(self.sender, head, item.size, self.max_message_bytes, charset),
+                    may_refuse=False,
+                )
+            except Exception as error:  # not stored: close unanswered, the sender resends
+                log.error(
+                    "mllp message failed, connection closed",
+                    sender=self.sender,
+                    error=type(error).__name__,
+                )
+                return None
+            return answer_frames(head, header, refusal)
         raw, charset = decode_body(item.payload)
+        batch = is_batch(raw)
         try:
             # Never refused as overload: the window already bounds what a connection asks.
+            if batch:
+                return [
+                    await receive_batch(self.runtime, self.sender, raw, charset, may_refuse=False)
+                ]
             command = ReceiveHl7(self.sender, raw, charset)
             ack: str = await self.runtime.execute(command, may_refuse=False)
         except Exception as error:
+            commit_failed = None if batch else commit_error(raw, _header_of(raw))
             log.error(
-                "mllp message failed, connection closed",
+                "mllp message failed, connection closed"
+                if commit_failed is None
+                else "mllp message failed, answered CE",
                 sender=self.sender,
                 error=type(error).__name__,
             )
-            return None
-        return ack
+            return None if commit_failed is None else [commit_failed]
+        return answer_frames(raw, _header_of(raw), ack)
 
 
-def _header_of(head: bytes) -> Header | None:
-    """The MSH of an oversize frame's first bytes, to echo its control id; None if unreadable."""
-    text, _ = decode_body(head)
-    first_segment = text.replace("\n", "\r").split("\r", 1)[0]
+def _header_of(text: str) -> Header | None:
+    """The MSH of a message (or an oversize frame's first bytes), to echo its control id;
+    None if unreadable."""
+    first_segment = text.lstrip("\ufeff\x0b").split("\r", 1)[0].split("\n", 1)[0]
     try:
         return parse_header(first_segment)
     except Hl7Error:

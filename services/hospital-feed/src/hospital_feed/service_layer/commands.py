@@ -8,6 +8,19 @@ from hospital_feed.domain.acknowledgement import AlertState, Outcome
 
 
 @dataclass(frozen=True)
+class ReceiveOversized(Command[str]):
+    """A message over the size limit, read to its end but kept only as its first bytes
+    (`head`, enough for the MSH); answers the AR. `size`: its full length in bytes."""
+
+    sender: str
+    head: str
+    size: int
+    limit: int
+    charset: str = "utf-8"
+    rerun_on_conflict = True
+
+
+@dataclass(frozen=True)
 class ReceiveHl7(Command[str]):
     """One ER7 message from an authenticated sender (HTTP token or MLLP port); answers the
     HL7 ACK. A concurrent twin (same resend or business key) is seen on the rerun.

@@ -8,7 +8,7 @@ resends).
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 from pydantic import ValidationError
@@ -19,12 +19,19 @@ from ensemble_contracts.referral import ReferralEvent
 from ensemble_contracts.scoring import HotOnboarding, HotOnboardingEventType, ScoreChanged
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
 from ensemble_runtime.consumer import RejectedEvent
-from hospital_feed.adapters.orm import AlertStatus, MessageStatus, RecipientReason
+from hospital_feed.adapters.orm import (
+    AlertStatus,
+    ContentFormat,
+    Hl7Message,
+    MessageStatus,
+    RecipientReason,
+)
 from hospital_feed.adapters.unit_of_work import HospitalFeedUnitOfWork
 from hospital_feed.domain.ack import build_ack
 from hospital_feed.domain.encounters import (
     REOPENS,
     RETRACTS,
+    RETRACTS_NEWEST_ONLY,
     AlertKind,
     alert_kind,
     business_key,
@@ -32,18 +39,21 @@ from hospital_feed.domain.encounters import (
     event_type_for,
     has_died,
     is_emergency,
+    is_history,
     oversized_field,
     visit_key,
 )
+from hospital_feed.domain.fhir_encounter import held_reason, read_encounter
 from hospital_feed.domain.hl7_message import AdtMessage, Header, Hl7Error, parse_adt, parse_header
 from hospital_feed.domain.message_search import message_hmac
 from hospital_feed.domain.nhs_number import HELD_REASONS, NhsNumberStatus, classify
 from hospital_feed.domain.projections import fact_time
 from hospital_feed.domain.stored_text import digest, restored, single_line, storable
-from hospital_feed.service_layer import routing
+from hospital_feed.service_layer import routing, visits
 from hospital_feed.service_layer.commands import (
     AcknowledgeAlert,
     ReceiveHl7,
+    ReceiveOversized,
     Reprocessed,
     ReprocessMessage,
 )
@@ -70,6 +80,8 @@ class Verdict:
     published_key: str | None = None
     visit_key: str | None = None
     reopens: tuple[str, ...] = ()
+    # Published after `event`, in order: what the visit's state adds (service_layer/visits.py).
+    more_events: tuple[EncounterEvent, ...] = ()
 
 
 class NotReprocessable(Exception):
@@ -122,13 +134,65 @@ def receive_hl7(uow: HospitalFeedUnitOfWork, command: ReceiveHl7) -> str:
     content_sha256 = digest(raw)
     reading = _read(raw)
     header = reading.header
-    sender, facility, control_id, trigger = _identity(command.sender, header)
+    sender, facility, control_id, _trigger = _identity(command.sender, header)
     earlier = uow.messages.resend_of(sender, facility, control_id, content_sha256)
     if earlier is not None:  # a resend: the same answer, no new effect
         log.info("hl7 resend answered again", message_id=earlier.id, ack_code=earlier.ack_code)
         return build_ack(header, earlier.ack_code, earlier.error or "", earlier.error_code)
 
     verdict = judge(uow, sender, raw, header, reading.parsed)
+    record_message(
+        uow,
+        sender,
+        raw,
+        header,
+        reading.parsed,
+        verdict,
+        charset=command.charset,
+        resubmitted_from=command.resubmitted_from,
+    )
+    uow.commit()  # only now may the sender hear AA
+    return build_ack(header, verdict.ack_code, verdict.reason, verdict.error_code)
+
+
+def receive_oversized(uow: HospitalFeedUnitOfWork, command: ReceiveOversized) -> str:
+    """Store what was kept of a message over the size limit (its head), rejected: staff see
+    it and may discard it or resubmit it whole; a resend gets the same AR."""
+    head = command.head
+    header = _readable_header(head)
+    sender, facility, control_id, _trigger = _identity(command.sender, header)
+    reason = f"message larger than {command.limit} bytes"
+    verdict = Verdict(MessageStatus.REJECTED, "AR", reason, "102")
+    if uow.messages.resend_of(sender, facility, control_id, digest(head)) is None:
+        record_message(
+            uow,
+            sender,
+            head,
+            header,
+            None,
+            verdict,
+            charset=command.charset,
+            content_format=ContentFormat.HL7V2_TRUNCATED,
+        )
+        uow.commit()
+    return build_ack(header, verdict.ack_code, verdict.reason, verdict.error_code)
+
+
+def record_message(
+    uow: HospitalFeedUnitOfWork,
+    sender: str,
+    raw: str,
+    header: Header | None,
+    parsed: AdtMessage | Exception | None,
+    verdict: Verdict,
+    *,
+    charset: str = "utf-8",
+    resubmitted_from: int | None = None,
+    content_format: str = ContentFormat.HL7V2,
+) -> int:
+    """Store a judged message and stage its event, not yet committed: what every intake
+    (HL7 v2 here, FHIR JSON in fhir_intake.py) writes for a message. Returns its id."""
+    sender, facility, control_id, trigger = _identity(sender, header)
     text, escaped = storable(raw)
     _stage_event(uow, verdict)
     message_id = uow.messages.insert(
@@ -137,18 +201,19 @@ def receive_hl7(uow: HospitalFeedUnitOfWork, command: ReceiveHl7) -> str:
             "sending_facility": facility,
             "control_id": control_id,
             "trigger": trigger,
-            "content_sha256": content_sha256,
+            "content_sha256": digest(raw),
+            "content_format": content_format,
             "raw": text,
             "raw_escaped": escaped,
-            "raw_charset": single_line(command.charset)[:20],
+            "raw_charset": single_line(charset)[:20],
             "received_at": uow.clock(),
             "reprocessed_at": None,
             "nhs_number_hmac": message_hmac(
                 uow.settings.message_search_hmac_key(),
                 raw,
-                reading.parsed if isinstance(reading.parsed, AdtMessage) else None,
+                parsed if isinstance(parsed, AdtMessage) else None,
             ),
-            "resubmitted_from": command.resubmitted_from,
+            "resubmitted_from": resubmitted_from,
             **_verdict_columns(verdict),
         }
     )
@@ -156,8 +221,7 @@ def receive_hl7(uow: HospitalFeedUnitOfWork, command: ReceiveHl7) -> str:
     uow.after_commit(
         lambda: _log_received(message_id, verdict, confirmed, facility, control_id, trigger)
     )
-    uow.commit()  # only now may the sender hear AA
-    return build_ack(header, verdict.ack_code, verdict.reason, verdict.error_code)
+    return message_id
 
 
 def _log_received(
@@ -193,8 +257,9 @@ def judge(
     header: Header | None,
     parsed: AdtMessage | Exception | None = None,
 ) -> Verdict:
-    """Decide a message's fate. Reads the store (for business duplicates), writes nothing.
-    `parsed`: `parse_adt(raw)` already done (its result, or what it raised)."""
+    """Decide a message's fate. Reads the store (for business duplicates); an accepted one is
+    then applied to its visit and patient (service_layer/visits.py), which decides what it
+    publishes. `parsed`: `parse_adt(raw)` already done (its result, or what it raised)."""
     if header is not None and header.sending_facility and header.sending_facility != sender.upper():
         # Checked before the body is read: a sender's token covers only its own MSH-4.
         return Verdict(MessageStatus.REJECTED, "AR", SENDER_NOT_ALLOWED, "204")
@@ -212,6 +277,37 @@ def judge(
     ):
         reason = "the same event was already received under another control id"
         return Verdict(MessageStatus.DUPLICATE, "AA", reason)
+    return _reconciled(uow, verdict, raw, parsed)
+
+
+def _reconciled(
+    uow: HospitalFeedUnitOfWork, verdict: Verdict, raw: str, parsed: AdtMessage | Exception | None
+) -> Verdict:
+    """An accepted verdict after its visit's state: the events it publishes (none, when the
+    state absorbs it), or held (an A40 naming no retired patient)."""
+    if verdict.status is not MessageStatus.ACCEPTED:
+        return verdict
+    try:
+        message = parsed if isinstance(parsed, AdtMessage) else parse_adt(raw)
+        outcome = visits.reconcile(uow, message, verdict.event, _encounter)
+    except ValidationError as error:  # names the fields, never their values
+        fields = sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]})
+        reason = f"the encounter does not fit {HOSPITAL_ENCOUNTERS.name}: {', '.join(fields)}"
+        return Verdict(MessageStatus.REJECTED, "AE", reason, "102")
+    except (AssertionError, AttributeError, KeyError, TypeError, ValueError) as error:
+        # A bug, found before anything is written: keep and tell. A store error escapes.
+        log.error("hl7 message could not be reconciled", error=type(error).__name__)
+        return Verdict(MessageStatus.REJECTED, "AR", NOT_PROCESSED, "207")
+    if outcome.held is not None:
+        return Verdict(MessageStatus.HELD, "AA", outcome.held)
+    first, *more = outcome.events or (None,)
+    return replace(
+        verdict,
+        event=first,
+        more_events=tuple(more),
+        # Absorbed (cancelled before it arrived): published nothing, holds no business key.
+        published_key=verdict.published_key if first is not None else None,
+    )
     return verdict
 
 
@@ -273,6 +369,8 @@ def _stage_event(uow: HospitalFeedUnitOfWork, verdict: Verdict) -> None:
     if verdict.visit_key is not None and verdict.reopens:
         uow.messages.reopen(verdict.visit_key, verdict.reopens)
     uow.publish(HOSPITAL_ENCOUNTERS, verdict.event)
+    for event in verdict.more_events:
+        uow.publish(HOSPITAL_ENCOUNTERS, event)
 
 
 def _encounter(message: AdtMessage, event_type: str) -> EncounterEvent:
@@ -311,10 +409,19 @@ def reprocess(uow: HospitalFeedUnitOfWork, command: ReprocessMessage) -> Reproce
         return None
     if record.status not in REPROCESSABLE:
         raise NotReprocessable(f"message is {record.status}; only rejected or held are rerun")
+    if record.content_format == ContentFormat.HL7V2_TRUNCATED:
+        raise NotReprocessable("only the start of this oversize message was kept: resubmit it")
     raw = restored(record.raw, record.raw_escaped)
-    verdict = judge(uow, record.sender, raw, _readable_header(raw))
+    header, parsed = _read_again(record, raw)
+    verdict = judge(uow, record.sender, raw, header, parsed)
+    if record.content_format == ContentFormat.FHIR_JSON:
+        verdict = worded_for_fhir(verdict, parsed)
     record.reprocessed_at = uow.clock()
-    record.nhs_number_hmac = message_hmac(uow.settings.message_search_hmac_key(), raw)
+    record.nhs_number_hmac = message_hmac(
+        uow.settings.message_search_hmac_key(),
+        raw,
+        parsed if isinstance(parsed, AdtMessage) else None,
+    )
     for column, value in _verdict_columns(verdict).items():
         setattr(record, column, value)
     _stage_event(uow, verdict)
@@ -325,6 +432,25 @@ def reprocess(uow: HospitalFeedUnitOfWork, command: ReprocessMessage) -> Reproce
     return Reprocessed(record.id, verdict.status, verdict.ack_code, verdict.reason or None)
 
 
+def _read_again(
+    record: Hl7Message, raw: str
+) -> tuple[Header | None, AdtMessage | Exception | None]:
+    """A stored message's header and parse, read as it was received: an HL7 v2 message's
+    header (judging parses the rest), or a FHIR Encounter mapped again under its stored id."""
+    if record.content_format == ContentFormat.FHIR_JSON:
+        reading = read_encounter(raw, record.sender, control_id=record.control_id or None)
+        return reading.header, reading.parsed
+    return _readable_header(raw), None
+
+
+def worded_for_fhir(verdict: Verdict, parsed: AdtMessage | Exception | None) -> Verdict:
+    """A held Encounter's reason names where FHIR carries the NHS number, not PID-3."""
+    reason = held_reason(parsed.nhs_number) if isinstance(parsed, AdtMessage) else None
+    if verdict.status is MessageStatus.HELD and reason is not None:
+        return replace(verdict, reason=reason)
+    return verdict
+
+
 def project_alert(uow: HospitalFeedUnitOfWork, event: EncounterEvent) -> None:
     """One alert per encounter event for each recipient, never two: the registered practice
     (PD1-3) and every recipient whose roster lists the patient (service_layer/routing.py).
@@ -333,6 +459,9 @@ def project_alert(uow: HospitalFeedUnitOfWork, event: EncounterEvent) -> None:
     and adds an alert of its own for each of them, so all who were told see the correction.
     An event with no recipient is kept once as unrouted and counted; nobody is told later.
     """
+    kind = alert_kind(event.event_type, event.died)
+    if kind is None or is_history(event.event_type, event.event_at, event.discharged_at):
+        return  # a merge, a type this version does not know, or an admission already over
     told, nobody = routing.recipients(uow, event.practice_ods, event.nhs_number)
     # Text from the topic as every store can keep it (no NUL), within the columns.
     visit_number = single_line(event.visit_number)[:50] if event.visit_number else None
@@ -342,11 +471,13 @@ def project_alert(uow: HospitalFeedUnitOfWork, event: EncounterEvent) -> None:
         if retracts and visit_number is not None
         else []
     )
+    if earlier and event.event_type in RETRACTS_NEWEST_ONLY:  # only the event it undoes
+        newest = max(earlier, key=lambda alert: alert.alert_id or 0).encounter_event_id
+        earlier = [alert for alert in earlier if alert.encounter_event_id == newest]
     for alert in earlier:
         told.setdefault(alert.practice_ods, RecipientReason(alert.recipient_reason))
     if routing.already_told(uow, told, event.event_id):
         return
-    kind = alert_kind(event.event_type, event.died)
     facility = single_line(event.sending_facility)[:50]
     if not told:
         routing.record_unrouted(

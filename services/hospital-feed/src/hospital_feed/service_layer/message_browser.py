@@ -18,14 +18,15 @@ import structlog
 
 from ensemble_runtime.definition import Command
 from hospital_feed.adapters.message_browser import listed_view
-from hospital_feed.adapters.orm import Hl7Message, MessageStatus
+from hospital_feed.adapters.orm import ContentFormat, Hl7Message, MessageStatus
 from hospital_feed.adapters.unit_of_work import HospitalFeedUnitOfWork
 from hospital_feed.domain.ack import build_ack
 from hospital_feed.domain.hl7_message import Hl7Error, parse_header
 from hospital_feed.domain.message_search import MessageFilter, message_hmac
 from hospital_feed.domain.stored_text import digest, restored
-from hospital_feed.service_layer import handlers
+from hospital_feed.service_layer import fhir_intake, handlers
 from hospital_feed.service_layer.commands import ReceiveHl7, ReprocessMessage
+from hospital_feed.service_layer.fhir_intake import ReceiveFhir
 
 CLOSABLE = handlers.REPROCESSABLE  # only rejected or held messages are corrected or dropped
 MAX_BULK = 500  # messages rerun per call of ReprocessMatching
@@ -217,9 +218,15 @@ def resubmit_message(uow: HospitalFeedUnitOfWork, command: ResubmitMessage) -> R
         command.note.strip()[:MAX_REASON] or None,
     )
     uow.browser.audit(original.id, "resubmitted", command.by.actor, command.by.channel, uow.clock())
-    ack = handlers.receive_hl7(
-        uow, ReceiveHl7(original.sender, text, "utf-8", resubmitted_from=original.id)
-    )  # commits the new message, the closed original and the audit row together
+    if original.content_format == ContentFormat.FHIR_JSON:  # a FHIR Encounter, received so
+        entry = (fhir_intake.FhirEntry(text),)
+        fhir = ReceiveFhir(original.sender, entry, resubmitted_from=original.id)
+        answer = fhir_intake.receive_fhir(uow, fhir).outcomes[0]
+        ack = f"{answer.http_status} {answer.code}: {answer.diagnostics}"
+    else:
+        ack = handlers.receive_hl7(
+            uow, ReceiveHl7(original.sender, text, "utf-8", resubmitted_from=original.id)
+        )  # commits the new message, the closed original and the audit row together
     made = uow.browser.resubmissions(original.id)
     if not made:  # receive_hl7 answered a resend and committed nothing: neither do we
         raise NotClosable("the corrected message is one already received: find that one")
