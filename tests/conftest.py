@@ -5,6 +5,7 @@ Only one of the two runs at a time: on one broker they would share consumer grou
 each other's events. Tests on PostgreSQL run last, so the switch happens once.
 """
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from ensemble_devkit.system import SERVICES, Credentials, LocalSystem
 from .flow import Ensemble
 
 BASE_PORT = int(os.environ.get("ENSEMBLE_TEST_BASE_PORT", "18000"))  # see pytest_plugin.py
+# hospital-feed's MLLP listener for RCB (tests/e2e/test_visits.py); services use offsets 1-4.
+MLLP_PORT = BASE_PORT + 10
 # Webhooks (tests/e2e/test_webhooks.py): quick retries, dead after three attempts, and an
 # attempt that outlasts the tests' waits when a receiver hangs.
 WEBHOOK_ENV = {
@@ -63,7 +66,11 @@ class Systems:
             TEST_STATE / f"system-{store}-{uuid.uuid4().hex[:8]}",
             Credentials.generate(self._broker.bootstrap_servers, BASE_PORT),
             databases,
-            extra_env={"SCORING_OUTBOX_POLL_SECONDS": "0.1", **WEBHOOK_ENV},
+            extra_env={
+                "SCORING_OUTBOX_POLL_SECONDS": "0.1",
+                "HOSPITAL_FEED_MLLP_LISTENERS": json.dumps({"RCB": MLLP_PORT}),
+                **WEBHOOK_ENV,
+            },
         )
         return Ensemble(system, self._broker)
 

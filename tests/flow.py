@@ -147,6 +147,23 @@ class Ensemble:
             self.url("scheduling", "/v1/coaches"), json=coaches, headers=self.staff()
         ).raise_for_status()
 
+    def referral_step(
+        self, referral_id: str, step: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A staff decision on a referral (`triage`, `consent`, `accept`, `assign`, ...)."""
+        response = self.client.post(
+            self.url("referral", f"/v1/referrals/{referral_id}/{step}"),
+            json=body,
+            headers=self.staff(),
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def ready_to_accept(self, referral_id: str, priority: str = "routine") -> None:
+        """Triage and record consent, which accepting a referral needs (issue 12)."""
+        self.referral_step(referral_id, "triage", {"priority": priority})
+        self.referral_step(referral_id, "consent", {"decision": "given", "method": "phone"})
+
     def alerts(self, ods: str, token_of: str | None = None) -> httpx.Response:
         return self.client.get(
             self.url("hospital-feed", f"/v1/practices/{ods}/alerts"),

@@ -6,9 +6,9 @@ byte (PostgreSQL text cannot hold one). Each must get an HL7 ACK naming what is 
 kept for staff, and leave the patient's next admission, and another patient's, to reach
 their practices as usual.
 
-MLLP is not covered here: the e2e system starts hospital-feed without MLLP listeners
-(`HOSPITAL_FEED_MLLP_LISTENERS` is unset), so the same inputs over MLLP are left to
-hospital-feed's MLLP unit tests and the fuzz suite.
+MLLP is not covered here: these inputs over MLLP are left to hospital-feed's MLLP unit
+tests and the fuzz suite (the e2e system's one MLLP listener, for RCB, serves
+tests/e2e/test_visits.py).
 """
 
 import uuid

@@ -382,9 +382,20 @@ class Flow:
             assert ids, "the practice's referral is listed"
             for referral_id in ids:
                 await self.call("referral", "GET", f"/v1/referrals/{referral_id}", headers=STAFF)
-                await self.call(
-                    "referral", "POST", f"/v1/referrals/{referral_id}/accept", headers=STAFF
+                # Triage and consent first: accepting needs both (issue 12's lifecycle).
+                steps = (
+                    ("triage", {"priority": "routine"}),
+                    ("consent", {"decision": "given", "method": "phone"}),
+                    ("accept", None),
                 )
+                for step, body in steps:
+                    await self.call(
+                        "referral",
+                        "POST",
+                        f"/v1/referrals/{referral_id}/{step}",
+                        json=body,
+                        headers=STAFF,
+                    )
             declined = await self.call(
                 "referral",
                 "GET",

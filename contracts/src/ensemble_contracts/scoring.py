@@ -1,4 +1,4 @@
-"""scoring.score-changes.v1 and scoring.hot-onboarding.v1."""
+"""scoring.score-changes.v1, scoring.hot-onboarding.v1 and scoring.cohort-membership.v1."""
 
 from typing import Final, Literal
 from uuid import UUID
@@ -57,3 +57,22 @@ class HotOnboarding(PatientEvent):
     trigger_event_id: UUID = Field(description="event_id of the encounter that triggered it.")
     preferred_language: Language | None = Field(default=None, description="BCP 47 code, e.g. `pa`.")
     reasons: list[ScoreReason] = Field(default_factory=list, max_length=limits.REASONS)
+
+
+class CohortEventType:
+    JOINED: Final = "cohort.joined"
+    LEFT: Final = "cohort.left"
+
+
+class CohortMembershipChanged(PatientEvent):
+    """A patient joined or left a saved cohort (e.g. obesity + anxiety + frailty): referral can
+    offer one-to-many group sessions to the cohort's members. Published on changes only."""
+
+    event_type: str = Field(description="`cohort.joined` or `cohort.left`.")
+    cohort: ShortText = Field(description="The cohort's name, e.g. `obesity_anxiety_frailty`.")
+    cohort_title: Text = Field(description="The cohort's title, for people.")
+    practice_ods: OdsCode | None = Field(
+        default=None, description="The patient's registered practice, when known."
+    )
+    band: RiskBand | None = Field(default=None, description="The patient's current band.")
+    score: int | None = Field(default=None, description="The patient's current score.")

@@ -7,8 +7,15 @@ from ensemble_contracts.dead_letter import DeadLetter
 from ensemble_contracts.envelope import Envelope
 from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
 from ensemble_contracts.referral import ReferralEvent, ReferralEventType
-from ensemble_contracts.scheduling import AppointmentEvent, AppointmentEventType
+from ensemble_contracts.scheduling import (
+    AppointmentEvent,
+    AppointmentEventType,
+    NotificationEventType,
+    ReminderEvent,
+)
 from ensemble_contracts.scoring import (
+    CohortEventType,
+    CohortMembershipChanged,
     HotOnboarding,
     HotOnboardingEventType,
     ScoreChanged,
@@ -72,22 +79,45 @@ HOT_ONBOARDING = TopicSpec(
     description="A high-risk patient is in hospital: propose complex care now.",
     event_types=event_types(HotOnboardingEventType),
 )
+COHORT_MEMBERSHIP = TopicSpec(
+    name="scoring.cohort-membership.v1",
+    value=CohortMembershipChanged,
+    producer="scoring",
+    description="A patient joined or left a saved cohort (group sessions for its members).",
+    event_types=event_types(CohortEventType),
+)
 REFERRALS = TopicSpec(
     name="referral.referrals.v1",
     value=ReferralEvent,
     producer="referral",
-    description="Referral lifecycle: proposed, requested, accepted, declined, withdrawn.",
+    description="Referral lifecycle: proposed or requested, triaged, consent, accepted, "
+    "assigned, active, completed or discharged, declined, withdrawn; SLA breaches.",
     event_types=event_types(ReferralEventType),
 )
 APPOINTMENTS = TopicSpec(
     name="scheduling.appointments.v1",
     value=AppointmentEvent,
     producer="scheduling",
-    description="Appointments booked, cancelled, attended or missed.",
+    description="Appointments booked, rescheduled, cancelled, attended or missed; DNA escalations.",
     event_types=event_types(AppointmentEventType),
 )
+NOTIFICATIONS = TopicSpec(
+    name="scheduling.notifications.v1",
+    value=ReminderEvent,
+    producer="scheduling",
+    description="Reminders due to patients before their sessions (48 h and 2 h).",
+    event_types=event_types(NotificationEventType),
+)
 
-MAIN_TOPICS = (HOSPITAL_ENCOUNTERS, SCORE_CHANGES, HOT_ONBOARDING, REFERRALS, APPOINTMENTS)
+MAIN_TOPICS = (
+    HOSPITAL_ENCOUNTERS,
+    SCORE_CHANGES,
+    HOT_ONBOARDING,
+    COHORT_MEMBERSHIP,
+    REFERRALS,
+    APPOINTMENTS,
+    NOTIFICATIONS,
+)
 TOPICS: tuple[TopicSpec[Envelope], ...] = MAIN_TOPICS + tuple(t.dead_letter for t in MAIN_TOPICS)
 
 

@@ -56,11 +56,13 @@ def test_a_topic_row_names_producer_consumer_group_events_and_handler_file() -> 
         "| watcher / `watcher.admissions`: admitted "
         "([test_service_map](libs/devkit/tests/test_service_map.py)) "
         "| admitted, transferred, discharged, ae_attendance, admission_cancelled, "
-        "discharge_cancelled |"
+        "discharge_cancelled, transfer_cancelled, leave_started, leave_ended, class_changed, "
+        "practice_changed, merged |"
     )
     assert row(table, REFERRALS.name) == (
         "| `referral.referrals.v1` | (none) | (none yet) "
-        "| proposed, requested, accepted, declined, withdrawn |"
+        "| proposed, requested, accepted, declined, withdrawn, triaged, consent_recorded, "
+        "assigned, activated, completed, discharged, sla_breached, patient_merged |"
     )
 
 

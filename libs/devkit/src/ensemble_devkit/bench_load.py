@@ -102,7 +102,9 @@ def admission(nhs_number: str, control_prefix: str, event_at: datetime) -> bytes
     message = adt_message(
         "A01", nhs_number, practice_of(nhs_number), control, visit, event_at=event_at
     )
-    return message.encode()
+    # Original acknowledgement mode (no MSH-15/16): one AA per message on either transport;
+    # the ITK AL/NE would be answered CA alone over MLLP.
+    return message.replace("|P|2.4|||AL|NE", "|P|2.4").encode()
 
 
 def numbers_between(start: int, stop: int) -> Iterator[str]:

@@ -57,6 +57,23 @@ COACHES: list[dict[str, Any]] = [
         "timezone": "Europe/London",
         "weekly_hours": {d: [["09:00", "17:00"]] for d in WEEKDAYS},
     },
+    # Complex care is another team (keyworkers), booked apart from health coaching.
+    {
+        "coach_id": "K01",
+        "display_name": "Harpreet",
+        "languages": ["en", "pa", "hi"],
+        "timezone": "Europe/London",
+        "weekly_hours": {d: [["09:00", "17:00"]] for d in WEEKDAYS},
+        "team": "complex_care",
+    },
+    {
+        "coach_id": "K02",
+        "display_name": "Tom",
+        "languages": ["en", "ur"],
+        "timezone": "Europe/London",
+        "weekly_hours": {d: [["09:00", "17:00"]] for d in WEEKDAYS},
+        "team": "complex_care",
+    },
 ]
 
 
@@ -173,12 +190,22 @@ class Demo:
         )
         listing.raise_for_status()
         accepted = 0
+        # Triage and consent come before acceptance (issue 12).
+        steps = (
+            ("triage", {"priority": "urgent"}),
+            ("consent", {"decision": "given", "method": "phone"}),
+            ("accept", None),
+        )
         for referral in listing.json()["referrals"]:
-            response = httpx.post(
-                self.url("referral", f"/v1/referrals/{referral['referral_id']}/accept"),
-                headers=self.staff,
-                timeout=30,
-            )
+            for step, body in steps:
+                response = httpx.post(
+                    self.url("referral", f"/v1/referrals/{referral['referral_id']}/{step}"),
+                    json=body,
+                    headers=self.staff,
+                    timeout=30,
+                )
+                if response.status_code != 200:
+                    break
             accepted += response.status_code == 200
         return accepted
 
