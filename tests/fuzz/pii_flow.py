@@ -383,7 +383,7 @@ class Flow:
             for referral_id in ids:
                 await self.call("referral", "GET", f"/v1/referrals/{referral_id}", headers=STAFF)
                 # Triage and consent first: accepting needs both (issue 12's lifecycle).
-                steps = (
+                steps: tuple[tuple[str, dict[str, str] | None], ...] = (
                     ("triage", {"priority": "routine"}),
                     ("consent", {"decision": "given", "method": "phone"}),
                     ("accept", None),
