@@ -388,12 +388,12 @@ class Flow:
                     ("consent", {"decision": "given", "method": "phone"}),
                     ("accept", None),
                 )
-                for step, body in steps:
+                for step, step_body in steps:
                     await self.call(
                         "referral",
                         "POST",
                         f"/v1/referrals/{referral_id}/{step}",
-                        json=body,
+                        json=step_body,
                         headers=STAFF,
                     )
             declined = await self.call(
