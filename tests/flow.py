@@ -1,5 +1,6 @@
-"""A small driver for the running system: HTTP calls, waits and store counts."""
+"""A small driver for the running system: HTTP calls, waits, store counts and topic reads."""
 
+import asyncio
 import json
 import random
 import re
@@ -11,6 +12,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 import httpx
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy import Engine, create_engine, text
 
 from ensemble_devkit.kafka import KafkaBroker
@@ -216,6 +218,34 @@ class Ensemble:
         with self._stores[service].connect() as connection:
             result = connection.execute(text(named), {f"p{i}": p for i, p in enumerate(params)})
             return int(result.scalar_one())
+
+    def topic_records(self, topic: str, nhs_numbers: set[str], how_many: int) -> list[str]:
+        """The raw events of these patients on `topic`, read from its beginning until
+        `how_many` are found (60 s at most)."""
+
+        async def read() -> list[str]:
+            consumer = AIOKafkaConsumer(
+                topic,
+                bootstrap_servers=self.broker.bootstrap_servers,
+                auto_offset_reset="earliest",
+                enable_auto_commit=False,
+            )
+            await consumer.start()
+            found: list[str] = []
+            try:
+                async with asyncio.timeout(60):
+                    while len(found) < how_many:
+                        batches = await consumer.getmany(timeout_ms=1000)
+                        for records in batches.values():
+                            for record in records:
+                                raw = record.value.decode()
+                                if json.loads(raw)["nhs_number"] in nhs_numbers:
+                                    found.append(raw)
+            finally:
+                await consumer.stop()
+            return found
+
+        return asyncio.run(read())
 
     def close(self) -> None:
         self.client.close()

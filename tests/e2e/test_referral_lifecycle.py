@@ -2,11 +2,7 @@
 triage, consent, acceptance, a keyworker, active, completed; each step is an event on
 referral.referrals.v1 that names the practice, and no note ever reaches the topic."""
 
-import asyncio
-import json
-
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from ensemble_contracts.referral import ReferralEvent
 from ensemble_contracts.topics import REFERRALS
@@ -33,30 +29,7 @@ def high_risk(nhs_number: str, practice: str) -> dict[str, object]:
 
 def referral_events(ensemble: Ensemble, nhs_number: str, how_many: int) -> list[str]:
     """The raw referral events of this patient on the topic, read from its beginning."""
-
-    async def read() -> list[str]:
-        consumer = AIOKafkaConsumer(
-            REFERRALS.name,
-            bootstrap_servers=ensemble.broker.bootstrap_servers,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        found: list[str] = []
-        try:
-            async with asyncio.timeout(60):
-                while len(found) < how_many:
-                    batches = await consumer.getmany(timeout_ms=1000)
-                    for records in batches.values():
-                        for record in records:
-                            raw = record.value.decode()
-                            if json.loads(raw)["nhs_number"] == nhs_number:
-                                found.append(raw)
-        finally:
-            await consumer.stop()
-        return found
-
-    return asyncio.run(read())
+    return ensemble.topic_records(REFERRALS.name, {nhs_number}, how_many)
 
 
 def test_a_proposal_is_triaged_consented_accepted_assigned_and_completed(

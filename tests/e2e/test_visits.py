@@ -2,14 +2,11 @@
 order, repeated and late, with a merge: the visit state kept, the events on
 hospital.encounters.v1 and the practice alerts are right (ADR 9)."""
 
-import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import hl7.client
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from ensemble_contracts.hospital import EncounterEvent
 from ensemble_contracts.hospital import EncounterEventType as T
@@ -40,30 +37,8 @@ def message(trigger: str, nhs: str, visit: str, hours: float, **fields: Any) -> 
 
 def events_of(ensemble: Ensemble, nhs_numbers: set[str], how_many: int) -> list[EncounterEvent]:
     """The encounter events of these patients on the topic, read from its beginning."""
-
-    async def read() -> list[EncounterEvent]:
-        consumer = AIOKafkaConsumer(
-            HOSPITAL_ENCOUNTERS.name,
-            bootstrap_servers=ensemble.broker.bootstrap_servers,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        found: list[EncounterEvent] = []
-        try:
-            async with asyncio.timeout(60):
-                while len(found) < how_many:
-                    batches = await consumer.getmany(timeout_ms=1000)
-                    for records in batches.values():
-                        for record in records:
-                            event = EncounterEvent.model_validate(json.loads(record.value))
-                            if event.nhs_number in nhs_numbers:
-                                found.append(event)
-        finally:
-            await consumer.stop()
-        return found
-
-    return asyncio.run(read())
+    raw = ensemble.topic_records(HOSPITAL_ENCOUNTERS.name, nhs_numbers, how_many)
+    return [EncounterEvent.model_validate_json(event) for event in raw]
 
 
 def test_a_visit_pushed_over_mllp_in_and_out_of_order_ends_right(ensemble: Ensemble) -> None:
