@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import Field
 
 from ensemble_contracts.envelope import PatientEvent
-from ensemble_contracts.limits import Language, OdsCode, ShortText
+from ensemble_contracts.limits import ClinicalTime, Language, OdsCode, ShortText
 
 SessionKind = Literal["first", "follow_up", "review"]
 ChangedBy = Literal["patient", "coach", "staff", "policy"]
@@ -80,6 +80,6 @@ class ReminderEvent(PatientEvent):
     referral_id: UUID
     practice_ods: OdsCode | None = None
     reminder: Literal["48h", "2h"] = Field(description="How long before the start it is sent.")
-    starts_at: datetime = Field(description="Start (UTC).")
+    starts_at: ClinicalTime = Field(description="Start (UTC), 1900-2199.")
     coach_timezone: ShortText
     language: Language = Field(description="Language of the session (and of the message).")
