@@ -256,7 +256,7 @@ class MllpListener:
             header = _header_of(head)
             try:
                 refusal: str = await self.runtime.execute(
-                    ReceiveOversized(self.sender, head, item.size, self.max_message_bytes, charset),
+                    ReceiveOversized(self.sender, head, self.max_message_bytes, charset),
                     may_refuse=False,
                 )
             except Exception as error:  # not stored: close unanswered, the sender resends

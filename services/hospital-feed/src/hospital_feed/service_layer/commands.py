@@ -10,11 +10,10 @@ from hospital_feed.domain.acknowledgement import AlertState, Outcome
 @dataclass(frozen=True)
 class ReceiveOversized(Command[str]):
     """A message over the size limit, read to its end but kept only as its first bytes
-    (`head`, enough for the MSH); answers the AR. `size`: its full length in bytes."""
+    (`head`, enough for the MSH); answers the AR, naming the `limit` it went over."""
 
     sender: str
     head: str
-    size: int
     limit: int
     charset: str = "utf-8"
     rerun_on_conflict = True
