@@ -40,3 +40,16 @@ def drop_delivery_tables() -> None:
         batch_op.drop_index(batch_op.f("ix_outbox_published_at"))
     op.drop_table("outbox")
     op.drop_table("inbox")
+
+
+def add_outbox_traceparent() -> None:
+    """The W3C trace context of the transaction that wrote the row, sent as a header."""
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("traceparent", sqlmodel.sql.sqltypes.AutoString(length=55), nullable=True)
+        )
+
+
+def drop_outbox_traceparent() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_column("traceparent")

@@ -28,6 +28,8 @@ class OutboxMessage(SQLModel, table=True):
     payload: str
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC), sa_type=UtcDateTime)
     published_at: datetime | None = Field(default=None, index=True, sa_type=UtcDateTime)
+    # W3C trace context (version-traceid-spanid-flags, 55 characters) of the writing span.
+    traceparent: str | None = Field(default=None, max_length=55)
 
 
 OUTBOX = cast(Table, OutboxMessage.__table__)  # type: ignore[attr-defined]

@@ -1,0 +1,21 @@
+"""outcomes: STUB (issue 11 item 6), filled in by the outcomes work
+
+Revision ID: 0007
+Revises: 0006
+Created: 2026-12-07
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
