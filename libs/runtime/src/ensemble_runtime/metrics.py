@@ -62,6 +62,11 @@ RETENTION_PRUNED = Counter(
 OUTBOX_BACKLOG = Gauge(
     "ensemble_outbox_backlog", "Outbox rows not yet published to Kafka (sampled periodically)."
 )
+OUTBOX_RELAY_LEADER = Gauge(
+    "ensemble_outbox_relay_leader",
+    "1 while this process relays its store's outbox (it holds the relay lock; always on "
+    "SQLite), 0 while it stands by for the replica that does.",
+)
 OUTBOX_OLDEST_UNPUBLISHED_AGE = Gauge(
     "ensemble_outbox_oldest_unpublished_age_seconds",
     "Age of the oldest unpublished outbox row (0: none waiting). Alert when it grows: the "

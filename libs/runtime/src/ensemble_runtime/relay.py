@@ -112,6 +112,7 @@ class OutboxRelay:
                 self.standing_by = True
                 await asyncio.sleep(5)
             self.standing_by = False
+            metrics.OUTBOX_RELAY_LEADER.set(1)
             while True:
                 producer = relay_producer(self._bootstrap, self._security)
                 try:
