@@ -91,6 +91,27 @@ def expectations(ensemble: Ensemble, patients: list[str]) -> dict[str, int]:
     }
 
 
+def scheduling_counts(ensemble: Ensemble, patients: list[str]) -> dict[str, int]:
+    """These patients' first sessions, the referrals they belong to, and first sessions
+    waiting for capacity, from scheduling's store."""
+    marks = ",".join("?" * len(patients))
+
+    def count(sql: str) -> int:
+        return ensemble.count("scheduling", sql.format(marks=marks), *patients)
+
+    return {
+        "appointments": count(  # first sessions (each programme books its others too)
+            "SELECT count(*) FROM appointments WHERE kind = 'first' AND nhs_number IN ({marks})"
+        ),
+        "referrals booked": count(
+            "SELECT count(DISTINCT referral_id) FROM appointments WHERE nhs_number IN ({marks})"
+        ),
+        "waiting": count(
+            "SELECT count(*) FROM waiting_list WHERE session_number = 1 AND nhs_number IN ({marks})"
+        ),
+    }
+
+
 def kill_9_and_restart(ensemble: Ensemble, service: str) -> None:
     """The service is down from the kill until its new process is ready: no extra pause."""
     process = ensemble.system.processes[service]
@@ -186,34 +207,15 @@ def test_kill_9_of_scheduling_mid_stream_books_each_accepted_referral_once(
     accepted = send_through_fault(referral_ids, accept, crash, timeout=300)
     assert accepted == len(referral_ids)
 
-    marks = ",".join("?" * len(patients))
-
-    def scheduling_counts() -> dict[str, int]:
-        def count(sql: str) -> int:
-            return ensemble.count("scheduling", sql.format(marks=marks), *patients)
-
-        return {
-            "appointments": count(  # first sessions (each programme books its others too)
-                "SELECT count(*) FROM appointments WHERE kind = 'first' AND nhs_number IN ({marks})"
-            ),
-            "referrals booked": count(
-                "SELECT count(DISTINCT referral_id) FROM appointments WHERE nhs_number IN ({marks})"
-            ),
-            "waiting": count(
-                "SELECT count(*) FROM waiting_list WHERE session_number = 1 "
-                "AND nhs_number IN ({marks})"
-            ),
-        }
-
     def settled() -> dict[str, int] | None:
-        counts = scheduling_counts()
+        counts = scheduling_counts(ensemble, patients)
         return counts if counts["appointments"] + counts["waiting"] == len(patients) else None
 
     counts = wait_for(settled, 120, "every accepted referral to be booked or waiting")
     assert counts["appointments"] > 0
     assert counts["referrals booked"] == counts["appointments"], "one appointment per referral"
     wait_until_quiet(ensemble)  # anything duplicated late has landed by now
-    assert scheduling_counts() == counts
+    assert scheduling_counts(ensemble, patients) == counts
     double_booked = ensemble.count(
         "scheduling",
         "SELECT count(*) FROM appointments a JOIN appointments b ON a.coach_id = b.coach_id "

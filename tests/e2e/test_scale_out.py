@@ -30,7 +30,7 @@ from ..conftest import BASE_PORT
 from ..flow import Ensemble, fresh_nhs_numbers, send_through_fault, wait_for
 from ..quiescence import consumer_groups, wait_until_quiet
 from .test_care_flow import high_risk
-from .test_faults import expectations, stream_for
+from .test_faults import expectations, scheduling_counts, stream_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.postgres]
 PATIENTS = 80  # each with 5 cycles of 3 messages
@@ -131,25 +131,6 @@ def coaching_referrals(ensemble: Ensemble, patients: list[str]) -> list[str]:
     return ids
 
 
-def scheduling_counts(ensemble: Ensemble, patients: list[str]) -> dict[str, int]:
-    marks = ",".join("?" * len(patients))
-
-    def count(sql: str) -> int:
-        return ensemble.count("scheduling", sql.format(marks=marks), *patients)
-
-    return {
-        "first sessions": count(
-            "SELECT count(*) FROM appointments WHERE kind = 'first' AND nhs_number IN ({marks})"
-        ),
-        "waiting": count(
-            "SELECT count(*) FROM waiting_list WHERE session_number = 1 AND nhs_number IN ({marks})"
-        ),
-        "referrals booked": count(
-            "SELECT count(DISTINCT referral_id) FROM appointments WHERE nhs_number IN ({marks})"
-        ),
-    }
-
-
 @pytest.fixture
 def two_replicas(ensemble_on_postgres: Ensemble) -> Iterator[dict[str, ServiceProcess]]:
     replicas = start_replicas(ensemble_on_postgres)
@@ -223,13 +204,13 @@ def test_two_replicas_of_each_service_survive_kill_9_of_one_with_nothing_lost_or
         complete = counts["alerts"] == total and counts["encounters scored"] == total
         complete = complete and counts["hot onboarding alerts"] == counts["triggers"]
         complete = complete and counts["referrals"] == counts["patients triggered"]
-        booked = counts["first sessions"] + counts["waiting"] == COACHING_REFERRALS
+        booked = counts["appointments"] + counts["waiting"] == COACHING_REFERRALS
         return counts if complete and booked else None
 
     counts = wait_for(settled, 240, "every store to catch up on the surviving replicas")
     assert counts["patients triggered"] > 0
-    assert counts["first sessions"] > 0
-    assert counts["referrals booked"] == counts["first sessions"], "one first session each"
+    assert counts["appointments"] > 0
+    assert counts["referrals booked"] == counts["appointments"], "one first session each"
     assert (counts["roster alerts"], counts["unrouted"]) == (0, 0)
     wait_until_quiet(ensemble)  # anything duplicated late has landed by now
     assert expectations(ensemble, patients) | scheduling_counts(ensemble, coached) == counts
