@@ -33,7 +33,7 @@ from .test_care_flow import high_risk
 from .test_faults import expectations, scheduling_counts, stream_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.postgres]
-PATIENTS = 80  # each with 5 cycles of 3 messages
+PATIENTS = 40  # each with 5 cycles of 3 messages
 COACHING_REFERRALS = 60
 REPLICA_PORT_OFFSET = 20  # the primaries use BASE_PORT + 1..4, MLLP + 10
 LEADER = re.compile(r"^ensemble_outbox_relay_leader (\S+)$", re.MULTILINE)
