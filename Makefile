@@ -21,20 +21,37 @@ run-postgres: bootstrap ## the same, with one PostgreSQL database per service
 
 # Each package is tested alone, as it is deployed alone: `uv sync --package` installs only that
 # package, its dependencies and its `dev` group, so a test importing anything undeclared fails.
-# The cross-service tests in tests/ run last, on the whole workspace; the trap puts the whole
-# workspace back even when a package fails. A new service under services/ is picked up as is.
+# The packages run in an environment of their own (.venv-packages), with their own broker and
+# PostgreSQL ports, in parallel with the cross-service tests in tests/ on the whole workspace
+# (.venv): the e2e tests mostly wait on processes and the broker, so the two overlap well on
+# two cores. A new service under services/ is picked up as is.
 TEST_PACKAGES := contracts libs/runtime libs/devkit $(sort $(wildcard services/*))
 PYTEST_ARGS ?=
 FAST := -q -m "not kafka and not postgres and not e2e"
+PACKAGES_LOG := run/test-packages.log
+PACKAGES_ENV := UV_PROJECT_ENVIRONMENT=.venv-packages ENSEMBLE_TEST_STATE=$(CURDIR)/run/test-packages \
+	ENSEMBLE_TEST_KAFKA_PORT=$${ENSEMBLE_TEST_PACKAGES_KAFKA_PORT:-19192} \
+	ENSEMBLE_TEST_POSTGRES_PORT=$${ENSEMBLE_TEST_PACKAGES_POSTGRES_PORT:-25533}
 
-# $(call each_package,<pytest arguments>); exit code 5 (no test selected) counts as a pass.
-define each_package
-	@set -e; trap 'uv sync --locked --quiet' EXIT; \
-	for dir in $(TEST_PACKAGES); do dist=$$(sed -n 's/^name = "\(.*\)"/\1/p' $$dir/pyproject.toml); \
+# $(call package_loop,<pytest arguments>): every package alone; exit code 5 (no test selected)
+# counts as a pass.
+define package_loop
+	set -e; for dir in $(TEST_PACKAGES); do dist=$$(sed -n 's/^name = "\(.*\)"/\1/p' $$dir/pyproject.toml); \
 		echo "=== $$dir ($$dist alone)"; uv sync --locked --quiet --package $$dist; \
-		uv run --no-sync pytest $$dir $(1) || [ $$? = 5 ]; done; \
-	echo "=== tests (whole workspace)"; uv sync --locked --quiet; \
-	uv run --no-sync pytest tests $(1) || [ $$? = 5 ]
+		uv run --no-sync pytest $$dir $(1) || [ $$? = 5 ]; done
+endef
+
+# $(call each_package,<pytest arguments>): the package loop in the background (its output
+# printed when it ends), tests/ in the foreground; fails when either fails.
+define each_package
+	@set -e; mkdir -p run; \
+	( export $(PACKAGES_ENV); $(call package_loop,$(1)) ) >$(PACKAGES_LOG) 2>&1 & packages=$$!; \
+	echo "=== tests (whole workspace; the packages run alongside, output in $(PACKAGES_LOG))"; \
+	uv run --no-sync pytest tests $(1) && tests_rc=0 || tests_rc=$$?; [ $$tests_rc = 5 ] && tests_rc=0; \
+	wait $$packages && packages_rc=0 || packages_rc=$$?; \
+	cat $(PACKAGES_LOG); \
+	echo "=== tests/: exit $$tests_rc; packages: exit $$packages_rc"; \
+	[ $$tests_rc = 0 ] && [ $$packages_rc = 0 ]
 endef
 
 # The page tests need Debian's Chromium: installed here, and required (a missing browser fails
