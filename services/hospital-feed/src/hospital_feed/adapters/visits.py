@@ -3,16 +3,23 @@
 The rows mirror domain/visits.py's `Visit` and `Registration`; the service layer holds a
 lock per visit and per patient (`serialize_on`) while it reads, decides and writes, so two
 messages for one visit (HTTP and MLLP at once) are applied one after the other.
+
+Every ADT reads and writes its visit and registration, so those statements are prepared
+(ensemble_runtime.prepared, ADR 7): through the ORM they were most of intake's time. The
+lock makes read-then-UPDATE-else-INSERT safe. Merges are rare and keep the ORM.
 """
 
 import hashlib
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Index, update
+from sqlalchemy import Index, Table, bindparam, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from ensemble_contracts import limits
 from ensemble_runtime.db import UtcDateTime, serialize_on
+from ensemble_runtime.prepared import Prepared
 from hospital_feed.domain.visits import Registration, Visit, VisitStatus
 
 
@@ -63,22 +70,92 @@ class PatientMerge(SQLModel, table=True):
     recorded_at: datetime = Field(sa_type=UtcDateTime)
 
 
-def _visit(row: VisitRow) -> Visit:
-    return Visit(
-        sending_facility=row.sending_facility,
-        visit_number=row.visit_number,
-        nhs_number=row.nhs_number,
-        status=VisitStatus(row.status),
-        patient_class=row.patient_class,
-        location=row.location,
-        practice_ods=row.practice_ods,
-        last_event_at=row.last_event_at,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        status_before=VisitStatus(row.status_before) if row.status_before else None,
-        previous_location=row.previous_location,
-        last_trigger=row.last_trigger,
+VISITS = cast(Table, VisitRow.__table__)  # type: ignore[attr-defined]
+REGISTRATIONS = cast(Table, RegisteredPractice.__table__)  # type: ignore[attr-defined]
+MERGES = cast(Table, PatientMerge.__table__)  # type: ignore[attr-defined]
+
+# The visit's state columns, in `Visit`'s field order (the key columns come first).
+_VISIT_STATE = (
+    "nhs_number",
+    "status",
+    "patient_class",
+    "location",
+    "practice_ods",
+    "last_event_at",
+    "started_at",
+    "ended_at",
+    "status_before",
+    "previous_location",
+    "last_trigger",
+)
+_VISIT_KEY = (
+    VISITS.c.sending_facility == bindparam("key_facility"),
+    VISITS.c.visit_number == bindparam("key_visit"),
+)
+_GET_VISIT = Prepared(core_select(*(VISITS.c[name] for name in _VISIT_STATE)).where(*_VISIT_KEY))
+# Bind names differ from the columns': SQLAlchemy keeps a column's own name for itself.
+_UPDATE_VISIT = Prepared(
+    update(VISITS)
+    .where(*_VISIT_KEY)
+    .values({name: bindparam(f"new_{name}") for name in (*_VISIT_STATE, "updated_at")})
+)
+_INSERT_VISIT = Prepared(insert(VISITS))
+_GET_REGISTRATION = Prepared(
+    core_select(REGISTRATIONS.c.practice_ods, REGISTRATIONS.c.as_of).where(
+        REGISTRATIONS.c.nhs_number == bindparam("key_nhs")
     )
+)
+_UPDATE_REGISTRATION = Prepared(
+    update(REGISTRATIONS)
+    .where(REGISTRATIONS.c.nhs_number == bindparam("key_nhs"))
+    .values(
+        practice_ods=bindparam("new_practice_ods"),
+        as_of=bindparam("new_as_of"),
+        updated_at=bindparam("new_updated_at"),
+    )
+)
+_INSERT_REGISTRATION = Prepared(insert(REGISTRATIONS))
+_SURVIVOR = Prepared(
+    core_select(MERGES.c.surviving_nhs_number).where(
+        MERGES.c.retired_nhs_number == bindparam("key_nhs")
+    )
+)
+
+
+def _visit(sending_facility: str, visit_number: str, state: dict[str, Any]) -> Visit:
+    """A visit from its key and its state columns (`_VISIT_STATE`)."""
+    return Visit(
+        sending_facility=sending_facility,
+        visit_number=visit_number,
+        nhs_number=state["nhs_number"],
+        status=VisitStatus(state["status"]),
+        patient_class=state["patient_class"],
+        location=state["location"],
+        practice_ods=state["practice_ods"],
+        last_event_at=state["last_event_at"],
+        started_at=state["started_at"],
+        ended_at=state["ended_at"],
+        status_before=VisitStatus(state["status_before"]) if state["status_before"] else None,
+        previous_location=state["previous_location"],
+        last_trigger=state["last_trigger"],
+    )
+
+
+def _visit_columns(visit: Visit) -> dict[str, Any]:
+    """The visit's state as column values."""
+    return {
+        "nhs_number": visit.nhs_number,
+        "status": visit.status.value,
+        "patient_class": visit.patient_class,
+        "location": visit.location,
+        "practice_ods": visit.practice_ods,
+        "last_event_at": visit.last_event_at,
+        "started_at": visit.started_at,
+        "ended_at": visit.ended_at,
+        "status_before": visit.status_before.value if visit.status_before else None,
+        "previous_location": visit.previous_location,
+        "last_trigger": visit.last_trigger,
+    }
 
 
 class VisitRepository:
@@ -92,33 +169,25 @@ class VisitRepository:
         serialize_on(self._session, f"hospital_feed.visit|{sending_facility}|{visit_number}")
 
     def get(self, sending_facility: str, visit_number: str) -> Visit | None:
-        row = self._session.get(VisitRow, (sending_facility, visit_number))
-        return _visit(row) if row is not None else None
+        row = _GET_VISIT.execute(
+            self._session, {"key_facility": sending_facility, "key_visit": visit_number}
+        ).first()
+        if row is None:
+            return None
+        return _visit(sending_facility, visit_number, dict(zip(_VISIT_STATE, row, strict=True)))
 
     def save(self, visit: Visit, now: datetime) -> None:
-        row = self._session.get(VisitRow, (visit.sending_facility, visit.visit_number))
-        if row is None:
-            row = VisitRow(
-                sending_facility=visit.sending_facility,
-                visit_number=visit.visit_number,
-                nhs_number=visit.nhs_number,
-                status=visit.status,
-                updated_at=now,
+        columns = _visit_columns(visit) | {"updated_at": now}
+        key = {"key_facility": visit.sending_facility, "key_visit": visit.visit_number}
+        updated = _UPDATE_VISIT.execute(
+            self._session, key | {f"new_{name}": value for name, value in columns.items()}
+        )
+        if updated.rowcount == 0:
+            _INSERT_VISIT.execute(
+                self._session,
+                columns
+                | {"sending_facility": visit.sending_facility, "visit_number": visit.visit_number},
             )
-        row.nhs_number = visit.nhs_number
-        row.status = visit.status.value
-        row.patient_class = visit.patient_class
-        row.location = visit.location
-        row.practice_ods = visit.practice_ods
-        row.last_event_at = visit.last_event_at
-        row.started_at = visit.started_at
-        row.ended_at = visit.ended_at
-        row.status_before = visit.status_before.value if visit.status_before else None
-        row.previous_location = visit.previous_location
-        row.last_trigger = visit.last_trigger
-        row.updated_at = now
-        self._session.add(row)
-        self._session.flush()
 
     def of_patient(self, nhs_number: str) -> list[Visit]:
         rows = self._session.exec(
@@ -126,7 +195,12 @@ class VisitRepository:
             .where(col(VisitRow.nhs_number) == nhs_number)
             .order_by(col(VisitRow.sending_facility), col(VisitRow.visit_number))
         )
-        return [_visit(row) for row in rows]
+        return [
+            _visit(
+                row.sending_facility, row.visit_number, {n: getattr(row, n) for n in _VISIT_STATE}
+            )
+            for row in rows
+        ]
 
     def move_patient(self, retired: str, surviving: str, now: datetime) -> int:
         """Every visit of the retired NHS number is the surviving one's; how many moved."""
@@ -152,22 +226,29 @@ class RegistrationRepository:
         serialize_on(self._session, f"hospital_feed.patient|{patient}")
 
     def get(self, nhs_number: str) -> Registration | None:
-        row = self._session.get(RegisteredPractice, nhs_number)
-        return Registration(row.nhs_number, row.practice_ods, row.as_of) if row else None
+        row = _GET_REGISTRATION.execute(self._session, {"key_nhs": nhs_number}).first()
+        return Registration(nhs_number, row[0], row[1]) if row is not None else None
 
     def save(self, registration: Registration, now: datetime) -> None:
-        row = self._session.get(RegisteredPractice, registration.nhs_number)
-        if row is None:
-            row = RegisteredPractice(
-                nhs_number=registration.nhs_number,
-                practice_ods=registration.practice_ods,
-                updated_at=now,
+        updated = _UPDATE_REGISTRATION.execute(
+            self._session,
+            {
+                "key_nhs": registration.nhs_number,
+                "new_practice_ods": registration.practice_ods,
+                "new_as_of": registration.as_of,
+                "new_updated_at": now,
+            },
+        )
+        if updated.rowcount == 0:
+            _INSERT_REGISTRATION.execute(
+                self._session,
+                {
+                    "nhs_number": registration.nhs_number,
+                    "practice_ods": registration.practice_ods,
+                    "as_of": registration.as_of,
+                    "updated_at": now,
+                },
             )
-        row.practice_ods = registration.practice_ods
-        row.as_of = registration.as_of
-        row.updated_at = now
-        self._session.add(row)
-        self._session.flush()
 
     def delete(self, nhs_number: str) -> None:
         row = self._session.get(RegisteredPractice, nhs_number)
@@ -179,8 +260,8 @@ class RegistrationRepository:
         """The NHS number a merge replaced this one with (followed to the end), if any."""
         seen = {nhs_number}
         current = nhs_number
-        while (row := self._session.get(PatientMerge, current)) is not None:
-            current = row.surviving_nhs_number
+        while surviving := _SURVIVOR.execute(self._session, {"key_nhs": current}).scalar():
+            current = surviving
             if current in seen:  # a merge loop (A40 back and forth): stop at the last
                 break
             seen.add(current)
