@@ -9,12 +9,20 @@ huddle costs: opening it (choosing its items), reading its agenda, rendering the
 Rates per caseload patient per week, for a high-risk complex-care caseload: A&E attendances,
 admissions and discharges 3 % each, band rises 2 %, DNAs 5 %; per week for the whole team,
 10 SLA breaches and 15 new proposals. Times are wall-clock seconds on this machine.
+
+Run it: `make bench-huddle` (CASELOAD, BENCH_DATABASE_URL), or
+`uv run python -m referral.huddle_bench [--caseload 2000] [--database-url URL]`; without a URL
+it uses a fresh SQLite file in a temporary directory. It prints the figures as JSON.
 """
 
+import argparse
+import json
 import random
 import statistics
+import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -164,7 +172,8 @@ def bench_huddle_agenda(database_url: str, caseload: int = 2000, reads: int = 5)
             with Session(engine) as session:
                 found = huddle_views.agenda(session, TEAM, thursday)
             timings.append(time.perf_counter() - started)
-        assert found is not None
+        if found is None:
+            raise RuntimeError("Thursday's huddle was opened but its agenda is missing")
         started = time.perf_counter()
         render_sheet(found, TEAM, thursday)
         sheet_seconds = time.perf_counter() - started
@@ -179,3 +188,24 @@ def bench_huddle_agenda(database_url: str, caseload: int = 2000, reads: int = 5)
         }
     finally:
         engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--caseload", type=int, default=2000, help="patients (2000)")
+    parser.add_argument("--reads", type=int, default=5, help="agenda reads, median (5)")
+    parser.add_argument(
+        "--database-url", help="an empty store (default: a fresh SQLite file, then removed)"
+    )
+    options = parser.parse_args(argv)
+    if options.caseload < 1 or options.reads < 1:
+        parser.error("--caseload and --reads must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="huddle-bench-") as scratch:
+        url = options.database_url or f"sqlite:///{Path(scratch) / 'referral.db'}"
+        figures = bench_huddle_agenda(url, options.caseload, options.reads)
+    store = url.split(":", 1)[0].split("+", 1)[0]
+    print(json.dumps({"store": store} | figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
