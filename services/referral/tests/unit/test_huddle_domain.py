@@ -16,6 +16,7 @@ from referral.domain.huddle import (
     PastDueDate,
     Signal,
     Team,
+    TooFarAhead,
     UnknownOwner,
     agenda_order,
     band_rose,
@@ -99,6 +100,14 @@ def test_a_first_huddle_looks_back_a_week_and_the_next_starts_where_it_ended() -
     assert in_window(between, second, COMPLEX) and not in_window(between, first, COMPLEX)
     with pytest.raises(LaterHuddleExists):
         Huddle.open(COMPLEX, date(2026, 12, 9), now=later, by="bob", previous=second)
+
+
+def test_a_huddle_opens_at_most_a_week_ahead_in_london() -> None:
+    # 23:30 UTC on 31 May is already 1 June in London: a week ahead is 8 June.
+    late_evening = datetime(2026, 5, 31, 23, 30, tzinfo=UTC)
+    assert Huddle.open(COMPLEX, date(2026, 6, 8), now=late_evening, by="a", previous=None)
+    with pytest.raises(TooFarAhead, match="on or before 2026-06-08"):
+        Huddle.open(COMPLEX, date(2026, 6, 9), now=late_evening, by="a", previous=None)
 
 
 def test_a_practice_team_hears_only_its_practice_and_service() -> None:

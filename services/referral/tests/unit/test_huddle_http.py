@@ -127,12 +127,17 @@ async def test_bad_teams_dates_items_and_actions_are_clear_4xx(kit: Kit) -> None
         no_huddle = await member.get("/v1/teams/complex_care/huddles/2026-11-30")
         no_item = await member.post(f"{URL}/items/{missing}/actions", json=action())
         no_action = await member.post(f"{URL}/actions/{missing}/done")
+        next_year = await member.post("/v1/teams/complex_care/huddles/2027-11-26")
         later = await member.post("/v1/teams/complex_care/huddles/2026-11-26")
         earlier = await member.post("/v1/teams/complex_care/huddles/2026-11-24")
     assert team.status_code == 422 and "team must be a service" in team.json()["detail"]
     assert bad_date.status_code == 422
     assert (no_huddle.status_code, no_item.status_code, no_action.status_code) == (404, 404, 404)
     assert no_item.json()["detail"] == "no such item on this huddle's agenda"
+    assert next_year.status_code == 422  # a typo would lock out every huddle before it
+    assert next_year.json()["detail"] == (
+        "a huddle can be opened at most 7 days ahead (on or before 2026-11-30, London)"
+    )
     assert later.status_code == 201
     assert earlier.status_code == 409
     assert "already met on 2026-11-26" in earlier.json()["detail"]

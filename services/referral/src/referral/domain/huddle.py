@@ -20,6 +20,7 @@ from typing import Final, Literal, get_args
 from uuid import UUID, uuid4
 
 from referral.domain.referral import SERVICES, Referral, Service, Status
+from referral.domain.sla import LONDON
 
 SignalKind = Literal[
     "admitted", "ae_attendance", "discharged", "band_rise", "dna", "sla_breach", "proposal"
@@ -43,6 +44,9 @@ FIRST_LOOKBACK: Final = timedelta(days=7)
 # chose its items may carry a time before that huddle's cutoff. The next huddle looks back
 # this much further, skipping what an earlier huddle of the team already has.
 LATE_COMMIT: Final = timedelta(minutes=10)
+# How far ahead a huddle may be opened (to prepare it): a mistyped year would otherwise be the
+# team's latest huddle and refuse every real one before it.
+OPEN_AHEAD: Final = timedelta(days=7)
 ACTION_TEXT: Final = 500
 PERSON_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # as assignments take them
 _TEAM = re.compile(r"^(?P<service>[a-z_]+)(?:\.(?P<practice>[A-Za-z0-9]{3,12}))?$")
@@ -69,6 +73,14 @@ class UnknownOwner(HuddleError, ValueError):
 class PastDueDate(HuddleError, ValueError):
     def __init__(self, today: date) -> None:
         super().__init__(f"an action cannot be due before today ({today.isoformat()})")
+
+
+class TooFarAhead(HuddleError, ValueError):
+    def __init__(self, latest_allowed: date) -> None:
+        super().__init__(
+            "a huddle can be opened at most 7 days ahead "
+            f"(on or before {latest_allowed.isoformat()}, London)"
+        )
 
 
 class LaterHuddleExists(HuddleError):
@@ -178,6 +190,9 @@ class Huddle:
         cls, team: Team, on: date, *, now: datetime, by: str, previous: "Huddle | None"
     ) -> "Huddle":
         """The next huddle of the team: it starts where the previous one's agenda ended."""
+        latest_allowed = now.astimezone(LONDON).date() + OPEN_AHEAD
+        if on > latest_allowed:
+            raise TooFarAhead(latest_allowed)
         if previous is not None and on < previous.huddle_date:
             raise LaterHuddleExists(previous.huddle_date)
         start = previous.cutoff if previous is not None else now - FIRST_LOOKBACK

@@ -24,6 +24,7 @@ from referral.domain.huddle import (
     LaterHuddleExists,
     PastDueDate,
     Team,
+    TooFarAhead,
     UnknownOwner,
     parse_team,
 )
@@ -100,6 +101,8 @@ async def open_huddle(
         opened = await runtime.execute(OpenHuddle(team, on, staff.user))
     except LaterHuddleExists as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+    except TooFarAhead as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     finally:
         audit_detail(action="huddles.open")
     if not opened.created:
