@@ -2,7 +2,8 @@
 high-risk patient → a hot-onboarding proposal → triage → consent → complex-care acceptance
 → a keyworker; the patient is then admitted, and the team's next huddle shows the patient
 (the proposal and the admission, not the A&E attendance from before they were on the
-caseload) and takes an action assigned to the keyworker."""
+caseload) and takes an action assigned to the keyworker; other teams' huddles do not show the
+patient."""
 
 from datetime import datetime
 from typing import Any
@@ -74,6 +75,14 @@ def test_an_ae_attendance_becomes_a_caseload_patient_on_the_next_huddle(
     assert added.status_code == 201, added.text
     refused = ensemble.client.get(url, headers=ensemble.practice("L85001"))
     assert refused.status_code == 403
+    # A team sees only its own caseload: another practice's complex-care huddle, or the
+    # coaching team's, has nothing about this patient.
+    for other in ("complex_care.L85002", "health_coaching.L85001"):
+        elsewhere = ensemble.client.post(
+            url.replace("complex_care.L85001", other), headers=ensemble.staff()
+        )
+        assert elsewhere.status_code in (200, 201), elsewhere.text
+        assert [i for i in elsewhere.json()["items"] if i["nhs_number"] == nhs] == []
 
     agenda = ensemble.client.get(url, headers=ensemble.staff()).json()
     (shown,) = [i for i in agenda["items"] if i["item_id"] == admission["item_id"]]
