@@ -70,6 +70,23 @@ def test_an_event_redelivered_is_one_item(kit: Kit) -> None:
     assert open_huddle(kit, "complex_care", MONDAY).added == 1
 
 
+def test_an_admission_backdated_to_before_the_referral_is_news_a_replay_is_not(
+    kit: Kit,
+) -> None:
+    """The trust's clinical time (PV1-44) may be before the referral existed, as when the
+    patient was admitted from the A&E attendance that proposed them; the envelope's time
+    says the event is new. A replay of an event published before the referral is no news."""
+    before = kit.clock() - timedelta(hours=2)
+    on_caseload(kit, ON_CASELOAD)
+    sent = kit.clock.advance(minutes=5)
+    admitted = encounter(ON_CASELOAD, occurred_at=sent).model_copy(update={"event_at": before})
+    replayed = encounter(ON_CASELOAD, occurred_at=before, event_type=EncounterEventType.DISCHARGED)
+    kit.consume(admitted, replayed)
+    open_huddle(kit, "complex_care", MONDAY)
+    (item,) = agenda(kit, "complex_care", MONDAY)["items"]
+    assert (item["kind"], item["occurred_at"]) == ("admitted", before.isoformat())
+
+
 def test_a_patient_who_left_the_caseload_is_no_longer_news(kit: Kit) -> None:
     referral_id = on_caseload(kit, ON_CASELOAD)
     kit.execute(DischargeReferral(referral_id, "moved_away"))

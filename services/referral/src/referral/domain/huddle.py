@@ -130,10 +130,10 @@ def band_rose(previous: str | None, band: str) -> bool:
     return BAND_RANK[band] > BAND_RANK[previous]
 
 
-def on_caseload(referral: Referral, occurred_at: datetime) -> bool:
-    """The referral is on its team's caseload now, and already existed when the event
-    happened (an old event replayed does not become news about a newer referral)."""
-    return referral.status in CASELOAD_STATUSES and referral.created_at <= occurred_at
+def on_caseload(referral: Referral, published_at: datetime) -> bool:
+    """The referral is on its team's caseload now, and already existed when the event was
+    published (an old event replayed does not become news about a newer referral)."""
+    return referral.status in CASELOAD_STATUSES and referral.created_at <= published_at
 
 
 @dataclass(frozen=True)

@@ -44,12 +44,18 @@ def _signal_caseload(
     event_id: UUID,
     occurred_at: datetime,
     detail: str,
+    published_at: datetime | None = None,
 ) -> int:
+    """`occurred_at`: when it happened (shown on the agenda); `published_at`: when the event
+    was published (the envelope's time), which decides whether the referral already existed:
+    a hospital's clinical time may be backdated to before the referral, a replay's envelope
+    is not."""
     now = uow.clock()
     happened = as_of(occurred_at, now)
+    known = as_of(published_at or occurred_at, now)
     added = 0
     for referral in uow.signals.caseload_referrals(nhs_number):
-        if on_caseload(referral, happened):
+        if on_caseload(referral, known):
             signal = Signal.about(
                 referral,
                 kind=kind,
@@ -76,7 +82,10 @@ def on_encounter(uow: ReferralUnitOfWork, event: EncounterEvent) -> None:
     if event.died:
         notes.append("died")
     happened = event.event_at or event.occurred_at
-    if _signal_caseload(uow, event.nhs_number, kind, event.event_id, happened, ", ".join(notes)):
+    detail = ", ".join(notes)
+    if _signal_caseload(
+        uow, event.nhs_number, kind, event.event_id, happened, detail, event.occurred_at
+    ):
         log.info("caseload signal recorded", kind=kind)
 
 
