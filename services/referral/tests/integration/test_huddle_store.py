@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
+from referral.adapters.unit_of_work import ReferralUnitOfWork
 from referral.domain.huddle import Huddle, Signal, parse_team
 from referral.service_layer.huddle_commands import AddAction, CompleteAction
 
@@ -62,18 +63,18 @@ def test_a_signal_delivered_twice_is_kept_once_and_a_team_meets_once_a_day(kit: 
     now = kit.clock()
     signal = Signal.about(referral, kind="admitted", event_id=referral_id, occurred_at=now, now=now)
 
-    def record_twice(uow: object) -> None:
-        uow.signals.add(signal)  # type: ignore[attr-defined]
-        uow.signals.add(replace(signal, signal_id=UUID(int=7)))  # type: ignore[attr-defined]
-        uow.commit()  # type: ignore[attr-defined]
+    def record_twice(uow: ReferralUnitOfWork) -> None:
+        uow.signals.add(signal)
+        uow.signals.add(replace(signal, signal_id=UUID(int=7)))
+        uow.commit()
 
     kit.run(record_twice)
     assert open_huddle(kit, TEAM.key, MONDAY).added == 1
     twin = Huddle.open(TEAM, MONDAY, now=now, by="bob", previous=None)
 
-    def add_twin(uow: object) -> None:
-        uow.huddles.add(twin)  # type: ignore[attr-defined]
-        uow.commit()  # type: ignore[attr-defined]
+    def add_twin(uow: ReferralUnitOfWork) -> None:
+        uow.huddles.add(twin)
+        uow.commit()
 
     with pytest.raises(IntegrityError):
         kit.run(add_twin)
