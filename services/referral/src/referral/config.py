@@ -7,6 +7,7 @@ from pydantic import field_validator
 from pydantic_settings import SettingsConfigDict
 
 from ensemble_runtime.config import ServiceSettings
+from referral.domain.huddle import PERSON_ID, Team, parse_team
 from referral.domain.sla import SlaPolicy
 
 
@@ -23,6 +24,21 @@ class Settings(ServiceSettings):
     sla_policy: str = "{}"
     # How often the SLA watch looks for clocks that ran out (0: never).
     sla_scan_seconds: float = 300
+    # Who may own huddle actions besides the coaches, keyworkers and supervisors assigned to
+    # the team's referrals: JSON {"team": {"member id": "name"}}, a team as in the huddle URLs
+    # (`complex_care` also covers `complex_care.L85001`); a bad roster refuses to start.
+    huddle_roster: str = "{}"
+
+    @field_validator("huddle_roster")
+    @classmethod
+    def _valid_roster(cls, raw: str) -> str:
+        _roster(raw)
+        return raw
+
+    def roster_for(self, team: Team) -> dict[str, str]:
+        """The roster's members of the team: its service's, then its own (which win)."""
+        roster = _roster(self.huddle_roster)
+        return roster.get(team.service, {}) | roster.get(team.key, {})
 
     @field_validator("sla_policy")
     @classmethod
@@ -32,6 +48,22 @@ class Settings(ServiceSettings):
 
     def sla(self) -> SlaPolicy:
         return _policy(self.sla_policy)
+
+
+@cache
+def _roster(raw: str) -> dict[str, dict[str, str]]:
+    parsed = json.loads(raw)
+    if not isinstance(parsed, dict):
+        raise ValueError("the huddle roster must be a JSON object of teams")
+    roster: dict[str, dict[str, str]] = {}
+    for team, members in parsed.items():
+        if not isinstance(members, dict) or not all(
+            isinstance(m, str) and PERSON_ID.fullmatch(m) and isinstance(n, str) and n.strip()
+            for m, n in members.items()
+        ):
+            raise ValueError(f"huddle roster of {team!r}: {{member id: name}}, ids like KW01")
+        roster[parse_team(str(team)).key] = {m: n.strip()[:100] for m, n in members.items()}
+    return roster
 
 
 @cache

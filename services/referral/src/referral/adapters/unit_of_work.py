@@ -3,6 +3,7 @@
 from sqlmodel import Session
 
 from ensemble_runtime.unit_of_work import UnitOfWork
+from referral.adapters.huddle_repository import HuddleRepository, SignalRepository
 from referral.adapters.repository import (
     NoteRepository,
     ReferralRepository,
@@ -15,8 +16,12 @@ class ReferralUnitOfWork(UnitOfWork[Settings]):
     referrals: ReferralRepository
     registrations: RegistrationRepository
     notes: NoteRepository
+    signals: SignalRepository
+    huddles: HuddleRepository
 
     def open_repositories(self, session: Session) -> None:
         self.referrals = ReferralRepository(session)
         self.registrations = RegistrationRepository(session)
         self.notes = NoteRepository(session)
+        self.signals = SignalRepository(session)
+        self.huddles = HuddleRepository(session)

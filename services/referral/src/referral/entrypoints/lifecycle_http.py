@@ -6,6 +6,7 @@ Consent is staff business: a practice's (or any other non-staff) token is a 403,
 practice is told "no such referral", as for a referral that does not exist.
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -45,19 +46,23 @@ PersonId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 PersonName = Annotated[PlainText, Field(min_length=1, max_length=100, pattern=r"^[^\r\n\t]+$")]
 
 
-async def _staff_only(request: Request) -> Caller:
-    """Staff; 403 for a token of any other kind (a practice's), 401 for no known token."""
-    token = bearer_token(request)
-    found = await caller_of(request, "staff", token)
-    if found is not None:
-        declare_caller(request, "staff", found)
-        return found
-    for kind in ("practice", "sender"):
-        if await caller_of(request, kind, token) is not None:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "only staff record consent")
-    raise HTTPException(
-        status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}
-    )
+def staff_only(why: str) -> Callable[[Request], Awaitable[Caller]]:
+    """Staff; 403 `why` for a token of any other kind (a practice's), 401 for no known token."""
+
+    async def dependency(request: Request) -> Caller:
+        token = bearer_token(request)
+        found = await caller_of(request, "staff", token)
+        if found is not None:
+            declare_caller(request, "staff", found)
+            return found
+        for kind in ("practice", "sender"):
+            if await caller_of(request, kind, token) is not None:
+                raise HTTPException(status.HTTP_403_FORBIDDEN, why)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "unknown token", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    return dependency
 
 
 async def _staff_or_practice(request: Request) -> str | None:
@@ -73,7 +78,7 @@ async def _staff_or_practice(request: Request) -> str | None:
     )
 
 
-StaffOnly = Annotated[Caller, Depends(_staff_only)]
+StaffOnly = Annotated[Caller, Depends(staff_only("only staff record consent"))]
 StaffOrPractice = Annotated[str | None, Depends(_staff_or_practice)]
 
 

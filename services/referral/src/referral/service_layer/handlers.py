@@ -22,6 +22,7 @@ from referral.adapters.unit_of_work import ReferralUnitOfWork
 from referral.domain.nhs_number import InvalidNhsNumber, parse_nhs_number
 from referral.domain.referral import Referral, Status
 from referral.domain.registration import as_of, may_act_for, practice_code
+from referral.service_layer import signals
 from referral.service_layer.commands import (
     AcceptReferral,
     DeclineReferral,
@@ -205,6 +206,7 @@ def on_hot_onboarding_triggered(uow: ReferralUnitOfWork, event: HotOnboarding) -
     )
     uow.referrals.add(referral)
     _publish(uow, referral, cause=event)
+    signals.proposal_made(uow, referral, event.event_id)  # news for the next huddle
     log.info("referral proposed", referral_id=str(referral.referral_id))
 
 

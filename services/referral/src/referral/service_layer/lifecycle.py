@@ -14,6 +14,7 @@ from ensemble_runtime.consumer import RejectedEvent
 from referral.adapters.unit_of_work import ReferralUnitOfWork
 from referral.domain.referral import Referral
 from referral.domain.registration import practice_code
+from referral.service_layer import signals
 from referral.service_layer.commands import (
     ActivateReferral,
     AssignReferral,
@@ -99,6 +100,7 @@ def find_sla_breaches(uow: ReferralUnitOfWork, command: FindSlaBreaches) -> int:
         referral.breach_announced_for = stage
         uow.referrals.save(referral)
         _publish(uow, referral, event_type=ReferralEventType.SLA_BREACHED)
+        signals.sla_breached(uow, referral, stage)  # news for the team's next huddle
         announced += 1
     uow.commit()
     if announced:
