@@ -2,6 +2,9 @@
 real scheduling service; scoring enrols the patient when the referral is activated, keeps the
 appointment events scheduling publishes, and counts the patient in the practice's report."""
 
+import csv
+import io
+
 import pytest
 
 from ..flow import Ensemble, fresh_nhs_numbers, wait_for
@@ -87,6 +90,20 @@ def test_an_activated_referral_and_its_appointment_events_reach_the_outcomes(
     assert body["filters"]["practice"] == "L85001"
     assert body["summary"]["enrolled"]["patients"] >= 1
     assert "health_coaching" in [g["programme"] for g in body["by_programme"]]
+    # The export names the patient: enrolled today (no follow-up yet), no session attended.
+    export = ensemble.client.get(
+        ensemble.url("scoring", "/v1/outcomes"),
+        params={"format": "csv", "rows": "patients"},
+        headers=ensemble.practice("L85001"),
+    )
+    assert export.status_code == 200, export.text
+    [line] = [row for row in csv.DictReader(io.StringIO(export.text)) if row["nhs_number"] == nhs]
+    assert (line["role"], line["programme"], line["practice_ods"]) == (
+        "enrolled",
+        "health_coaching",
+        "L85001",
+    )
+    assert line["sessions"] == "0" and line["after_ae_attendances_per_year"] == ""
     other = ensemble.client.get(
         ensemble.url("scoring", "/v1/outcomes"),
         params={"practice": "L85001"},

@@ -103,10 +103,14 @@ def test_a_merge_moves_the_enrolment_and_its_sessions_to_the_surviving_number(ki
     assert [s.nhs_number for s in patient_rows(kit, OutcomeSession, surviving)] == [surviving]  # type: ignore[type-var]
 
 
-def test_an_invalid_nhs_number_is_rejected(kit: Kit) -> None:
+def test_an_invalid_nhs_number_or_an_unknown_programme_is_rejected(kit: Kit) -> None:
     with pytest.raises(RejectedEvent):  # the runtime dead-letters it
         kit.consume(appointment("9999999999", uuid4(), ENROLLED_ON))
     assert patient_rows(kit, OutcomeSession, "9999999999") == []  # type: ignore[type-var]
+    nhs = next(NHS_NUMBERS)
+    with pytest.raises(RejectedEvent, match="programme"):
+        kit.consume(appointment(nhs, uuid4(), ENROLLED_ON, service="yoga"))
+    assert patient_rows(kit, OutcomeSession, nhs) == []  # type: ignore[type-var]
 
 
 # --- the report over HTTP ------------------------------------------------------------------

@@ -10,12 +10,13 @@ activation), the baseline is taken again.
 """
 
 from datetime import datetime
+from typing import Final, get_args
 from uuid import UUID
 
 import structlog
 
 from ensemble_contracts.nhs_number import is_valid_nhs_number
-from ensemble_contracts.referral import ReferralEvent, ReferralEventType
+from ensemble_contracts.referral import ReferralEvent, ReferralEventType, ReferralService
 from ensemble_contracts.scheduling import AppointmentEvent, AppointmentEventType
 from ensemble_runtime.consumer import RejectedEvent
 from scoring.adapters.orm import OutcomeEnrolment
@@ -26,6 +27,7 @@ log = structlog.get_logger(__name__)
 # scheduling.appointments.v1 is the coaching diary: an event of schema version 1 names no
 # service, and one whose referral scoring never saw is health coaching.
 DEFAULT_PROGRAMME = "health_coaching"
+PROGRAMMES: Final = frozenset(get_args(ReferralService))
 # The referral events the outcomes read, beside the caseload projection every one updates.
 REFERRAL_TYPES = (
     ReferralEventType.ACTIVATED,
@@ -130,6 +132,8 @@ def on_appointment(uow: ScoringUnitOfWork, event: AppointmentEvent) -> None:
     """Keep the appointment's latest state and the enrolment's attended sessions."""
     if not is_valid_nhs_number(event.nhs_number):
         raise RejectedEvent("invalid or placeholder NHS number")
+    if event.service is not None and event.service not in PROGRAMMES:
+        raise RejectedEvent("service is not a programme referral knows")  # dead-lettered
     uow.patients.lock(event.nhs_number)
     programme = event.service or uow.outcomes.programme_of(event.referral_id) or DEFAULT_PROGRAMME
     uow.outcomes.record_session(
