@@ -6,6 +6,7 @@ The page is behind the same bearer tokens as the JSON API (scoring has no sign-i
 its own), so the browser sends the token as a header (Chrome DevTools' extra headers)."""
 
 import asyncio
+import base64
 import os
 import socket
 import threading
@@ -200,12 +201,25 @@ def test_a_practice_reads_its_outcomes_against_the_comparison_group(
     assert cells == ["Enrolled", "5", "4.00", "2.03", "-1.97"]
     net = table.find_element(By.CSS_SELECTOR, "tbody tr:last-child td:last-child").text
     assert net == "-2.03"  # the enrolled fell by 1.97, the comparison group rose by 0.06
-    assert "£" in chromium.find_element(By.ID, "roi").find_element(By.XPATH, "..").text
+    roi = chromium.find_element(By.ID, "roi").find_element(By.XPATH, "..").text
+    assert "Return per £1 spent" in roi and "A&E attendance: £" in roi
+    assert "National Cost Collection" in roi  # each unit cost with its source
+    by_practice = chromium.find_element(By.XPATH, "//table[caption='Outcomes by practice']")
+    first_head = by_practice.find_element(By.CSS_SELECTOR, "thead th").text
+    assert first_head == "Practice"
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     wide = SCREENSHOTS / "outcomes-1366x768.png"
     chromium.execute_script("window.scrollTo(0, 0)")
     chromium.get_screenshot_as_file(str(wide))
+    whole = SCREENSHOTS / "outcomes-full-page.png"  # the tables and ROI below the fold too
+    height = chromium.execute_script("return document.documentElement.scrollHeight")
+    shot = chromium.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {"format": "png", "captureBeyondViewport": True,
+         "clip": {"x": 0, "y": 0, "width": 1366, "height": height, "scale": 1}},
+    )  # fmt: skip
+    whole.write_bytes(base64.b64decode(shot["data"]))
     chromium.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
@@ -217,7 +231,7 @@ def test_a_practice_reads_its_outcomes_against_the_comparison_group(
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px at 390px"
     narrow = SCREENSHOTS / "outcomes-390x844.png"
     chromium.get_screenshot_as_file(str(narrow))
-    print(f"screenshots: {wide} {narrow}")
+    print(f"screenshots: {wide} {whole} {narrow}")
 
     # Keyboard: the first Tab lands on the skip link, shown once focused.
     chromium.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)

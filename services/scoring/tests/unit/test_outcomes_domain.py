@@ -192,7 +192,7 @@ def test_the_packaged_unit_costs_cite_their_source_and_a_bad_file_is_refused() -
 def test_a_bad_unit_costs_file_stops_the_start_with_the_reason(tmp_path: Path) -> None:
     bad = tmp_path / "costs.toml"
     bad.write_text("[hospital.ae_attendance]\ngbp = 'lots'\n[session]\n", "utf-8")
-    with pytest.raises(ValidationError, match="hospital.ae_attendance: gbp must be a number"):
+    with pytest.raises(ValidationError, match=r"hospital\.ae_attendance: gbp must be a number"):
         Settings(outcomes_unit_costs=str(bad))
     with pytest.raises(ValidationError, match="unit costs"):
         Settings(outcomes_unit_costs=str(tmp_path / "missing.toml"))

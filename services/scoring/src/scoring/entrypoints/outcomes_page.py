@@ -44,6 +44,11 @@ MEASURE_TITLES: Final = {
     "emergency_admissions": "Emergency admissions",
     "bed_days": "Bed days",
 }
+COST_TITLES: Final = {
+    "ae_attendance": "A&E attendance",
+    "non_elective_admission": "Non-elective (emergency) admission",
+    "bed_day": "Bed day",
+}
 PROGRAMMES: Final = {"health_coaching": "Health coaching", "complex_care": "Complex care"}
 
 
@@ -180,7 +185,6 @@ def _group_rows(groups: Sequence[Mapping[str, Any]], key: str) -> list[list[str]
 
 
 GROUP_HEAD: Final = (
-    "",
     "Enrolled",
     "A&E before (enrolled)",
     "A&E after (enrolled)",
@@ -221,7 +225,7 @@ def render_page(report: Mapping[str, Any]) -> str:
         ],
     )
     sources = "".join(
-        f"<li>{escape(name.replace('_', ' '))}: {escape(_money(costs.get(name)))}, "
+        f"<li>{escape(COST_TITLES[name])}: {escape(_money(costs.get(name)))}, "
         f"{escape(costs['sources'].get(name, ''))}</li>"
         for name in ("ae_attendance", "non_elective_admission", "bed_day")
     )
@@ -239,7 +243,11 @@ def render_page(report: Mapping[str, Any]) -> str:
     breakdowns = "".join(
         f"<h3>{title}</h3>"
         + (
-            _table(f"Outcomes by {key}", GROUP_HEAD, _group_rows(report[by], key))
+            _table(
+                f"Outcomes by {key}",
+                [key.capitalize(), *GROUP_HEAD],
+                _group_rows(report[by], key),
+            )
             if report[by]
             else "<p>None.</p>"
         )
