@@ -1,13 +1,15 @@
 """Settings from the environment, prefix SCORING_."""
 
 from functools import cached_property
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from ensemble_runtime.config import ServiceSettings
 from scoring.domain.hot_onboarding import HotOnboardingPolicy
 from scoring.domain.model import Band
+from scoring.domain.outcome_report import UnitCostsError, read_unit_costs
 
 
 class Settings(ServiceSettings):
@@ -26,8 +28,25 @@ class Settings(ServiceSettings):
     cohorts_dir: str | None = None
     # How often the service refreshes cohort membership and publishes changes (0: off).
     cohort_refresh_seconds: float = Field(default=900.0, ge=0)
+    # Outcomes report: unit costs (a TOML file like scoring/outcomes/unit_costs.toml; None:
+    # the packaged defaults), comparison patients per enrolment, follow-up before it counts.
+    outcomes_unit_costs: str | None = None
+    outcomes_comparisons_per_enrolment: int = Field(default=3, ge=0, le=10)
+    outcomes_min_follow_up_days: int = Field(default=30, ge=1, le=365)
     # Lowest band at which an A&E attendance (not an admission) triggers hot onboarding.
     hot_onboarding_ae_min_band: Band = "high"
+
+    @field_validator("outcomes_unit_costs")
+    @classmethod
+    def _unit_costs_readable(cls, path: str | None) -> str | None:
+        """A unit costs file that cannot be used stops the start, with the reason, rather than
+        failing every outcomes request later."""
+        if path:
+            try:
+                read_unit_costs(Path(path).read_text("utf-8"))
+            except (OSError, UnicodeError, UnitCostsError) as error:
+                raise ValueError(f"unit costs {path}: {error}") from None
+        return path
 
     @cached_property
     def hot_onboarding(self) -> HotOnboardingPolicy:

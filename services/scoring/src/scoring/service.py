@@ -5,6 +5,7 @@ from pathlib import Path
 from ensemble_contracts.hospital import EncounterEventType
 from ensemble_contracts.referral import ReferralEventType
 from ensemble_contracts.topics import (
+    APPOINTMENTS,
     COHORT_MEMBERSHIP,
     HOSPITAL_ENCOUNTERS,
     HOT_ONBOARDING,
@@ -14,11 +15,11 @@ from ensemble_contracts.topics import (
 from ensemble_runtime.definition import ServiceDefinition, Subscription
 from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.config import Settings
-from scoring.entrypoints import cohort_http, http
+from scoring.entrypoints import cohort_http, http, outcomes_http
 from scoring.entrypoints.active_model import active_model_check
 from scoring.entrypoints.ageing import hospital_use_ageing
 from scoring.entrypoints.cohorts import cohort_refresh
-from scoring.service_layer import ageing, cohorts, handlers, models, patients
+from scoring.service_layer import ageing, cohorts, handlers, models, outcomes, patients
 from scoring.service_layer.commands import (
     ActivateModel,
     AgeHospitalUse,
@@ -61,7 +62,8 @@ DEFINITION = ServiceDefinition(
                 EncounterEventType.PRACTICE_CHANGED: patients.handle_practice_changed,
             },
         ),
-        # Referral statuses, for the worklist's caseload filter (no score depends on them).
+        # Referral statuses, for the worklist's caseload filter (no score depends on them);
+        # activations, ends and merges also keep the outcomes report's enrolments.
         Subscription(
             topic=REFERRALS,
             group="scoring.referrals",
@@ -82,7 +84,14 @@ DEFINITION = ServiceDefinition(
                     ReferralEventType.PATIENT_MERGED,
                 ),
                 handlers.project_referral,
-            ),
+            )
+            | dict.fromkeys(outcomes.REFERRAL_TYPES, outcomes.on_referral),
+        ),
+        # Attended sessions: who is enrolled in a programme since when (the outcomes report).
+        Subscription(
+            topic=APPOINTMENTS,
+            group="scoring.appointments",
+            handlers=dict.fromkeys(outcomes.APPOINTMENT_TYPES, outcomes.on_appointment),
         ),
     ],
     commands={
@@ -92,6 +101,6 @@ DEFINITION = ServiceDefinition(
         AgeHospitalUse: ageing.age_hospital_use,
         RefreshCohorts: cohorts.refresh_cohorts,
     },
-    routers=[http.router, cohort_http.router],
+    routers=[http.router, cohort_http.router, outcomes_http.router],
     components=[active_model_check, hospital_use_ageing, cohort_refresh],
 )

@@ -194,3 +194,42 @@ class ScanMark(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=40)
     up_to: datetime = Field(sa_type=UtcDateTime)
+
+
+class OutcomeEnrolment(SQLModel, table=True):
+    """A patient's enrolment in a programme, from referral and appointment events: when it
+    began (the first attended session, or the activation while none is attended) and what the
+    profile and score said then, the baseline the outcomes report measures change from."""
+
+    __tablename__ = "outcome_enrolments"
+    __table_args__ = (Index("ix_outcome_enrolments_practice", "practice_ods", "programme"),)
+
+    nhs_number: str = Field(primary_key=True, max_length=10)
+    programme: str = Field(primary_key=True, max_length=30)
+    referral_id: UUID
+    practice_ods: str | None = Field(default=None, max_length=limits.ODS_CODE)
+    activated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    first_attended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    sessions_attended: int = 0
+    ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # completed/discharged
+    band: str | None = Field(default=None, max_length=20)  # at enrolment
+    pam_level: int | None = None  # the profile's at enrolment
+    repeat_medicines: int | None = None
+    profile_as_of: date | None = None
+    updated_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class OutcomeSession(SQLModel, table=True):
+    """Each programme appointment's latest state (newest `occurred_at` wins): an attended one
+    counts as a session."""
+
+    __tablename__ = "outcome_sessions"
+    __table_args__ = (Index("ix_outcome_sessions_referral", "referral_id"),)
+
+    appointment_id: UUID = Field(primary_key=True)
+    referral_id: UUID
+    nhs_number: str = Field(max_length=10)
+    programme: str = Field(max_length=30)
+    attended: bool = False
+    starts_at: datetime = Field(sa_type=UtcDateTime)
+    changed_at: datetime = Field(sa_type=UtcDateTime)

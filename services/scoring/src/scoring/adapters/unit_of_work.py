@@ -7,6 +7,7 @@ from scoring.adapters.ageing import AgeingRepository
 from scoring.adapters.cohort_store import CohortRepository
 from scoring.adapters.merges import MergeRepository
 from scoring.adapters.model_store import ModelRepository
+from scoring.adapters.outcome_store import OutcomeRepository
 from scoring.adapters.population import CaseloadRepository, PopulationRepository
 from scoring.adapters.repository import (
     EncounterRepository,
@@ -30,6 +31,7 @@ class ScoringUnitOfWork(UnitOfWork[Settings]):
     stays: StayRepository
     merges: MergeRepository
     cohorts: CohortRepository
+    outcomes: OutcomeRepository
 
     def open_repositories(self, session: Session) -> None:
         self.patients = PatientRepository(session)
@@ -43,3 +45,4 @@ class ScoringUnitOfWork(UnitOfWork[Settings]):
         self.stays = StayRepository(session)
         self.merges = MergeRepository(session)
         self.cohorts = CohortRepository(session)
+        self.outcomes = OutcomeRepository(session)

@@ -1,0 +1,1 @@
+"""Scoring benchmarks over a synthetic population (`python -m scoring.benchmark.outcomes`)."""

@@ -1,0 +1,246 @@
+"""scoring's outcomes page in Debian's headless Chromium: a practice's before/after A&E use of
+the enrolled against the comparison group as SVG charts with tables beside them, read with a
+practice token; screenshots at laptop and phone sizes in run/screenshots/.
+
+The page is behind the same bearer tokens as the JSON API (scoring has no sign-in session of
+its own), so the browser sends the token as a header (Chrome DevTools' extra headers)."""
+
+import asyncio
+import base64
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+import uvicorn
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
+from ensemble_contracts.referral import ReferralEvent
+from ensemble_contracts.scheduling import AppointmentEvent, AppointmentEventType
+from ensemble_devkit import REPO_ROOT, synthetic
+from ensemble_devkit.testkit import FrozenClock, ServiceKit, token, tokens
+from scoring.service import DEFINITION
+from scoring.service_layer.commands import LoadProfiles
+from scoring.service_layer.extracts import ProfileIn
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = REPO_ROOT / "run" / "screenshots"
+PRACTICE = "L85001"
+_BROWSER = CHROMIUM.exists() and CHROMEDRIVER.exists()
+if not _BROWSER and os.environ.get("ENSEMBLE_REQUIRE_BROWSER"):
+    raise RuntimeError("the page tests need /usr/bin/chromium and /usr/bin/chromedriver")
+pytestmark = pytest.mark.skipif(
+    not _BROWSER, reason="needs Debian's chromium and chromedriver (deploy/browser/chromium.sh)"
+)
+CLOCK = FrozenClock()
+ENROLLED_ON = CLOCK.now - timedelta(days=180)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _seed(kit: ServiceKit) -> None:  # type: ignore[type-arg]
+    """Five enrolled patients and five like them never enrolled: all went to A&E 4 times in
+    the year before; since, the enrolled once, the comparison group twice (their own fall)."""
+    numbers = synthetic.test_nhs_numbers(500_000)
+    people = [next(numbers) for _ in range(10)]
+    profile = {"practice_ods": PRACTICE, "birth_date": "1938-05-04", "as_of": "2026-05-01",
+               "conditions": ["diabetes", "copd", "chd", "heart_failure", "depression"],
+               "repeat_medicines": 12, "efi_deficits": 10, "deprivation_quintile": 1,
+               "pam_level": 2}  # fmt: skip
+    lines = tuple(ProfileIn.model_validate({"nhs_number": n, **profile}) for n in people)
+    kit.execute(LoadProfiles(profiles=lines))
+    for i, nhs in enumerate(people):
+        enrolled = i < 5
+        for offset in (-300, -200, -100, -20, *((60,) if enrolled else (40, 120))):
+            kit.consume(
+                EncounterEvent(
+                    event_type=EncounterEventType.AE_ATTENDANCE,
+                    producer="hospital-feed",
+                    nhs_number=nhs,
+                    practice_ods=PRACTICE,
+                    sending_facility="RCB",
+                    trigger_event="A04",
+                    source_message_id=uuid4().hex,
+                    visit_number=uuid4().hex[:12],
+                    patient_class="E",
+                    emergency=True,
+                    event_at=ENROLLED_ON + timedelta(days=offset),
+                )
+            )
+        if enrolled:
+            referral_id = uuid4()
+            kit.consume(_activated(nhs, referral_id))
+            for week in range(4):
+                kit.consume(_attended(nhs, referral_id, week))
+
+
+def _activated(nhs: str, referral_id: UUID) -> ReferralEvent:
+    return ReferralEvent(
+        event_type="referral.activated",
+        producer="referral",
+        referral_id=referral_id,
+        nhs_number=nhs,
+        practice_ods=PRACTICE,
+        service="health_coaching",
+        source="gp",
+        status="active",
+        occurred_at=ENROLLED_ON,
+    )
+
+
+def _attended(nhs: str, referral_id: UUID, week: int) -> AppointmentEvent:
+    starts = ENROLLED_ON + timedelta(days=7 * week)
+    return AppointmentEvent(
+        event_type=AppointmentEventType.ATTENDED,
+        producer="scheduling",
+        nhs_number=nhs,
+        appointment_id=uuid4(),
+        referral_id=referral_id,
+        coach_id="coach-1",
+        language="en",
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=45),
+        coach_timezone="Europe/London",
+        practice_ods=PRACTICE,
+        service="health_coaching",
+        occurred_at=starts + timedelta(hours=1),
+    )
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """scoring's app under uvicorn on a thread (no lifespan: no Kafka), seeded."""
+    kit = ServiceKit(
+        DEFINITION,
+        f"sqlite:///{tmp_path / 'scoring.db'}",
+        clock=CLOCK,
+        staff_tokens=tokens("staff", "staff"),
+        practice_tokens=tokens("practice", PRACTICE, "L85002"),
+    )
+    _seed(kit)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(kit.service.app, host="127.0.0.1", port=port, lifespan="off",
+                       log_level="warning", timeout_graceful_shutdown=2)
+    )  # fmt: skip
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        kit.dispose()
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--window-size=1366,768",
+                 f"--user-data-dir={tmp_path / 'chromium'}"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=ChromeService(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _as(driver: WebDriver, kind: str, principal: str) -> None:
+    driver.execute_cdp_cmd("Network.enable", {})
+    bearer = {"Authorization": f"Bearer {token(kind, principal)}"}
+    driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": bearer})
+
+
+def test_a_practice_reads_its_outcomes_against_the_comparison_group(
+    served: str, chromium: WebDriver
+) -> None:
+    _as(chromium, "practice", PRACTICE)
+    chromium.get(f"{served}/v1/outcomes/page")
+    assert chromium.find_element(By.TAG_NAME, "h1").text == "Outcomes and return on investment"
+    assert chromium.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en-GB"
+    intro = chromium.find_element(By.CSS_SELECTOR, "header p").text
+    assert f"practice {PRACTICE}" in intro and "5 enrolments (5 followed up" in intro
+    headings = [h.text for h in chromium.find_elements(By.TAG_NAME, "h2")]
+    assert headings[0] == "Hospital use before and after enrolment"
+
+    # The A&E chart: an image named by its title, its figures in its description and as bars.
+    chart = chromium.find_element(By.CSS_SELECTOR, "svg[aria-labelledby^='chart-ae_attendances']")
+    assert chart.get_attribute("role") == "img"
+    desc = chart.find_element(By.TAG_NAME, "desc").get_attribute("textContent") or ""
+    assert "Enrolled: 4.00 in the 12 months before, 2.03 after" in desc
+    assert "Comparison group: 4.00 in the 12 months before, 4.06 after" in desc
+    assert len(chart.find_elements(By.TAG_NAME, "rect")) >= 4
+    assert chart.size["width"] > 200 and chart.size["height"] > 100  # drawn, not collapsed
+
+    # The same figures as a table, with headers, for those who cannot see the chart.
+    table = chromium.find_element(By.XPATH, "//table[caption='A&E attendances per patient']")
+    cells = [c.text for c in table.find_elements(By.CSS_SELECTOR, "tbody tr:first-child > *")]
+    assert cells == ["Enrolled", "5", "4.00", "2.03", "-1.97"]
+    net = table.find_element(By.CSS_SELECTOR, "tbody tr:last-child td:last-child").text
+    assert net == "-2.03"  # the enrolled fell by 1.97, the comparison group rose by 0.06
+    roi = chromium.find_element(By.ID, "roi").find_element(By.XPATH, "..").text
+    assert "Return per £1 spent" in roi and "A&E attendance: £" in roi
+    assert "National Cost Collection" in roi  # each unit cost with its source
+    by_practice = chromium.find_element(By.XPATH, "//table[caption='Outcomes by practice']")
+    first_head = by_practice.find_element(By.CSS_SELECTOR, "thead th").text
+    assert first_head == "Practice"
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    wide = SCREENSHOTS / "outcomes-1366x768.png"
+    chromium.execute_script("window.scrollTo(0, 0)")
+    chromium.get_screenshot_as_file(str(wide))
+    whole = SCREENSHOTS / "outcomes-full-page.png"  # the tables and ROI below the fold too
+    height = chromium.execute_script("return document.documentElement.scrollHeight")
+    shot = chromium.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {"format": "png", "captureBeyondViewport": True,
+         "clip": {"x": 0, "y": 0, "width": 1366, "height": height, "scale": 1}},
+    )  # fmt: skip
+    whole.write_bytes(base64.b64decode(shot["data"]))
+    chromium.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    chromium.refresh()
+    overflow = chromium.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px at 390px"
+    narrow = SCREENSHOTS / "outcomes-390x844.png"
+    chromium.get_screenshot_as_file(str(narrow))
+    print(f"screenshots: {wide} {whole} {narrow}")
+
+    # Keyboard: the first Tab lands on the skip link, shown once focused.
+    chromium.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    skip = chromium.switch_to.active_element
+    assert skip.get_attribute("class") == "skip-link" and (
+        skip.get_attribute("href") or ""
+    ).endswith("#main")
+
+    # Another practice's token sees none of this practice's enrolments.
+    _as(chromium, "practice", "L85002")
+    chromium.get(f"{served}/v1/outcomes/page")
+    assert "0 enrolments" in chromium.find_element(By.CSS_SELECTOR, "header p").text
