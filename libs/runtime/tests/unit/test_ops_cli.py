@@ -174,6 +174,19 @@ def test_replay_and_discard_refuse_to_act_on_everything_unasked() -> None:
 
 
 def test_a_bad_option_is_a_usage_error() -> None:
-    code, _, err = run(Registry.of([CLI_DEFINITION]), "dlq", "list", "--since", "yesterday")
-    assert code == 2
-    assert "is not an ISO date-time" in err and "Traceback" not in err
+    registry = Registry.of([CLI_DEFINITION])
+    code, _, err = run(registry, "dlq", "list", "--since", "yesterday")
+    assert (code, one_line(err)) == (
+        2,
+        "ensemble dlq list: Invalid value for '--since': 'yesterday' is not an ISO date-time "
+        "(see ensemble dlq list --help)",
+    )
+    code, _, err = run(registry, "dlq", "show", "not-an-id")
+    assert code == 2 and one_line(err).startswith("ensemble dlq show: Invalid value for")
+    code, _, err = run(registry, "no-such-command")
+    assert (code, one_line(err)) == (
+        2,
+        "ensemble: No such command 'no-such-command'. (see ensemble --help)",
+    )
+    code, out, _ = run(registry, "dlq")  # no arguments: the group's help
+    assert code == 2 and "Usage: ensemble dlq" in out

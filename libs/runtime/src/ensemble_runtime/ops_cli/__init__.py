@@ -6,7 +6,7 @@ Run it as `ensemble ...` (or `python -m ensemble_runtime.ops_cli ...`); `--help`
 
 from ensemble_runtime.ops_cli.app import build_app, main
 from ensemble_runtime.ops_cli.common import JsonOption, QuietOption, emit, progress_bar
-from ensemble_runtime.ops_cli.errors import OpsError
+from ensemble_runtime.ops_cli.errors import OpsError, store_at
 from ensemble_runtime.ops_cli.registry import Registry
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "emit",
     "main",
     "progress_bar",
+    "store_at",
 ]

@@ -11,10 +11,14 @@ ensemble <service> ...                     # a service's own commands, e.g. scor
 
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import typer
+
+# typer 0.29 vendors click: its usage errors are these classes (typer is pinned exactly).
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from ensemble_runtime.logging import configure_logging
@@ -28,6 +32,26 @@ PROG = "ensemble"
 
 class OpsGroup(TyperGroup):
     """Any error below the root, said in one line on stderr with its exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Usage errors in one line too, naming the command (not click's box of lines)."""
+        kwargs["standalone_mode"] = False  # exceptions come here, not to click's printing
+        try:
+            code = super().main(*args, **kwargs)
+        except NoArgsIsHelpError as no_args:
+            no_args.show()  # the help, as asked for by no arguments
+            sys.exit(no_args.exit_code)
+        except UsageError as error:
+            where = error.ctx.command_path if error.ctx is not None else PROG
+            typer.echo(f"{where}: {error.format_message()} (see {where} --help)", err=True)
+            sys.exit(error.exit_code)
+        except ClickException as error:
+            typer.echo(f"{PROG}: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            typer.echo(f"{PROG}: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
         try:

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from ensemble_runtime.ops_cli import store_at
+
 tokens = typer.Typer(
     help="Practice (and care team) users and their bearer tokens (printed once, stored hashed).",
     no_args_is_help=True,
@@ -41,7 +43,9 @@ def _access(as_json: bool, *args: str) -> None:
     from hospital_feed.config import Settings
     from hospital_feed.entrypoints import access_cli
 
-    code = access_cli.main([*(["--json"] if as_json else []), *args], settings=Settings())
+    settings = Settings()
+    with store_at(settings.database_url):  # an unreachable store: one line, exit 3
+        code = access_cli.main([*(["--json"] if as_json else []), *args], settings=settings)
     if code:
         raise typer.Exit(code)
 

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ensemble_runtime.ops_cli import JsonOption, OpsError, QuietOption, emit, progress_bar
+from ensemble_runtime.ops_cli import (
+    JsonOption,
+    OpsError,
+    QuietOption,
+    emit,
+    progress_bar,
+    store_at,
+)
 
 if TYPE_CHECKING:
     from scoring.entrypoints.admin_cli import _Store
@@ -32,13 +39,15 @@ def _on_store(work: "Callable[[_Store], tuple[dict[str, Any], str]]") -> tuple[d
     from scoring.config import Settings
     from scoring.entrypoints.admin_cli import Refused, _Store
 
-    store = _Store(Settings(), utc_now)
-    try:
-        return work(store)
-    except Refused as refused:
-        raise OpsError(str(refused)) from None
-    finally:
-        store.close()
+    settings = Settings()
+    with store_at(settings.database_url):  # an unreachable store: one line, exit 3
+        store = _Store(settings, utc_now)
+        try:
+            return work(store)
+        except Refused as refused:
+            raise OpsError(str(refused)) from None
+        finally:
+            store.close()
 
 
 def _bar(show: Callable[[int, int], None]) -> Any:
