@@ -20,6 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import SQLModel
@@ -86,7 +87,7 @@ def migration_status(engine: Engine, versions: Path) -> MigrationStatus:
         raise RuntimeError(f"no revisions in {versions}")
     try:
         newer = list(script.iterate_revisions(head, current))  # newest first
-    except CommandError:
+    except (CommandError, RevisionError):  # the map raises RevisionError; some paths wrap it
         raise UnknownRevision(
             f"the store is at revision {current}, which this version of the service does not "
             "know (a newer version migrated it: roll forward, or restore the store)"

@@ -4,7 +4,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from typer.testing import CliRunner
 
 from ensemble_runtime.db import create_db_engine
@@ -98,3 +98,20 @@ def test_outbox_status_on_a_store_never_migrated_says_so(database_url: str) -> N
     assert err.strip() == (
         "ensemble: the store of runtime-tests has no outbox: run `ensemble migrations upgrade`"
     )
+
+
+def test_a_store_ahead_of_the_installed_service_is_said_in_one_line(database_url: str) -> None:
+    """After a rollback across a migration: the older image names the revision it lacks."""
+    assert ensemble(database_url, "migrations", "upgrade")[0] == 0
+    engine = create_db_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    for command in ("status", "upgrade"):
+        code, _, err = ensemble(database_url, "migrations", command)
+        assert code == 1
+        assert err.strip() == (
+            "ensemble: runtime-tests: the store is at revision 0099, which this version of the "
+            "service does not know (a newer version migrated it: roll forward, or restore the "
+            "store)"
+        )
