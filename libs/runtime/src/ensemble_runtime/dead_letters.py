@@ -6,9 +6,10 @@ never reached its topic). Error texts are built by `errors.describe_error`: no S
 no values. A letter's `causation_id` is the failed event's id, when the payload has one.
 
 A letter may outgrow Kafka's limit (it carries the message and more); it is then sent without
-its payload, and its error text says where the original is. The `ensemble-dlq` CLI (dlq_cli.py)
-lists and replays letters; a replay is recorded by a `dead_letter.replayed` marker on the same
-topic, keyed by the letter's id.
+its payload, and its error text says where the original is. `ensemble dlq` (ops_cli/, on
+dlq_cli.py) lists, replays and discards letters; a replay or discard is recorded by a
+`dead_letter.replayed` / `dead_letter.discarded` marker on the same topic, keyed by the
+letter's id.
 """
 
 import asyncio
@@ -31,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 LETTER = "dead_letter"
 REPLAYED = "dead_letter.replayed"
+DISCARDED = "dead_letter.discarded"  # an operator gave up on the letter (ensemble dlq discard)
 RELAY = "outbox-relay"  # the `consumer` of letters the relay parked
 
 
@@ -114,6 +116,13 @@ def replay_marker(letter: DeadLetter, topic: str, by: str) -> DeadLetter:
             "payload": "",
             "payload_encoding": "utf-8",
         }
+    )
+
+
+def discard_marker(letter: DeadLetter, reason: str, by: str) -> DeadLetter:
+    """Marks `letter` as discarded (kept by Kafka, no longer listed or replayed), with why."""
+    return replay_marker(letter, "nowhere", by).model_copy(
+        update={"event_type": DISCARDED, "error": f"discarded: {redact_text(reason)[:500]}"}
     )
 
 

@@ -22,6 +22,9 @@ Rules:
   event arriving late (they must not let it overwrite newer state). The report says, per
   letter, how many later messages of its partition it now follows, so this is never silent.
 - Malformed records on the DLQ (not a dead letter) are skipped and reported, never fatal.
+- Discard (`ensemble dlq discard`, see ops_cli/): a `dead_letter.discarded` marker, keyed by
+  the letter's id like a replay's; Kafka keeps the letter, but it is no longer listed or
+  replayed (unless --all / --again).
 Output never shows payloads or keys (NHS numbers).
 """
 
@@ -31,8 +34,8 @@ import base64
 import json
 import os
 import sys
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -42,7 +45,14 @@ from pydantic import ValidationError
 
 from ensemble_contracts.dead_letter import DeadLetter
 from ensemble_contracts.topics import MAIN_TOPICS
-from ensemble_runtime.dead_letters import LETTER, REPLAYED, letter_bytes, replay_marker
+from ensemble_runtime.dead_letters import (
+    DISCARDED,
+    LETTER,
+    REPLAYED,
+    discard_marker,
+    letter_bytes,
+    replay_marker,
+)
 from ensemble_runtime.errors import describe_error, describe_validation_error
 from ensemble_runtime.kafka_security import PLAINTEXT, KafkaSecurity
 
@@ -63,6 +73,7 @@ class Stored:
 class Contents:
     letters: list[Stored] = field(default_factory=list)
     replayed: set[UUID] = field(default_factory=set)  # ids of letters already replayed
+    discarded: set[UUID] = field(default_factory=set)  # ids of letters discarded
     malformed: list[str] = field(default_factory=list)  # "partition/offset: reason"
 
 
@@ -75,15 +86,18 @@ class Selection:
     error_type: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # Whose letters these are (e.g. one service's consumer groups): not a filter of its own.
+    scope: Callable[[DeadLetter], bool] | None = None
 
     @property
     def empty(self) -> bool:
-        return self == Selection()
+        return replace(self, scope=None) == Selection()
 
     def matches(self, letter: DeadLetter) -> bool:
         ids = {letter.event_id, letter.causation_id}
         return (
-            (not self.event_ids or bool(ids & self.event_ids))
+            (self.scope is None or self.scope(letter))
+            and (not self.event_ids or bool(ids & self.event_ids))
             and self.consumer in (None, letter.consumer)
             and self.error_type in (None, letter.error_type)
             and (self.since is None or letter.failed_at >= self.since)
@@ -97,14 +111,17 @@ class Report:
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     malformed: list[str] = field(default_factory=list)
+    discarded: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        discarded = f"{len(self.discarded)} discarded, " if self.discarded else ""
         return [
             *(f"replayed {line}" for line in self.replayed),
+            *(f"discarded {line}" for line in self.discarded),
             *(f"skipped {line}" for line in self.skipped),
             *(f"FAILED {line}" for line in self.failed),
             *(f"malformed record skipped at {line}" for line in self.malformed),
-            f"{len(self.replayed)} replayed, {len(self.skipped)} skipped, "
+            f"{len(self.replayed)} replayed, {discarded}{len(self.skipped)} skipped, "
             f"{len(self.failed)} failed, {len(self.malformed)} malformed",
         ]
 
@@ -154,6 +171,8 @@ def _sort(contents: Contents, value: bytes | None, partition: int, offset: int) 
         return
     if letter.event_type == REPLAYED and letter.causation_id is not None:
         contents.replayed.add(letter.causation_id)
+    elif letter.event_type == DISCARDED and letter.causation_id is not None:
+        contents.discarded.add(letter.causation_id)
     elif letter.event_type == LETTER:
         contents.letters.append(Stored(letter, partition, offset))
     else:
@@ -175,8 +194,11 @@ async def replay(
     again: bool = False,
     dry_run: bool = False,
     topics: Collection[str] = MAIN_TOPIC_NAMES,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Report:
-    """Republish the selected letters (not yet replayed) to the DLQ's own topic, once each."""
+    """Republish the selected letters (not yet replayed) to the DLQ's own topic, once each.
+
+    `progress(done, total)` is called as each chosen letter is replayed."""
     target = target_of(dlq, topics)
     contents = await read(bootstrap, dlq, security)
     report = Report(malformed=contents.malformed)
@@ -187,6 +209,8 @@ async def replay(
             continue
         if letter.event_id in contents.replayed and not again:
             report.skipped.append(f"{letter.event_id}: replayed before")
+        elif letter.event_id in contents.discarded and not again:
+            report.skipped.append(f"{letter.event_id}: discarded")
         elif not letter.payload:
             report.skipped.append(f"{letter.event_id}: no payload kept (see its error text)")
         else:
@@ -200,8 +224,57 @@ async def replay(
     )
     await producer.start()
     try:
-        for stored in chosen:
+        for done, stored in enumerate(chosen, 1):
             await _replay_one(producer, stored.letter, dlq, target, report)
+            if progress is not None:
+                progress(done, len(chosen))
+    finally:
+        await producer.stop()
+    return report
+
+
+async def discard(
+    bootstrap: str,
+    dlq: str,
+    selection: Selection,
+    reason: str,
+    by: str,
+    security: KafkaSecurity = PLAINTEXT,
+    *,
+    dry_run: bool = False,
+) -> Report:
+    """Mark the selected letters (not yet replayed or discarded) as discarded: a marker on
+    the DLQ, so they are no longer listed or replayed (`replay --again` still can)."""
+    contents = await read(bootstrap, dlq, security)
+    report = Report(malformed=contents.malformed)
+    chosen: list[DeadLetter] = []
+    for stored in contents.letters:
+        letter = stored.letter
+        if not selection.matches(letter):
+            continue
+        if letter.event_id in contents.discarded or letter.event_id in contents.replayed:
+            done = "discarded" if letter.event_id in contents.discarded else "replayed"
+            report.skipped.append(f"{letter.event_id}: {done} before")
+        else:
+            chosen.append(letter)
+    if dry_run:
+        report.skipped.extend(f"{letter.event_id}: dry run" for letter in chosen)
+        return report
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", **security.client_options()
+    )
+    await producer.start()
+    try:
+        for letter in chosen:
+            marker = discard_marker(letter, reason, by)
+            try:
+                await producer.send_and_wait(
+                    dlq, value=letter_bytes(marker), key=str(letter.event_id).encode()
+                )
+            except Exception as error:
+                report.failed.append(f"{letter.event_id}: {describe_error(error)}")
+            else:
+                report.discarded.append(f"{letter.event_id}: {marker.error}")
     finally:
         await producer.stop()
     return report
@@ -310,7 +383,8 @@ def _list(args: argparse.Namespace, security: KafkaSecurity, selection: Selectio
     contents = asyncio.run(read(args.bootstrap, args.topic, security))
     for stored in contents.letters:
         replayed = stored.letter.event_id in contents.replayed
-        if selection.matches(stored.letter) and (args.all or not replayed):
+        settled = replayed or stored.letter.event_id in contents.discarded
+        if selection.matches(stored.letter) and (args.all or not settled):
             shown = stored.letter.model_dump(mode="json", exclude={"payload", "source_key"})
             at = f"{stored.partition}/{stored.offset}"
             print(json.dumps({"at": at, "replayed": replayed, "letter": shown}))

@@ -13,12 +13,15 @@ import importlib
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import SQLModel
 
@@ -60,6 +63,38 @@ def migrate(engine: Engine, versions: Path) -> None:
                     text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID}
                 )
                 connection.commit()
+
+
+class UnknownRevision(RuntimeError):
+    """The store is at a revision the installed service does not have."""
+
+
+class MigrationStatus(NamedTuple):
+    current: str | None  # the store's revision (None: never migrated)
+    head: str  # the newest revision the installed service knows
+    pending: list[str]  # revisions an upgrade would apply, oldest first
+    unversioned: bool  # tables but no history: made before migrations (see stamp)
+
+
+def migration_status(engine: Engine, versions: Path) -> MigrationStatus:
+    """Where the store stands against the service's revisions; changes nothing."""
+    with engine.connect() as connection:
+        script = ScriptDirectory.from_config(_config(versions, connection))
+        tables = set(inspect(connection).get_table_names())
+        current = MigrationContext.configure(connection).get_current_revision()
+    head = script.get_current_head()
+    if head is None:
+        raise RuntimeError(f"no revisions in {versions}")
+    try:
+        newer = list(script.iterate_revisions(head, current))  # newest first
+    except (CommandError, RevisionError):  # the map raises RevisionError; some paths wrap it
+        raise UnknownRevision(
+            f"the store is at revision {current}, which this version of the service does not "
+            "know (a newer version migrated it: roll forward, or restore the store)"
+        ) from None
+    pending = [revision.revision for revision in newer if revision.revision != current]
+    unversioned = "alembic_version" not in tables and bool(tables & set(SQLModel.metadata.tables))
+    return MigrationStatus(current, head, pending[::-1], unversioned)
 
 
 def _refuse_unversioned(connection: Connection) -> None:

@@ -35,6 +35,7 @@ from ensemble_runtime.kafka_security import PLAINTEXT, KafkaSecurity
 from ensemble_runtime.outbox import OUTBOX
 
 if TYPE_CHECKING:
+    from ensemble_runtime.definition import ServiceDefinition, Subscription
     from ensemble_runtime.service import ServiceRuntime
 
 log = structlog.get_logger(__name__)
@@ -51,6 +52,18 @@ def outbox_backlog(session: Session) -> Backlog:
         select(func.count(), func.min(OUTBOX.c.created_at)).where(unpublished)
     ).one()
     return Backlog(int(found[0]), found[1])  # min() keeps the column's type: aware UTC
+
+
+def outbox_backlog_by_topic(session: Session) -> dict[str, Backlog]:
+    """The backlog per topic (for `ensemble outbox status`): topics with unpublished rows."""
+    unpublished = OUTBOX.c.published_at.is_(None)
+    found = session.execute(
+        select(OUTBOX.c.topic, func.count(), func.min(OUTBOX.c.created_at))
+        .where(unpublished)
+        .group_by(OUTBOX.c.topic)
+        .order_by(OUTBOX.c.topic)
+    ).all()
+    return {str(topic): Backlog(int(rows), oldest) for topic, rows, oldest in found}
 
 
 def lag_of(
@@ -73,30 +86,33 @@ class OffsetReader:
     beginnings (a consumer of no group, which never joins or commits)."""
 
     def __init__(self, bootstrap_servers: str, security: KafkaSecurity = PLAINTEXT) -> None:
-        options = {"bootstrap_servers": bootstrap_servers, **security.client_options()}
-        self._admin = AIOKafkaAdminClient(request_timeout_ms=10000, **options)
-        self._consumer = AIOKafkaConsumer(
-            group_id=None, enable_auto_commit=False, request_timeout_ms=10000, **options
-        )
-        self._started = False
+        self._options = {"bootstrap_servers": bootstrap_servers, **security.client_options()}
+        self._clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
 
-    async def _ensure_started(self) -> None:
-        if not self._started:
-            await self._admin.start()
-            await self._consumer.start()
-            self._started = True
+    async def _started(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        """Started clients; new ones after a close (an aiokafka client does not restart)."""
+        if self._clients is None:
+            admin = AIOKafkaAdminClient(request_timeout_ms=10000, **self._options)
+            consumer = AIOKafkaConsumer(
+                group_id=None, enable_auto_commit=False, request_timeout_ms=10000, **self._options
+            )
+            try:
+                await admin.start()
+                await consumer.start()
+            except BaseException:
+                await _close(admin, consumer)
+                raise
+            self._clients = admin, consumer
+        return self._clients
 
     async def close(self) -> None:
-        if self._started:
-            self._started = False
-            with contextlib.suppress(Exception):
-                await self._consumer.stop()
-            with contextlib.suppress(Exception):
-                await self._admin.close()
+        if self._clients is not None:
+            clients, self._clients = self._clients, None
+            await _close(*clients)
 
     async def partitions(self, topics: Iterable[str]) -> list[TopicPartition]:
-        await self._ensure_started()
-        described = await self._admin.describe_topics(sorted(set(topics)))
+        admin, _ = await self._started()
+        described = await admin.describe_topics(sorted(set(topics)))
         return [
             TopicPartition(topic["topic"], partition["partition"])
             for topic in described
@@ -105,19 +121,57 @@ class OffsetReader:
         ]
 
     async def ends(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-        await self._ensure_started()
-        return dict(await self._consumer.end_offsets(partitions)) if partitions else {}
+        _, consumer = await self._started()
+        return dict(await consumer.end_offsets(partitions)) if partitions else {}
 
     async def beginnings(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-        await self._ensure_started()
-        return dict(await self._consumer.beginning_offsets(partitions)) if partitions else {}
+        _, consumer = await self._started()
+        return dict(await consumer.beginning_offsets(partitions)) if partitions else {}
 
     async def committed(
         self, group: str, partitions: list[TopicPartition]
     ) -> dict[TopicPartition, int]:
-        await self._ensure_started()
-        found = await self._admin.list_consumer_group_offsets(group, partitions=partitions)
+        admin, _ = await self._started()
+        found = await admin.list_consumer_group_offsets(group, partitions=partitions)
         return {partition: meta.offset for partition, meta in found.items()}
+
+
+async def _close(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
+    with contextlib.suppress(Exception):
+        await consumer.stop()
+    with contextlib.suppress(Exception):
+        await admin.close()
+
+
+async def consumer_lag(
+    offsets: "OffsetReader", groups: Mapping[str, Iterable[str]]
+) -> dict[tuple[str, str, int], int]:
+    """(group, topic, partition) -> lag, for each consumer group and its topics."""
+    sampled: dict[tuple[str, str, int], int] = {}
+    for group, topics in sorted(groups.items()):
+        partitions = await offsets.partitions(topics)
+        ends = await offsets.ends(partitions)
+        committed = await offsets.committed(group, partitions)
+        uncommitted = [p for p in partitions if committed.get(p, -1) < 0]
+        beginnings = await offsets.beginnings(uncommitted)
+        for partition, lag in lag_of(ends, committed, beginnings).items():
+            sampled[(group, partition.topic, partition.partition)] = lag
+    return sampled
+
+
+def consumer_groups(subscriptions: "Iterable[Subscription[Any, Any]]") -> dict[str, set[str]]:
+    """Consumer group -> its topics, from a definition's subscriptions."""
+    groups: dict[str, set[str]] = {}
+    for subscription in subscriptions:
+        groups.setdefault(subscription.group, set()).add(subscription.topic.name)
+    return groups
+
+
+def dead_letter_topics(definition: "ServiceDefinition[Any, Any]") -> list[str]:
+    """The DLQs of what a service consumes (its groups' letters) and publishes (the relay's)."""
+    sources = {s.topic.name for s in definition.subscriptions}
+    sources |= {topic.name for topic in definition.publishes}
+    return sorted(f"{topic}.dlq" for topic in sources)
 
 
 class OpsMetrics:
@@ -128,12 +182,9 @@ class OpsMetrics:
             raise ValueError("OPS_SAMPLE_SECONDS must be > 0")
         self.runtime = runtime
         self.sample_seconds = sample_seconds
-        self.groups: dict[str, set[str]] = {}  # consumer group -> its topics
-        for subscription in runtime.definition.subscriptions:
-            self.groups.setdefault(subscription.group, set()).add(subscription.topic.name)
-        sources = {s.topic.name for s in runtime.definition.subscriptions}
-        sources |= {topic.name for topic in runtime.definition.publishes}
-        self.dead_letter_topics = sorted(f"{topic}.dlq" for topic in sources)
+        # consumer group -> its topics
+        self.groups: dict[str, set[str]] = consumer_groups(runtime.definition.subscriptions)
+        self.dead_letter_topics = dead_letter_topics(runtime.definition)
         settings = runtime.settings
         self.offsets = OffsetReader(settings.kafka_bootstrap_servers, runtime.kafka_security)
         self._task: asyncio.Task[None] | None = None
@@ -160,19 +211,9 @@ class OpsMetrics:
 
     async def sample_lag(self) -> dict[tuple[str, str, int], int]:
         """(group, topic, partition) -> lag, for every group of the service."""
-        sampled: dict[tuple[str, str, int], int] = {}
-        for group, topics in sorted(self.groups.items()):
-            partitions = await self.offsets.partitions(topics)
-            ends = await self.offsets.ends(partitions)
-            committed = await self.offsets.committed(group, partitions)
-            uncommitted = [p for p in partitions if committed.get(p, -1) < 0]
-            beginnings = await self.offsets.beginnings(uncommitted)
-            for partition, lag in lag_of(ends, committed, beginnings).items():
-                key = (group, partition.topic, partition.partition)
-                metrics.CONSUMER_LAG.labels(group, partition.topic, str(partition.partition)).set(
-                    lag
-                )
-                sampled[key] = lag
+        sampled = await consumer_lag(self.offsets, self.groups)
+        for (group, topic, partition), lag in sampled.items():
+            metrics.CONSUMER_LAG.labels(group, topic, str(partition)).set(lag)
         return sampled
 
     async def sample_dead_letters(self) -> dict[str, int]:

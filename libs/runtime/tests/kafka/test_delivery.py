@@ -1,14 +1,18 @@
 """Outbox → Kafka → inbox on the real broker: order per patient, dedupe, dead letters."""
 
+import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from typer.testing import CliRunner
 
 from ensemble_contracts.dead_letter import DeadLetter
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
-from ensemble_runtime.dlq_cli import Selection, replay
+from ensemble_runtime.ops_cli import Registry, build_app
 
 from ..support import (
     FAILING,
@@ -21,6 +25,7 @@ from ..support import (
 from .dlq import find_letters
 
 pytestmark = pytest.mark.kafka
+runner = CliRunner()
 PATIENTS = ["9990000018", "9990000026", "9990000034", "9990000042", "9990000050"]
 
 
@@ -119,19 +124,56 @@ async def test_an_event_that_keeps_failing_is_dead_lettered_and_its_batch_goes_t
     assert letter.causation_id == UUID(failed["event_id"])  # the failed event, by its id
     assert letter.error == "RuntimeError: handler failed"
 
-    # Once the cause is fixed, the dead letter is replayed and processed, once.
+    # Once the cause is fixed, the operator replays the dead letter (`ensemble dlq replay`)
+    # and the running consumer processes it, once.
     FAILING.discard(FAILING_SEQUENCE)
     try:
         dlq = HOSPITAL_ENCOUNTERS.dead_letter.name
-        chosen = Selection(event_ids=frozenset({letter.event_id}))
-        report = await replay(kafka_bootstrap, dlq, chosen)
-        assert len(report.replayed) == 1, report.lines()
+        replay = ["dlq", "replay", "--event-id", str(letter.event_id), "--json"]
+        code, done, err = await ensemble(runtime, replay)
+        assert code == 0, err
+        assert [line.split(":")[0] for line in done["replayed"]] == [f"{dlq} {letter.event_id}"]
         rows = await wait_for_seen(runtime, correlation, 101)
-        again = await replay(kafka_bootstrap, dlq, chosen)  # once: the replay is remembered
-        assert again.replayed == [] and len(again.skipped) == 1, again.lines()
+        code, again, _ = await ensemble(runtime, replay)  # once: the replay is remembered
+        assert (code, again["replayed"]) == (0, [])
+        assert again["skipped"] == [f"{dlq} {letter.event_id}: replayed before"]
+        code, listed, _ = await ensemble(runtime, ["dlq", "list", "--json"])
+        assert str(letter.event_id) not in {e["letter"]["event_id"] for e in listed["letters"]}
+        assert sorted(r.sequence for r in rows) == [*range(100), FAILING_SEQUENCE]
+
+        # Forced again (--again), it is delivered twice, and the inbox keeps one effect: a
+        # marker sent after it, on the patient's partition, shows the duplicate was handled.
+        code, forced, _ = await ensemble(runtime, [*replay, "--again"])
+        assert (code, len(forced["replayed"])) == (0, 1)
+        await runtime.transact(publish_marker(PATIENTS[FAILING_SEQUENCE % 5], correlation))
+        rows = await wait_for_seen(runtime, correlation, 102)
     finally:
         FAILING.add(FAILING_SEQUENCE)
-    assert sorted(r.sequence for r in rows) == [*range(100), FAILING_SEQUENCE]
+    assert sorted(r.sequence for r in rows) == [*range(100), FAILING_SEQUENCE, MARKER_SEQUENCE]
+
+
+MARKER_SEQUENCE = 1000
+
+
+def publish_marker(patient: str, correlation: UUID) -> Callable[[RuntimeTestUnitOfWork], None]:
+    def stage(uow: RuntimeTestUnitOfWork) -> None:
+        uow.publish(HOSPITAL_ENCOUNTERS, encounter(patient, MARKER_SEQUENCE, correlation))
+        uow.commit()
+
+    return stage
+
+
+async def ensemble(runtime: Runtime, args: list[str]) -> tuple[int, Any, str]:
+    """The ops CLI on the running test service, as an operator runs it (in a thread: the
+    CLI runs its own event loop, and this one keeps the consumer going)."""
+    app = build_app(Registry.of([runtime.definition]))
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": runtime.settings.kafka_bootstrap_servers,
+        "DATABASE_URL": runtime.settings.database_url,
+    }
+    result = await asyncio.to_thread(runner.invoke, app, args, env=env)
+    out = json.loads(result.stdout) if result.exit_code == 0 else result.stdout
+    return result.exit_code, out, result.stderr
 
 
 async def find_dead_letter(bootstrap: str, marker: str) -> DeadLetter:

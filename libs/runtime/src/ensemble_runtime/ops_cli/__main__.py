@@ -1,0 +1,3 @@
+from ensemble_runtime.ops_cli import main
+
+main()
