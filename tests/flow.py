@@ -173,8 +173,8 @@ class Ensemble:
             headers=self.practice(token_of or ods),
         )
 
-    def alerts_for(self, ods: str, nhs_number: str) -> list[dict[str, Any]]:
-        """Every alert of one patient: all pages of the practice's list (earlier tests leave
+    def all_alerts(self, ods: str) -> list[dict[str, Any]]:
+        """Every alert the practice can read: all pages of its list (earlier tests leave
         thousands)."""
         found: list[dict[str, Any]] = []
         after: int | None = 0
@@ -186,9 +186,13 @@ class Ensemble:
             )
             response.raise_for_status()
             page = response.json()
-            found += [a for a in page["alerts"] if a["nhs_number"] == nhs_number]
+            found += page["alerts"]
             after = page["next_after"]
         return found
+
+    def alerts_for(self, ods: str, nhs_number: str) -> list[dict[str, Any]]:
+        """Every alert of one patient in the practice's list."""
+        return [a for a in self.all_alerts(ods) if a["nhs_number"] == nhs_number]
 
     def referrals_for(self, nhs_number: str) -> list[dict[str, Any]]:
         response = self.client.get(
