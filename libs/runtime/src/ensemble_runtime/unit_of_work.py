@@ -5,6 +5,8 @@ settings; never a session. Each service subclasses `UnitOfWork` and opens its re
 in `open_repositories`; the SQL stays in its adapters.
 """
 
+import contextvars
+import functools
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -69,8 +71,10 @@ class UnitOfWork(Generic[S]):
         self._session.flush()
 
     def after_commit(self, action: Callable[[], None]) -> None:
-        """Run `action` once this work is durable (e.g. a log line saying it was received)."""
-        self._after_commit.append(action)
+        """Run `action` once this work is durable (e.g. a log line saying it was received).
+        It runs in the context it was registered in: a grouped command's log line keeps its
+        own correlation and trace ids, not the group's."""
+        self._after_commit.append(functools.partial(contextvars.copy_context().run, action))
 
     def commit(self) -> None:
         if self._item is not None:  # grouped: this command is done, the group commits later
