@@ -8,8 +8,9 @@ the logs of every service and the events on every topic.
 """
 
 import contextlib
-from collections.abc import Iterator
-from contextvars import ContextVar
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar, Token
+from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
@@ -33,15 +34,28 @@ def parse_correlation_id(value: str | None) -> UUID | None:
         return None
 
 
+Bound = tuple[Token[UUID | None], Mapping[str, Token[Any]]]
+
+
+def bind_correlation(correlation_id: UUID, text: str) -> Bound:
+    """Bind `correlation_id` (`text`: its str) until `unbind_correlation`: the hot path's
+    form of `correlation_scope` (every HTTP request), without a generator."""
+    # bind + reset, not `bound_contextvars`, which copies every bound variable first.
+    return _CURRENT.set(correlation_id), structlog.contextvars.bind_contextvars(correlation_id=text)
+
+
+def unbind_correlation(bound: Bound) -> None:
+    token, logged = bound
+    structlog.contextvars.reset_contextvars(**logged)
+    _CURRENT.reset(token)
+
+
 @contextlib.contextmanager
 def correlation_scope(correlation_id: UUID | None = None) -> Iterator[UUID]:
     """Bind a correlation id (a new one unless given) for the block's log lines and events."""
     correlation_id = correlation_id or uuid4()
-    token = _CURRENT.set(correlation_id)
-    # bind + reset, not `bound_contextvars`, which copies every bound variable first.
-    bound = structlog.contextvars.bind_contextvars(correlation_id=str(correlation_id))
+    bound = bind_correlation(correlation_id, str(correlation_id))
     try:
         yield correlation_id
     finally:
-        structlog.contextvars.reset_contextvars(**bound)
-        _CURRENT.reset(token)
+        unbind_correlation(bound)

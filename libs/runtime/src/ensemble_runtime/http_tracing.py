@@ -9,14 +9,16 @@ method, the route template and the status. Probes and scrapes (`/healthz`, `/rea
 """
 
 from typing import Any
+from uuid import uuid4
 
 from opentelemetry.trace import SpanKind
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ensemble_runtime.correlation import (
     CORRELATION_HEADER,
-    correlation_scope,
+    bind_correlation,
     parse_correlation_id,
+    unbind_correlation,
 )
 from ensemble_runtime.http_metrics import METHODS, route_template
 from ensemble_runtime.tracing import TRACEPARENT, Tracing, parent_from
@@ -37,18 +39,20 @@ class HttpTracing:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = parse_correlation_id(_header(scope, _CORRELATION))
-        with correlation_scope(given) as correlation_id:
-            echoed = str(correlation_id).encode()
-            status = 500  # no answer started: the server answers 500
+        correlation_id = parse_correlation_id(_header(scope, _CORRELATION)) or uuid4()
+        text = str(correlation_id)
+        echoed = text.encode()
+        status = 500  # no answer started: the server answers 500
 
-            async def sending(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = int(message["status"])
-                    message["headers"] = [*message.get("headers", ()), (_CORRELATION, echoed)]
-                await send(message)
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = [*message.get("headers", ()), (_CORRELATION, echoed)]
+            await send(message)
 
+        bound = bind_correlation(correlation_id, text)
+        try:
             if not self.tracing.enabled or scope.get("path") in UNTRACED_PATHS:
                 await self.app(scope, receive, sending)
                 return
@@ -65,6 +69,8 @@ class HttpTracing:
                     span.set_attribute("http.request.method", method)
                     span.set_attribute("http.route", route)
                     span.set_attribute("http.response.status_code", status)
+        finally:
+            unbind_correlation(bound)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
