@@ -18,6 +18,7 @@ from sqlmodel import Session
 from ensemble_contracts import Envelope, TopicSpec
 from ensemble_runtime.clock import Clock, utc_now
 from ensemble_runtime.config import ServiceSettings
+from ensemble_runtime.correlation import current_correlation_id
 from ensemble_runtime.inbox import Inbox
 from ensemble_runtime.outbox import add_to_outbox
 
@@ -62,7 +63,13 @@ class UnitOfWork(Generic[S]):
         self._session.close()
 
     def publish(self, topic: TopicSpec[Envelope], event: Envelope) -> None:
-        """Stage an event: it is published only if this unit of work commits."""
+        """Stage an event: it is published only if this unit of work commits. An event built
+        without a correlation id inside an intake (an HTTP request, an MLLP frame) takes the
+        intake's, so every event of one external request shares it (correlation.py)."""
+        if "correlation_id" not in event.model_fields_set:
+            intake = current_correlation_id()
+            if intake is not None:
+                event = event.model_copy(update={"correlation_id": intake})
         add_to_outbox(self._session, topic, event)
         self._published = True
 

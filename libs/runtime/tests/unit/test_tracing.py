@@ -23,7 +23,6 @@ from ensemble_contracts.hospital import EncounterEvent
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
 from ensemble_devkit.span_checks import in_memory_tracing, span_texts, trace_ids
 from ensemble_devkit.testkit import ServiceKit
-from ensemble_runtime.correlation import current_correlation_id
 from ensemble_runtime.definition import Command
 from ensemble_runtime.logging import configure_logging, redact_pii
 from ensemble_runtime.outbox import OutboxMessage, PendingRow
@@ -44,7 +43,8 @@ class Admit(Command[None]):
 
 def admit(uow: RuntimeTestUnitOfWork, command: Admit) -> None:
     log.info("admitting")  # a line written inside the unit of work
-    uow.publish(HOSPITAL_ENCOUNTERS, encounter(command.nhs_number, 1, current_correlation_id()))
+    # No correlation id given: publishing inside the request gives the event the request's.
+    uow.publish(HOSPITAL_ENCOUNTERS, encounter(command.nhs_number, 1))
     uow.commit()
 
 

@@ -19,7 +19,6 @@ from ensemble_contracts.referral import ReferralEvent
 from ensemble_contracts.scoring import HotOnboarding, HotOnboardingEventType, ScoreChanged
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
 from ensemble_runtime.consumer import RejectedEvent
-from ensemble_runtime.correlation import current_correlation_id
 from hospital_feed.adapters.orm import (
     AlertStatus,
     ContentFormat,
@@ -376,13 +375,9 @@ def _stage_event(uow: HospitalFeedUnitOfWork, verdict: Verdict) -> None:
 
 def _encounter(message: AdtMessage, event_type: str) -> EncounterEvent:
     assert message.nhs_number is not None  # classify() said VALID
-    # The intake's correlation id (the request's or the MLLP frame's): its log lines and every
-    # event of the message share it. None outside intake (a CLI): a new one, as by default.
-    correlation = current_correlation_id()
     return EncounterEvent(
         event_type=event_type,
         producer=PRODUCER,
-        **({"correlation_id": correlation} if correlation is not None else {}),
         nhs_number=message.nhs_number,
         practice_ods=message.practice_ods,
         sending_facility=message.header.sending_facility,
