@@ -115,6 +115,11 @@ class OtlpReceiver:
         self._server.server_close()
 
 
+def log_lines(ensemble: Ensemble, service: str) -> list[dict[str, Any]]:
+    log = ensemble.system.run_dir / "logs" / f"{service}.log"
+    return [json.loads(text) for text in log.read_text().splitlines() if text[:1] == "{"]
+
+
 def _text(value: Any) -> str:
     kind = value.WhichOneof("value")
     return str(getattr(value, kind)) if kind else ""
@@ -193,15 +198,21 @@ def test_an_admission_is_one_trace_from_hl7_intake_to_the_alert_in_every_service
     assert ("hospital-feed", "hospital-feed.alerts") in consumers
     assert {service for service, _ in consumers} >= {"hospital-feed", "scoring"}
 
-    # hospital-feed's log line for the message carries the trace and its correlation id.
-    log = ensemble.system.run_dir / "logs" / "hospital-feed.log"
+    # hospital-feed's log line for the message carries the trace and its correlation id, and
+    # so does scoring's for what the message triggered.
     (received,) = [
         line
-        for line in (json.loads(text) for text in log.read_text().splitlines() if text[:1] == "{")
+        for line in log_lines(ensemble, "hospital-feed")
         if line.get("event") == "hl7 message received" and line.get("control_id") == control_id
     ]
     assert received["trace_id"] == trace[0].trace_id
-    assert uuid.UUID(received["correlation_id"])
+    ids = (received["trace_id"], received["correlation_id"])
+    triggered = [
+        line
+        for line in log_lines(ensemble, "scoring")
+        if line["event"] == "hot onboarding triggered"
+    ]
+    assert [(line.get("trace_id"), line.get("correlation_id")) for line in triggered] == [ids]
 
     # The fourth service: staff accept the proposed referral, and scheduling's booking of it
     # continues that request's trace.
@@ -210,15 +221,30 @@ def test_an_admission_is_one_trace_from_hl7_intake_to_the_alert_in_every_service
     ensemble.referral_step(referral["referral_id"], "accept")
     wait_for(lambda: ensemble.appointments_for(nhs), 20, "the first appointment")
 
-    def accept_trace() -> set[tuple[str, str]] | None:
+    def accept_trace() -> tuple[str, set[tuple[str, str]]] | None:
         spans = receiver.snapshot()
         accepts = [s for s in spans if s.name == "POST /v1/referrals/{referral_id}/accept"]
         if len(accepts) != 1:
             return None
         found = {(s.service, s.name) for s in spans if s.trace_id == accepts[0].trace_id}
-        return found if ("scheduling", f"process {REFERRALS}") in found else None
+        done = ("scheduling", f"process {REFERRALS}") in found
+        return (accepts[0].trace_id, found) if done else None
 
-    assert ("referral", f"send {REFERRALS}") in wait_for(accept_trace, 30, "scheduling's span")
+    accept_id, accepted = wait_for(accept_trace, 30, "scheduling's span")
+    assert ("referral", f"send {REFERRALS}") in accepted
+    # The request's correlation id went with its event: scheduling's booking lines carry it.
+    (accepting,) = [
+        line
+        for line in log_lines(ensemble, "referral")
+        if line.get("trace_id") == accept_id and line["event"] == "audit"
+    ]
+    booked = [
+        line for line in log_lines(ensemble, "scheduling") if line["event"] == "session booked"
+    ]
+    assert booked
+    assert {(line.get("trace_id"), line.get("correlation_id")) for line in booked} == {
+        (accept_id, accepting["correlation_id"])
+    }
 
     # No span of any service, in this trace or any other, names the patient.
     leaks = [
