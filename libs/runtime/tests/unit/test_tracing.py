@@ -23,6 +23,7 @@ from ensemble_contracts.hospital import EncounterEvent
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
 from ensemble_devkit.span_checks import in_memory_tracing, span_texts, trace_ids
 from ensemble_devkit.testkit import ServiceKit
+from ensemble_runtime.correlation import correlation_scope
 from ensemble_runtime.definition import Command
 from ensemble_runtime.logging import configure_logging, redact_pii
 from ensemble_runtime.outbox import OutboxMessage, PendingRow
@@ -241,6 +242,19 @@ async def test_a_caller_s_correlation_id_is_kept_and_a_bad_one_replaced(
         given,
         replaced.headers["x-correlation-id"],
     ]
+
+
+def test_inside_an_intake_an_event_keeps_a_correlation_id_of_its_own(tmp_path: Path) -> None:
+    kit = kit_with(tmp_path, None)
+    own = uuid4()
+    try:
+        with correlation_scope() as intake, kit.unit_of_work() as uow:
+            uow.publish(HOSPITAL_ENCOUNTERS, encounter(NHS, 1))  # none: the intake's
+            uow.publish(HOSPITAL_ENCOUNTERS, encounter(NHS, 2, own))  # its own: kept
+            uow.commit()
+        assert [r.correlation_id for r in outbox_rows(kit)] == [str(intake), str(own)]
+    finally:
+        kit.dispose()
 
 
 async def test_probes_and_scrapes_are_not_traced(traced: tuple[Kit, InMemorySpanExporter]) -> None:
