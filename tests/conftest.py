@@ -108,4 +108,11 @@ def ensemble_on_each_store(request: pytest.FixtureRequest, systems: Systems) -> 
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("postgres") is not None)
+    # The traced system (tests/e2e/test_traces.py) pauses the shared one: it runs after the
+    # other SQLite tests and before those on PostgreSQL, so no system starts twice for it.
+    def order(item: pytest.Item) -> int:
+        if item.get_closest_marker("postgres") is not None:
+            return 2
+        return 1 if "traced_ensemble" in getattr(item, "fixturenames", ()) else 0
+
+    items.sort(key=order)

@@ -61,8 +61,11 @@ class Offsets:
         return self._next
 
 
-def record(topic: str, offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:
-    """A polled record, keyed as producers key it (the NHS number), if the value has one."""
+def record(
+    topic: str, offset: int, value: bytes, traceparent: str | None = None
+) -> ConsumerRecord[bytes, bytes]:
+    """A polled record, keyed as producers key it (the NHS number), if the value has one,
+    with the relay's `traceparent` header when given."""
     try:
         key = json.loads(value).get("nhs_number")
     except (ValueError, AttributeError, RecursionError):
@@ -79,5 +82,5 @@ def record(topic: str, offset: int, value: bytes) -> ConsumerRecord[bytes, bytes
         checksum=None,
         serialized_key_size=len(key_bytes or b""),
         serialized_value_size=len(value),
-        headers=(),
+        headers=(("traceparent", traceparent.encode()),) if traceparent else (),
     )

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS, HOT_ONBOARDING, REFERRALS, TopicSpec
 from ensemble_devkit.service_map import load_definitions
+from ensemble_devkit.span_checks import in_memory_tracing, span_texts
 from ensemble_devkit.testkit import ServiceKit
 from ensemble_runtime.definition import Subscription
 from ensemble_runtime.logging import configure_logging
@@ -101,8 +102,10 @@ class Flow:
         self.examples = examples
         self.loop = Loop()
         self.definitions = {d.name: d for d in load_definitions()}
+        # Traced (spans kept in memory): every span is scanned too, the consumers' included.
+        self.tracing = {name: in_memory_tracing(name) for name in self.definitions}
         self.kits: dict[str, ServiceKit[Any, Any]] = {
-            name: kit_for(d, stores[name], **CONSUMER_SETTINGS)
+            name: kit_for(d, stores[name], tracing=self.tracing[name][0], **CONSUMER_SETTINGS)
             for name, d in self.definitions.items()
         }
         self.letters = DeadLetters()
@@ -139,19 +142,29 @@ class Flow:
         with engine.connect() as connection:
             rows = connection.execute(
                 sa.text(
-                    "SELECT id, payload FROM outbox WHERE topic = :t AND id > :after ORDER BY id"
+                    "SELECT id, payload, traceparent FROM outbox"
+                    " WHERE topic = :t AND id > :after ORDER BY id"
                 ),
                 {"t": subscription.topic.name, "after": self.delivered.get(key, 0)},
             ).all()
         if not rows:
             return
         self.delivered[key] = rows[-1][0]
-        self.feed(consumer, subscription, [str(row[1]).encode() for row in rows])
+        values = [str(row[1]).encode() for row in rows]
+        self.feed(consumer, subscription, values, [row[2] for row in rows])
 
     def feed(
-        self, consumer: str, subscription: Subscription[Any, Any], values: list[bytes]
+        self,
+        consumer: str,
+        subscription: Subscription[Any, Any],
+        values: list[bytes],
+        traceparents: list[str | None] | None = None,
     ) -> None:
-        records = tuple(record(subscription.topic.name, self.offsets.take(), v) for v in values)
+        parents = traceparents or [None] * len(values)
+        topic = subscription.topic.name
+        records = tuple(
+            record(topic, self.offsets.take(), v, p) for v, p in zip(values, parents, strict=True)
+        )
         message = FakeMessage(records)
         runtime = self.kit(consumer).runtime
         self.loop.run(runtime.consumers.process_batch(subscription, cast(Any, message)))
@@ -186,6 +199,11 @@ class Flow:
         with (self.out / "letters.jsonl").open("w") as letters:
             for letter in self.letters.kept:
                 letters.write(letter.model_dump_json() + "\n")
+        with (self.out / "spans.jsonl").open("w") as spans:
+            for name, (_, exporter) in self.tracing.items():
+                for span in exporter.get_finished_spans():
+                    texts = list(span_texts([span]))
+                    spans.write(json.dumps({"service": name, "texts": texts}) + "\n")
         (self.out / "summary.json").write_text(json.dumps(self.summary, indent=1))
 
     def extracts(self) -> None:

@@ -1,6 +1,7 @@
-"""No patient data in logs or dead letters, ever: a full flow and a fuzz slice run with
+"""No patient data in logs, spans or dead letters, ever: a full flow and a fuzz slice run with
 planted NHS numbers, names, birth dates, addresses and postcodes (`pii.PLANTED`), logging as
-the services configure it, and not one planted value may appear in a log line or a letter.
+the services configure it and tracing on, and not one planted value may appear in a log line,
+a span (name, attributes, events, status) or a letter.
 
 The workload runs as a process of its own (tests/fuzz/pii_flow.py), so logging is set up
 exactly once, as `serve()` sets it up, and every byte it writes to stdout or stderr is read.
@@ -50,13 +51,25 @@ def leaks_in(
     lines = [line for text in (finished.stderr, finished.stdout) for line in text.split("\n")]
     written = (out / "letters.jsonl").read_text(encoding="utf-8").split("\n")
     letters = [json.loads(line) for line in written if line]
+    traced = (out / "spans.jsonl").read_text(encoding="utf-8").split("\n")
+    spans = [json.loads(line) for line in traced if line]
     scanned = {
+        "spans": {name for span in spans for name in span["texts"][:1]},
         "lines": len(lines),
         "json_lines": sum(line.startswith("{") for line in lines),
         "letters": len(letters),
         "events": {json.loads(line).get("event") for line in lines if line.startswith("{")},
     }
-    return scan_lines(lines) + scan_letters(letters), scanned
+    span_leaks = [
+        Leak(
+            f"{span['service']} span, {leak.where.replace('log line', 'text')}",
+            leak.what,
+            leak.excerpt,
+        )
+        for span in spans
+        for leak in scan_lines(span["texts"])
+    ]
+    return scan_lines(lines) + scan_letters(letters) + span_leaks, scanned
 
 
 @pytest.mark.parametrize(
@@ -81,4 +94,7 @@ def test_no_planted_patient_data_in_any_log_line_or_dead_letter(
     assert scanned["json_lines"] > 100, scanned
     assert {"hl7 message received", "event dead-lettered", "audit"} <= scanned["events"], scanned
     assert scanned["letters"] > 0, scanned
+    assert {"POST /v1/hl7v2", "hl7v2 intake", "process hospital.encounters.v1"} <= scanned[
+        "spans"
+    ], scanned
     assert not leaks, "\n".join(f"{leak.where}: {leak.what}: {leak.excerpt}" for leak in leaks[:20])

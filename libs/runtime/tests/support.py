@@ -141,7 +141,7 @@ def encounter(nhs_number: str, sequence: int, correlation_id: UUID | None = None
     return EncounterEvent(
         event_type=EncounterEventType.ADMITTED,
         producer=PRODUCER,
-        correlation_id=correlation_id or uuid4(),
+        **({"correlation_id": correlation_id} if correlation_id else {}),
         nhs_number=nhs_number,
         sending_facility="RCB",
         trigger_event="A01",

@@ -24,6 +24,7 @@ from ensemble_runtime.db import create_schema
 from ensemble_runtime.definition import Command, ServiceDefinition, Subscription
 from ensemble_runtime.outbox import OutboxMessage
 from ensemble_runtime.service import Service, ServiceRuntime, build_service
+from ensemble_runtime.tracing import Tracing
 from ensemble_runtime.unit_of_work import UnitOfWork
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -66,6 +67,7 @@ class ServiceKit(Generic[S, U]):
         definition: ServiceDefinition[S, U],
         database_url: str,
         clock: FrozenClock | None = None,
+        tracing: Tracing | None = None,  # e.g. an in-memory exporter's, to read the spans
         **settings: Any,
     ) -> None:
         self.definition = definition
@@ -75,6 +77,7 @@ class ServiceKit(Generic[S, U]):
             definition,
             definition.settings(database_url=database_url, **values),
             clock=self.clock,
+            tracing=tracing,
         )
         create_schema(self.service.engine)
 

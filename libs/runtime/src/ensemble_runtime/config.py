@@ -1,6 +1,8 @@
 """Settings come from the environment only; each service adds its own prefix."""
 
-from pydantic import SecretStr
+import os
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ensemble_runtime.auth import parse_token_map
@@ -56,6 +58,12 @@ class ServiceSettings(BaseSettings):
     inbox_retention_hours: float = 504.0  # 21 days > 7 days of topic + 7 days of DLQ
     # Ops metrics (ops_metrics.py): outbox backlog, consumer lag and DLQ depth, sampled.
     ops_sample_seconds: float = 15.0
+    # OpenTelemetry traces (tracing.py): the OTLP/HTTP collector's base URL, e.g.
+    # http://collector:4318 (spans go to its /v1/traces). Unset: the standard
+    # OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (full URL) or OTEL_EXPORTER_OTLP_ENDPOINT (base URL);
+    # none of them, or OTEL_SDK_DISABLED=true: tracing off (no spans, no exporter). An
+    # unreachable collector only warns; serving goes on.
+    tracing_otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s/]+")
     # Bearer tokens as JSON {"principal": "token"}; empty by default: no built-in secrets.
     # Every service has staff; services add `<kind>_tokens` fields for other callers.
     staff_tokens: str = "{}"
@@ -73,6 +81,18 @@ class ServiceSettings(BaseSettings):
             sasl_password=password.get_secret_value() if password is not None else None,
             ssl_cafile=self.kafka_ssl_cafile,
         )
+
+    def otlp_traces_endpoint(self) -> str | None:
+        """The full URL spans are exported to, or None: tracing off."""
+        if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            return None
+        if self.tracing_otlp_endpoint:
+            return f"{self.tracing_otlp_endpoint.rstrip('/')}/v1/traces"
+        if full := os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip():
+            return full
+        if base := os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip():
+            return f"{base.rstrip('/')}/v1/traces"
+        return None
 
     def caller_tokens(self) -> dict[str, dict[str, str]]:
         """Every `<kind>_tokens` setting, as kind -> principal -> token (validated)."""

@@ -13,12 +13,17 @@ is waited out without limit, since blocking keeps order, with a capped backoff; 
 failures now: alert when it stays above 0). Any other error, store errors included (a broken
 constraint, a value the column refuses), is retried `max_attempts` times, then the event is
 dead-lettered. Error texts in logs and letters never carry SQL parameters or values.
+
+Traces (tracing.py): with tracing on, each event is applied in a consumer span of its own,
+child of its record's `traceparent` header, so what its handler stages in the outbox carries
+the trace on; our spans, not FastStream's middleware, which would put the key (an NHS number)
+in an attribute. Log lines about an event carry its correlation id and trace id.
 """
 
 import asyncio
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
@@ -26,6 +31,7 @@ import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from ensemble_contracts import Envelope
@@ -37,6 +43,14 @@ from ensemble_runtime.errors import (
     describe_error,
     describe_validation_error,
     is_transient_store_error,
+)
+from ensemble_runtime.tracing import (
+    TRACING_OFF,
+    Tracing,
+    header_traceparent,
+    messaging_attributes,
+    parent_from,
+    trace_id_of,
 )
 from ensemble_runtime.unit_of_work import UnitOfWork
 
@@ -51,6 +65,7 @@ class RejectedEvent(Exception):
 
 
 __all__ = ["EventConsumers", "Outcome", "RejectedEvent", "describe_validation_error"]
+_NO_SPAN: AbstractContextManager[None] = nullcontext()
 STORE_ALARM_ATTEMPTS = 12  # consecutive transient store failures before logging at ERROR
 
 
@@ -66,8 +81,10 @@ class EventConsumers(Generic[U]):
         batch_size: int = 200,
         batch_timeout_ms: int = 10,
         retry_max_seconds: float = 5.0,
+        tracing: Tracing = TRACING_OFF,
     ) -> None:
         self._broker = broker
+        self._tracing = tracing
         self._unit_of_work = unit_of_work
         self._store = store
         self._producer = producer
@@ -121,11 +138,13 @@ class EventConsumers(Generic[U]):
         self, subscription: Subscription[Any, U], batch: list[tuple[Any, Envelope]]
     ) -> list[str]:
         events = [event for _, event in batch]
+        # Only read when tracing: the batch path pays nothing for traces otherwise.
+        parents = [_traceparent(r) for r, _ in batch] if self._tracing.enabled else []
         waits = 0
         while True:
             try:
                 applied: list[str] = list(
-                    await self._store.run(self.apply_all, subscription, events)
+                    await self._store.run(self.apply_all, subscription, events, parents)
                 )
                 self._store_answers(subscription)
                 return applied
@@ -147,7 +166,8 @@ class EventConsumers(Generic[U]):
         attempt = waits = 0
         while True:
             try:
-                outcome = await self._store.run(self.apply, subscription, event)
+                parent = _traceparent(record) if self._tracing.enabled else None
+                outcome = await self._store.run(self.apply, subscription, event, parent)
                 self._store_answers(subscription)
                 return outcome
             except Exception as error:
@@ -180,14 +200,20 @@ class EventConsumers(Generic[U]):
     def _store_answers(self, subscription: Subscription[Any, U]) -> None:
         metrics.CONSUMER_STORE_RETRYING.labels(subscription.topic.name, subscription.group).set(0)
 
-    def apply(self, subscription: Subscription[Any, U], event: Envelope) -> Outcome:
+    def apply(
+        self, subscription: Subscription[Any, U], event: Envelope, traceparent: str | None = None
+    ) -> Outcome:
         """Apply one event in a transaction of its own."""
-        return self.apply_all(subscription, [event])[0]
+        return self.apply_all(subscription, [event], [traceparent])[0]
 
     def apply_all(
-        self, subscription: Subscription[Any, U], events: list[Envelope]
+        self,
+        subscription: Subscription[Any, U],
+        events: list[Envelope],
+        traceparents: Sequence[str | None] = (),
     ) -> list[Outcome]:
-        """One transaction: in order, skip each event already seen, else handle and remember it."""
+        """One transaction: in order, skip each event already seen, else handle and remember it.
+        With tracing on, each event in a span continuing its traceparent (same order)."""
         outcomes: list[Outcome] = []
         group = subscription.group
         with self._unit_of_work() as uow:
@@ -195,21 +221,45 @@ class EventConsumers(Generic[U]):
             # relay resend).
             seen = uow.inbox.seen_among(group, [event.event_id for event in events])
             applied: list[UUID] = []
-            for event in events:
+            for index, event in enumerate(events):
                 if event.event_id in seen:
                     outcomes.append("duplicate")
                     continue
                 handler = subscription.handlers.get(event.event_type)
                 if handler is not None:
-                    with _event_context(event):
+                    parent = traceparents[index] if traceparents else None
+                    with _event_context(event), self._span(subscription, event, parent):
                         handler(uow, event)
-                    uow.flush()  # later events in the batch see this one's effects
+                        uow.flush()  # later events in the batch see this one's effects
                 seen.add(event.event_id)
                 applied.append(event.event_id)
                 outcomes.append("processed" if handler is not None else "ignored")
             uow.inbox.record_all(group, applied)
             uow.commit()
         return outcomes
+
+    def _span(
+        self, subscription: Subscription[Any, U], event: Envelope, traceparent: str | None
+    ) -> AbstractContextManager[Any]:
+        """The span an event is handled in (no-op when tracing is off). Never the key."""
+        if not self._tracing.enabled:
+            return _NO_SPAN
+        attributes = messaging_attributes(
+            subscription.topic.name,
+            "process",
+            {
+                "messaging.consumer.group.name": subscription.group,
+                "messaging.message.id": str(event.event_id),
+                "messaging.message.conversation_id": str(event.correlation_id),
+                "ensemble.event_type": event.event_type,
+            },
+        )
+        return self._tracing.span(
+            f"process {subscription.topic.name}",
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+            parent=parent_from(traceparent),
+        )
 
     async def _dead_letter(
         self,
@@ -228,9 +278,17 @@ async def _not_decoded(_message: StreamMessage[Any]) -> None:
     return None
 
 
+def _traceparent(record: Any) -> str | None:
+    return header_traceparent(getattr(record, "headers", None))
+
+
 def _record_context(record: Any) -> AbstractContextManager[None]:
+    trace_id = trace_id_of(_traceparent(record))
     return structlog.contextvars.bound_contextvars(
-        topic=record.topic, partition=record.partition, offset=record.offset
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        **({"trace_id": trace_id} if trace_id else {}),
     )
 
 

@@ -3,7 +3,8 @@
 NHS numbers and names never reach a log line: known PII keys are masked, and any NHS-number
 spelling in a string is masked too: 10 digits in a row, or grouped 3-3-4 or 4-3-3 with
 spaces, dots, dashes, slashes or Unicode spaces (NBSP, thin, figure) between the groups.
-Tracebacks carry no local variables.
+Tracebacks carry no local variables. Inside a recorded span (tracing.py) each line carries its
+`trace_id` and `span_id`; the correlation id is bound by intake and consumers (correlation.py).
 """
 
 import logging
@@ -13,6 +14,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, WrappedLogger
 
@@ -56,8 +58,38 @@ def _redact(value: Any) -> Any:
     return value
 
 
+# Trace, span and event ids are random hex, so many have digit runs the NHS-number pattern
+# would mask (a UUID's "5907899-539f" reads as 4-3-3): kept as they are, but only under their
+# own keys and in their own shape (32 and 16 hex digits, a UUID).
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_IDS = {
+    "trace_id": re.compile(r"[0-9a-f]{32}"),
+    "span_id": re.compile(r"[0-9a-f]{16}"),
+    "correlation_id": _UUID,
+    "causation_id": _UUID,
+    "event_id": _UUID,
+}
+
+
+def _is_id(key: str, value: Any) -> bool:
+    shape = _IDS.get(key)
+    return shape is not None and isinstance(value, str) and shape.fullmatch(value) is not None
+
+
 def redact_pii(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    return {k: REDACTED if k in PII_KEYS else _redact(v) for k, v in event_dict.items()}
+    return {
+        k: REDACTED if k in PII_KEYS else v if _is_id(k, v) else _redact(v)
+        for k, v in event_dict.items()
+    }
+
+
+def add_trace_ids(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """The current span's trace and span ids (none outside a recorded span, or tracing off)."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", f"{context.trace_id:032x}")
+        event_dict.setdefault("span_id", f"{context.span_id:016x}")
+    return event_dict
 
 
 def _transient_coordinator_errors_are_warnings(record: logging.LogRecord) -> bool:
@@ -78,6 +110,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     shared: list[Any] = [
         add_service,
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -1,7 +1,8 @@
 """Transactional outbox: events are rows committed with the state change that caused them.
 
 Writing and reading rows is on every event's path, so it is SQLAlchemy Core, not the ORM: no
-identity map, no unit-of-work flush; prepared statements (prepared.py).
+identity map, no unit-of-work flush; prepared statements (prepared.py). Each row keeps the
+traceparent of the span that staged it, so the relay carries the trace on (tracing.py).
 """
 
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from sqlmodel import Field, Session, SQLModel
 from ensemble_contracts import Envelope, PatientEvent, TopicSpec
 from ensemble_runtime.db import UtcDateTime
 from ensemble_runtime.prepared import Prepared
+from ensemble_runtime.tracing import current_traceparent
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -43,6 +45,7 @@ _PENDING = Prepared(
         OUTBOX.c.event_type,
         OUTBOX.c.correlation_id,
         OUTBOX.c.payload,
+        OUTBOX.c.traceparent,
     )
     .where(OUTBOX.c.published_at.is_(None))
     .order_by(OUTBOX.c.id)
@@ -65,6 +68,7 @@ class PendingRow(NamedTuple):
     event_type: str
     correlation_id: str
     payload: str
+    traceparent: str | None = None
 
 
 def add_to_outbox(session: Session, topic: TopicSpec[Envelope], event: Envelope) -> None:
@@ -83,6 +87,7 @@ def add_to_outbox(session: Session, topic: TopicSpec[Envelope], event: Envelope)
             "payload": event.model_dump_json(),
             "created_at": datetime.now(UTC),
             "published_at": None,
+            "traceparent": current_traceparent(),  # None outside a span (tracing off)
         },
     )
 

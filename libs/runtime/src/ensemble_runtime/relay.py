@@ -15,6 +15,9 @@ its key in the round was handled too:
   order, and a replay (`ensemble-dlq replay`) delivers it later, after newer events of the key.
 - Any other failure (broker away, timeout, credentials): the key stops at that row for this
   round, the relay reconnects and sends it and the rows behind it again.
+
+Traces (tracing.py): with tracing on, each row is sent in a producer span, child of the span
+that staged it (the row's traceparent), whose traceparent goes as the `traceparent` header.
 """
 
 import asyncio
@@ -24,6 +27,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import Span, SpanKind
 from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session
 
@@ -35,6 +39,16 @@ from ensemble_runtime.errors import describe_error, is_refused_for_good
 from ensemble_runtime.kafka import DEAD_LETTER_COMPRESSION, DEAD_LETTER_MAX_REQUEST_BYTES
 from ensemble_runtime.kafka_security import PLAINTEXT, KafkaSecurity
 from ensemble_runtime.outbox import PendingRow, mark_published, pending
+from ensemble_runtime.tracing import (
+    TRACEPARENT,
+    TRACING_OFF,
+    Tracing,
+    end_span,
+    messaging_attributes,
+    parent_from,
+    trace_id_of,
+    traceparent_of,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -68,8 +82,10 @@ class OutboxRelay:
         security: KafkaSecurity = PLAINTEXT,
         service: str = "unknown",
         reader: Engine | None = None,
+        tracing: Tracing = TRACING_OFF,
     ) -> None:
         self._engine = engine
+        self._tracing = tracing
         self._reader = reader or engine
         self._store = store or StoreWorker(engine)
         self._bootstrap = bootstrap_servers
@@ -162,7 +178,12 @@ class OutboxRelay:
             elif is_refused_for_good(error) and await self._park(row, error):
                 handled.append(row.id)
             else:
-                log.warning("outbox publish failed", topic=row.topic, error=type(error).__name__)
+                log.warning(
+                    "outbox publish failed",
+                    topic=row.topic,
+                    error=type(error).__name__,
+                    **_row_ids(row),
+                )
                 stopped_keys.add(row.key)
         return handled
 
@@ -171,17 +192,23 @@ class OutboxRelay:
     ) -> list[BaseException | None]:
         """Each row's outcome: None when acknowledged, else the error."""
         sent: list[asyncio.Future[Any] | BaseException] = []
-        for row in rows:
+        spans = [self._publish_span(row) for row in rows] if self._tracing.enabled else []
+        for index, row in enumerate(rows):
+            headers = [
+                ("event_type", row.event_type.encode()),
+                ("correlation_id", row.correlation_id.encode()),
+            ]
+            span = spans[index] if spans else None
+            traceparent = traceparent_of(span) if span is not None else row.traceparent
+            if traceparent is not None:
+                headers.append((TRACEPARENT, traceparent.encode()))
             try:
                 sent.append(
                     await producer.send(
                         row.topic,
                         value=row.payload.encode(),
                         key=row.key.encode() if row.key is not None else None,
-                        headers=[
-                            ("event_type", row.event_type.encode()),
-                            ("correlation_id", row.correlation_id.encode()),
-                        ],
+                        headers=headers,
                     )
                 )
             except Exception as error:  # refused before sending (too large), or broker away
@@ -191,7 +218,25 @@ class OutboxRelay:
                     break
         futures = [s for s in sent if not isinstance(s, BaseException)]
         results = iter(await asyncio.gather(*futures, return_exceptions=True))
-        return [s if isinstance(s, BaseException) else _error_of(next(results)) for s in sent]
+        outcomes = [s if isinstance(s, BaseException) else _error_of(next(results)) for s in sent]
+        if spans:
+            for span, outcome in zip(spans, outcomes, strict=True):
+                end_span(span, outcome)
+        return outcomes
+
+    def _publish_span(self, row: PendingRow) -> Span | None:
+        # Never the key (an NHS number): topic, event id and type only.
+        attributes = messaging_attributes(
+            row.topic,
+            "send",
+            {"messaging.message.id": str(row.event_id), "ensemble.event_type": row.event_type},
+        )
+        return self._tracing.start_span(
+            f"send {row.topic}",
+            kind=SpanKind.PRODUCER,
+            attributes=attributes,
+            parent=parent_from(row.traceparent),
+        )
 
     async def _park(self, row: PendingRow, error: BaseException) -> bool:
         """Move a refused row to its topic's dead-letter topic; False if that failed too."""
@@ -215,6 +260,7 @@ class OutboxRelay:
             outbox_row=row.id,
             event_id=str(row.event_id),
             event_type=row.event_type,
+            **_row_ids(row),
             error=describe_error(error),
             payload_bytes=len(row.payload.encode()),
             payload_kept=bool(attempt.payload),
@@ -268,6 +314,14 @@ class OutboxRelay:
             yield lambda: _try_advisory_lock(connection)
         finally:
             connection.close()
+
+
+def _row_ids(row: PendingRow) -> dict[str, str]:
+    """What ties a row's log line to its request and trace."""
+    ids = {"correlation_id": row.correlation_id}
+    if trace_id := trace_id_of(row.traceparent):
+        ids["trace_id"] = trace_id
+    return ids
 
 
 def _error_of(result: object) -> BaseException | None:

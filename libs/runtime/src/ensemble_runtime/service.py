@@ -1,5 +1,6 @@
 """One service process, built from its definition: store, broker, consumers, relay, HTTP."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from ensemble_runtime.definition import Command, Component, ServiceDefinition
 from ensemble_runtime.group_commit import GroupCommitter, Overloaded
 from ensemble_runtime.http_guard import DEFAULT_MAX_BODY_BYTES, guard
 from ensemble_runtime.http_metrics import HttpMetrics
+from ensemble_runtime.http_tracing import HttpTracing
 from ensemble_runtime.kafka import create_broker, ensure_topics
 from ensemble_runtime.lifeline import watch_lifeline
 from ensemble_runtime.logging import configure_logging
@@ -35,6 +37,7 @@ from ensemble_runtime.migrations import migrate
 from ensemble_runtime.ops_metrics import consumers_connected, ops_metrics
 from ensemble_runtime.relay import OutboxRelay
 from ensemble_runtime.retention import runtime_retention
+from ensemble_runtime.tracing import Tracing
 from ensemble_runtime.unit_of_work import UnitOfWork
 
 # What every service runs beside its definition's components: outbox and inbox retention,
@@ -64,12 +67,17 @@ class ServiceRuntime(Generic[S, U]):
         settings: S,
         engine: Engine,
         clock: Clock = utc_now,
+        tracing: Tracing | None = None,
     ) -> None:
         self.definition = definition
         self.settings = settings
         self.engine = engine
         self.reader = reader_engine(engine)
         self.clock = clock
+        # Off (no spans at all) unless an OTLP endpoint is configured (config.py, tracing.py).
+        self.tracing = tracing or Tracing.otlp(
+            settings.service_name, settings.otlp_traces_endpoint()
+        )
         self.store = StoreWorker(engine)
         self.callers = {
             kind: TokenRegistry(tokens) for kind, tokens in settings.caller_tokens().items()
@@ -90,6 +98,7 @@ class ServiceRuntime(Generic[S, U]):
             security=self.kafka_security,
             service=settings.service_name,
             reader=self.reader,
+            tracing=self.tracing,
         )
         self.consumers: EventConsumers[U] = EventConsumers(
             self.broker,
@@ -101,6 +110,7 @@ class ServiceRuntime(Generic[S, U]):
             settings.consumer_batch_size,
             settings.consumer_batch_timeout_ms,
             settings.consumer_retry_max_seconds,
+            tracing=self.tracing,
         )
         for subscription in definition.subscriptions:
             self.consumers.register(subscription)
@@ -208,6 +218,7 @@ class ServiceRuntime(Generic[S, U]):
         self.components.clear()
         await self.broker.stop()  # stops intake, waits for in-flight handlers
         await self.relay.stop()
+        await asyncio.to_thread(self.tracing.flush)  # the last spans, before the process ends
         log.info("service stopped")
 
     async def ready(self) -> dict[str, bool]:
@@ -271,7 +282,8 @@ def create_app(runtime: ServiceRuntime[Any, Any]) -> FastAPI:
         app.include_router(router)
     # Body cap, strict JSON, auth before validation, no 500 details, staff and practice audit.
     guard(app, getattr(runtime.settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES))
-    app.add_middleware(HttpMetrics)  # outermost: counts every answer, the guard's too
+    app.add_middleware(HttpMetrics)  # counts every answer, the guard's too
+    app.add_middleware(HttpTracing, tracing=runtime.tracing)  # outermost: ids for every line
     return app
 
 
@@ -291,11 +303,12 @@ def build_service(
     *,
     engine: Engine | None = None,
     clock: Clock = utc_now,
+    tracing: Tracing | None = None,
 ) -> Service[S, U]:
     """The one bootstrap: settings (from the environment unless given), store, runtime, app."""
     settings = settings if settings is not None else definition.settings()
     engine = engine or create_db_engine(settings.database_url)
-    runtime = ServiceRuntime(definition, settings, engine, clock)
+    runtime = ServiceRuntime(definition, settings, engine, clock, tracing)
     return Service(settings, engine, runtime, create_app(runtime))
 
 

@@ -5,6 +5,8 @@ settings; never a session. Each service subclasses `UnitOfWork` and opens its re
 in `open_repositories`; the SQL stays in its adapters.
 """
 
+import contextvars
+import functools
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -16,6 +18,7 @@ from sqlmodel import Session
 from ensemble_contracts import Envelope, TopicSpec
 from ensemble_runtime.clock import Clock, utc_now
 from ensemble_runtime.config import ServiceSettings
+from ensemble_runtime.correlation import current_correlation_id
 from ensemble_runtime.inbox import Inbox
 from ensemble_runtime.outbox import add_to_outbox
 
@@ -60,7 +63,13 @@ class UnitOfWork(Generic[S]):
         self._session.close()
 
     def publish(self, topic: TopicSpec[Envelope], event: Envelope) -> None:
-        """Stage an event: it is published only if this unit of work commits."""
+        """Stage an event: it is published only if this unit of work commits. An event built
+        without a correlation id inside an intake (an HTTP request, an MLLP frame) takes the
+        intake's, so every event of one external request shares it (correlation.py)."""
+        if "correlation_id" not in event.model_fields_set:
+            intake = current_correlation_id()
+            if intake is not None:
+                event = event.model_copy(update={"correlation_id": intake})
         add_to_outbox(self._session, topic, event)
         self._published = True
 
@@ -69,8 +78,10 @@ class UnitOfWork(Generic[S]):
         self._session.flush()
 
     def after_commit(self, action: Callable[[], None]) -> None:
-        """Run `action` once this work is durable (e.g. a log line saying it was received)."""
-        self._after_commit.append(action)
+        """Run `action` once this work is durable (e.g. a log line saying it was received).
+        It runs in the context it was registered in: a grouped command's log line keeps its
+        own correlation and trace ids, not the group's."""
+        self._after_commit.append(functools.partial(contextvars.copy_context().run, action))
 
     def commit(self) -> None:
         if self._item is not None:  # grouped: this command is done, the group commits later

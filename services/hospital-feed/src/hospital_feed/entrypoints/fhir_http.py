@@ -70,6 +70,11 @@ async def _text(request: Request, runtime: Runtime, what: str) -> str | JSONResp
         return _refusal(400, "structure", "FHIR JSON must be UTF-8", what)
 
 
+def _span_attributes(sender: str, entries: int) -> dict[str, str | int]:
+    """Traced by sender and size only: the resources name the patient."""
+    return {"ensemble.sender": sender, "ensemble.transport": "http", "fhir.entries": entries}
+
+
 @router.post("/Encounter", response_class=JSONResponse)
 async def post_encounter(request: Request, sender: Sender, runtime: Runtime) -> JSONResponse:
     """One Encounter: 200 accepted (or a duplicate), 202 held for staff (no usable NHS
@@ -77,7 +82,8 @@ async def post_encounter(request: Request, sender: Sender, runtime: Runtime) -> 
     text = await _text(request, runtime, "Encounter")
     if isinstance(text, JSONResponse):
         return text
-    received = await runtime.execute(ReceiveFhir(sender, (FhirEntry(text),)))
+    with runtime.tracing.span("fhir intake", attributes=_span_attributes(sender, 1)):
+        received = await runtime.execute(ReceiveFhir(sender, (FhirEntry(text),)))
     outcome = received.outcomes[0]
     return fhir_response(outcome.http_status, operation_outcome(_issue_of(outcome)))
 
@@ -95,7 +101,8 @@ async def post_bundle(request: Request, sender: Sender, runtime: Runtime) -> JSO
     except FhirError as error:
         return _refusal(error.http_status, error.issue_code, error.text, error.expression)
     entries = tuple(FhirEntry(entry.raw, entry.full_url) for entry in bundle.entries)
-    received = await runtime.execute(ReceiveFhir(sender, entries, bundle.type))
+    with runtime.tracing.span("fhir intake", attributes=_span_attributes(sender, len(entries))):
+        received = await runtime.execute(ReceiveFhir(sender, entries, bundle.type))
     if not received.committed:
         refused = [(i, o) for i, o in enumerate(received.outcomes) if o.refused]
         issues = [_issue_of(outcome, index) for index, outcome in refused]

@@ -66,11 +66,14 @@ async def post_hl7v2(request: Request, sender: Sender, runtime: Runtime) -> Resp
     batch, the response batch, one ACK per message); AA only once committed. One answer per
     request, in original mode whatever MSH-15/16 say: HTTP has no second frame to send."""
     raw, charset = decode_body(await _read_body(request, runtime.settings.max_message_bytes))
-    if is_batch(raw):
-        return Response(
-            await receive_batch(runtime, sender, raw, charset), media_type=HL7_MEDIA_TYPE
-        )
-    ack = await runtime.execute(ReceiveHl7(sender, raw, charset))
+    # Traced by sender and transport only: the message itself names the patient.
+    attributes = {"ensemble.sender": sender, "ensemble.transport": "http"}
+    with runtime.tracing.span("hl7v2 intake", attributes=attributes):
+        if is_batch(raw):
+            return Response(
+                await receive_batch(runtime, sender, raw, charset), media_type=HL7_MEDIA_TYPE
+            )
+        ack = await runtime.execute(ReceiveHl7(sender, raw, charset))
     return Response(ack, media_type=HL7_MEDIA_TYPE)
 
 

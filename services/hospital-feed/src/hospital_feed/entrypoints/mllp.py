@@ -36,7 +36,9 @@ import time
 from typing import Any
 
 import structlog
+from opentelemetry.trace import SpanKind
 
+from ensemble_runtime.correlation import correlation_scope
 from ensemble_runtime.service import ServiceRuntime
 from hospital_feed.config import MllpPolicy, Network, Settings
 from hospital_feed.domain.ack import answer_frames, commit_error
@@ -97,6 +99,9 @@ class MllpListener:
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
         self.connections = 0  # open and accepted
+        # Each frame's span: by sender and transport only (the message names the patient).
+        self._tracing = runtime.tracing
+        self._span_attributes = {"ensemble.sender": sender, "ensemble.transport": "mllp"}
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -244,7 +249,17 @@ class MllpListener:
         )
 
     async def _answer(self, item: Frame | Oversized) -> list[str] | None:
-        """The ACK frames for one frame, in order; None: close the connection unanswered."""
+        """The ACK frames for one frame, in order; None: close the connection unanswered.
+        Each frame is its own intake: a new correlation id and (tracing on) a trace."""
+        with (
+            correlation_scope(),
+            self._tracing.span(
+                "hl7v2 intake", kind=SpanKind.SERVER, attributes=self._span_attributes
+            ),
+        ):
+            return await self._answer_frame(item)
+
+    async def _answer_frame(self, item: Frame | Oversized) -> list[str] | None:
         if isinstance(item, Oversized):
             log.warning(
                 "mllp message too large, its start kept and answered AR",
