@@ -144,21 +144,21 @@ def choose(
     for booking in booked:
         if booking.coach_id in by_coach:
             by_coach[booking.coach_id].append(booking)
-    best: tuple[bool, datetime, int, str] | None = None
-    best_slot: Slot | None = None
+    found: list[tuple[tuple[bool, datetime], Coach, Slot, list[Booking]]] = []
     for coach in wanted:
         taken = sorted(by_coach[coach.coach_id], key=lambda b: b.starts_at)
         slot = earliest_free_slot(coach, taken, policy, now, need)
-        if slot is None:
-            continue
-        rank = (
-            coach.coach_id != need.previous_coach,  # continuity beats an earlier slot
-            slot.starts_at,
-            bookings_in_week(coach, taken, slot.starts_at),
-            coach.coach_id,
-        )
-        if best is None or rank < best:
-            best, best_slot = rank, slot
-    if best is None or best_slot is None:
+        if slot is not None:  # continuity beats an earlier slot
+            found.append(
+                ((coach.coach_id != need.previous_coach, slot.starts_at), coach, slot, taken)
+            )
+    if not found:
         return WaitingReason.NO_FREE_SLOT
-    return Choice(coach_id=best[3], slot=best_slot, language=language)
+    first = min(rank for rank, _, _, _ in found)
+    # The week's load is counted only for the coaches that tie (it reads all their bookings).
+    _, coach, slot = min(
+        ((bookings_in_week(c, taken, s.starts_at), c.coach_id), c, s)
+        for rank, c, s, taken in found
+        if rank == first
+    )
+    return Choice(coach_id=coach.coach_id, slot=slot, language=language)

@@ -18,6 +18,19 @@ class UpsertCoaches(Command[int]):
 
 
 @dataclass(frozen=True)
+class BookProgramme(Command[bool]):
+    """Book an accepted referral's programme as `referral.accepted` would; answers whether
+    it was new. Two bookings racing for one slot: the loser runs again and sees the winner."""
+
+    rerun_on_conflict = True
+    referral_id: UUID
+    nhs_number: str
+    practice_ods: str
+    service: str
+    language: str | None
+
+
+@dataclass(frozen=True)
 class MarkAttended(Command[Appointment]):
     appointment_id: UUID
 
