@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.8
 export UV_PYTHON := 3.11
 
-.PHONY: help bootstrap browser run run-postgres test test-fast test-rules lint contracts bench bench-quick fuzz kafka-start kafka-stop clean
+.PHONY: help bootstrap browser run run-postgres test test-fast test-rules lint contracts bench bench-quick bench-booking fuzz kafka-start kafka-stop clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ bench: bootstrap ## full benchmark against raw Kafka (RATE, DURATION, ADMISSIONS
 
 bench-quick: bootstrap ## ~30 s of load; prints the key ratios to raw Kafka at the end
 	uv run ensemble-local bench --quick $(BENCH_ARGS)
+
+bench-booking: bootstrap ## 8,800 coaching bookings, concurrent HTTP, SQLite + PostgreSQL (STORE)
+	uv run ensemble-local bench-booking $${STORE:+--store $$STORE}
 
 kafka-start: ## start the local Kafka broker only (run/kafka, port 9092)
 	deploy/kafka/kafka.sh start
