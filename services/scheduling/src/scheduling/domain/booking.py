@@ -9,10 +9,11 @@ hours; a tie goes to the coach with the fewest bookings that week. A coach is ne
 overlapping appointments, nor more than their monthly target in one (coach-local) month.
 """
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from scheduling.domain.coach import Coach
@@ -94,8 +95,17 @@ def earliest_free_slot(
     monthly target can be checked)."""
     need = need or Need()
     per_month = Counter(month_of(coach, b.starts_at) for b in taken)
+    starts = [b.starts_at for b in taken]
+
+    def no_room(opening: datetime, closing: datetime) -> bool:
+        """A working period of a full month, or one booked from end to end, holds no free
+        slot: it is passed over without trying each of its slots (the cost of a full diary)."""
+        if per_month[month_of(coach, opening)] >= coach.target:
+            return True
+        return period_is_full(taken, starts, opening, closing, policy.length)
+
     index = 0
-    for slot in candidate_slots(coach, policy, now, need.window, need.patient_day):
+    for slot in candidate_slots(coach, policy, now, need.window, need.patient_day, no_room):
         if per_month[month_of(coach, slot.starts_at)] >= coach.target:
             continue  # the coach's month is full
         # Bookings that end by this slot's start end before every later slot too.
@@ -104,6 +114,33 @@ def earliest_free_slot(
         if not _overlapped(taken, index, slot):
             return slot
     return None
+
+
+def period_is_full(
+    taken: Sequence[Booking],
+    starts: Sequence[datetime],
+    opening: datetime,
+    closing: datetime,
+    length: timedelta,
+) -> bool:
+    """Whether bookings inside [opening, closing) leave no slot of `length` free on its grid.
+
+    The period has n = (closing - opening) // length slots. A free one at opening + k * length
+    leaves room for at most k + (n - k - 1) = n - 1 disjoint bookings of at least `length`
+    beside it, so n such bookings inside the period mean none is free. Only bookings that
+    prove it are counted: inside the period, long enough, not overlapping one counted before
+    (`taken` sorted by start, `starts` their starts)."""
+    slots = (closing - opening) // length
+    if slots == 0:
+        return True
+    counted, free_from = 0, opening
+    for i in range(bisect_left(starts, opening), bisect_left(starts, closing)):
+        booking = taken[i]
+        inside = booking.starts_at >= free_from and booking.ends_at <= closing
+        if inside and booking.ends_at - booking.starts_at >= length:
+            counted += 1
+            free_from = booking.ends_at
+    return counted >= slots
 
 
 def _overlapped(taken: Sequence[Booking], index: int, slot: Slot) -> bool:
