@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.8
 export UV_PYTHON := 3.11
 
-.PHONY: help bootstrap browser run run-postgres test test-fast test-rules lint contracts bench bench-quick bench-huddle fuzz kafka-start kafka-stop clean
+.PHONY: help bootstrap browser run run-postgres test test-fast test-rules lint contracts bench bench-quick bench-huddle bench-booking fuzz kafka-start kafka-stop clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -106,6 +106,9 @@ bench-quick: bootstrap ## ~30 s of load; prints the key ratios to raw Kafka at t
 bench-huddle: bootstrap ## time a huddle's agenda (open, read, sheet) for a caseload of 2,000
 	uv run python -m referral.huddle_bench $${CASELOAD:+--caseload $$CASELOAD} \
 		$${BENCH_DATABASE_URL:+--database-url $$BENCH_DATABASE_URL}
+
+bench-booking: bootstrap ## 8,800 coaching bookings, concurrent HTTP, SQLite + PostgreSQL (STORE)
+	uv run ensemble-local bench-booking $${STORE:+--store $$STORE}
 
 kafka-start: ## start the local Kafka broker only (run/kafka, port 9092)
 	deploy/kafka/kafka.sh start

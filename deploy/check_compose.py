@@ -2,7 +2,8 @@
 
 `docker compose config -q` is the real check (deploy/lint.sh runs it when the client has the
 compose plugin); this one checks what the file means for Ensemble: every service healthy before
-its dependants start, the topics job first, one database per service, a known SERVICE build arg.
+its dependants start, the topics job first, one database per service, a known SERVICE build arg,
+and secrets only as files (compose `secrets:` named by `*_FILE` settings, none written inline).
 """
 
 import re
@@ -17,6 +18,10 @@ COMPOSE = DEPLOY / "compose.yaml"
 INIT_SQL = DEPLOY / "postgres" / "init-databases.sql"
 SERVICES = ("hospital-feed", "scoring", "referral", "scheduling")
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+SECRETS_DIR = "/run/secrets/"
+# Settings that hold a secret: given inline they would sit in `docker inspect` and the file.
+SECRET_SUFFIXES = ("_TOKENS", "_PASSWORD", "_KEY")
+PASSWORD_IN_URL = re.compile(r"://[^/@:]+:[^/@]*@")
 
 
 def problems(compose: dict[str, Any], databases: set[str]) -> list[str]:
@@ -49,6 +54,41 @@ def problems(compose: dict[str, Any], databases: set[str]) -> list[str]:
         database = url.rsplit("/", 1)[-1]
         if not url.startswith("postgresql+psycopg://") or database not in databases:
             found.append(f"{name}: {prefix}_DATABASE_URL must name its own database")
+        if PASSWORD_IN_URL.search(url):
+            found.append(
+                f"{name}: {prefix}_DATABASE_URL has a password: use DATABASE_PASSWORD_FILE"
+            )
+        for setting in ("DATABASE_PASSWORD", "STAFF_TOKENS"):
+            if f"{prefix}_{setting}_FILE" not in (service.get("environment") or {}):
+                found.append(f"{name}: {prefix}_{setting}_FILE is not set")
+    for name in ("postgres", *SERVICES):
+        found += secret_problems(name, services.get(name, {}), compose.get("secrets") or {})
+    return found
+
+
+def secret_problems(name: str, service: dict[str, Any], declared: dict[str, Any]) -> list[str]:
+    """Every secret of the service is a file it mounts from a declared compose secret."""
+    found: list[str] = []
+    mounted = {
+        entry if isinstance(entry, str) else entry.get("target", entry.get("source"))
+        for entry in service.get("secrets") or []
+    }
+    sources = {
+        entry if isinstance(entry, str) else entry.get("source")
+        for entry in service.get("secrets") or []
+    }
+    for variable, value in (service.get("environment") or {}).items():
+        if variable.endswith(SECRET_SUFFIXES):
+            found.append(f"{name}: {variable} is written in the file: use {variable}_FILE")
+        elif (
+            variable.endswith("_FILE")
+            and str(value).startswith(SECRETS_DIR)
+            and str(value).removeprefix(SECRETS_DIR) not in mounted
+        ):
+            found.append(f"{name}: {variable} names {value}, a secret it does not mount")
+    for source in sources:
+        if "file" not in (declared.get(source) or {}):
+            found.append(f"{name} mounts secret {source}, which is not declared with a file")
     return found
 
 

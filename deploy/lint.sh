@@ -19,12 +19,11 @@ uv run --no-sync hadolint deploy/Dockerfile
 echo "hadolint: deploy/Dockerfile clean"
 
 if docker compose version >/dev/null 2>&1; then
-  ENSEMBLE_POSTGRES_PASSWORD="${ENSEMBLE_POSTGRES_PASSWORD:-lint-only}" \
-    docker compose -f deploy/compose.yaml config -q
+  docker compose -f deploy/compose.yaml config -q
   echo "docker compose config: deploy/compose.yaml valid"
 fi
 uv run --no-sync python deploy/check_compose.py
-echo "compose: deploy/compose.yaml checked (services, health, order, databases)"
+echo "compose: deploy/compose.yaml checked (services, health, order, databases, secret files)"
 
 mkdir -p "$out"
 for overlay in "$here"/k8s/overlays/*/; do

@@ -12,8 +12,10 @@ from types import ModuleType
 import pytest
 import yaml
 
-from ensemble_devkit import REPO_ROOT
+from ensemble_devkit import REPO_ROOT, service_map
 from ensemble_devkit.system import SERVICES
+from ensemble_runtime.auth import parse_token_map
+from ensemble_runtime.secrets import secret_env_names
 
 from .conftest import DEPLOY
 
@@ -152,6 +154,78 @@ def test_kafka_env_hands_the_service_settings_to_the_dlq_cli(tmp_path):
         "KAFKA_BOOTSTRAP_SERVERS=kafka:9093",
         "KAFKA_SASL_USERNAME=hospital-feed",
     ]
+
+
+def test_kafka_env_reads_the_sasl_password_from_its_file(tmp_path):
+    password = tmp_path / "kafka-user" / "password"
+    password.parent.mkdir()
+    password.write_text("scram-password-from-the-secret")
+    env = fake_service(tmp_path) | {
+        "ENSEMBLE_SERVICE": "scoring",
+        "SCORING_KAFKA_SASL_PASSWORD_FILE": str(password),
+    }
+    command: list[str | Path] = [ENTRYPOINT, "kafka-env", "sh", "-c", 'echo "$KAFKA_SASL_PASSWORD"']
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "scram-password-from-the-secret"
+
+    password.unlink()
+    missing = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert missing.returncode == 2
+    assert missing.stdout == ""
+    assert missing.stderr.splitlines() == [
+        f"ensemble-container: SCORING_KAFKA_SASL_PASSWORD_FILE: cannot read {password}"
+    ]
+
+
+def test_the_compose_check_refuses_secrets_written_inline():
+    checker = compose_checker()
+    compose = yaml.safe_load(checker.COMPOSE.read_text())
+    databases = {"hospital_feed", "scoring", "referral", "scheduling"}
+    broken = copy.deepcopy(compose)
+    scoring = broken["services"]["scoring"]
+    scoring["environment"]["SCORING_PRACTICE_TOKENS"] = '{"L85001": "written-in-the-file"}'
+    scoring["environment"]["SCORING_DATABASE_URL"] = (
+        "postgresql+psycopg://ensemble:pw@postgres:5432/scoring"
+    )
+    scoring["secrets"].remove("scoring-staff-tokens")
+    del broken["secrets"]["referral-practice-tokens"]
+    broken["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] = "inline"
+    assert sorted(checker.problems(broken, databases)) == sorted(
+        [
+            "scoring: SCORING_DATABASE_URL has a password: use DATABASE_PASSWORD_FILE",
+            "scoring: SCORING_PRACTICE_TOKENS is written in the file: use"
+            " SCORING_PRACTICE_TOKENS_FILE",
+            "scoring: SCORING_STAFF_TOKENS_FILE names /run/secrets/scoring-staff-tokens,"
+            " a secret it does not mount",
+            "referral mounts secret referral-practice-tokens, which is not declared with a file",
+            "postgres: POSTGRES_PASSWORD is written in the file: use POSTGRES_PASSWORD_FILE",
+        ]
+    )
+
+
+def test_compose_secret_files_are_the_services_secret_settings(tmp_path):
+    """Each `*_FILE` in compose names a secret setting of its service, and
+    deploy/compose-secrets.sh makes every file compose declares, in a form the service takes."""
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    definitions = {d.name: d for d in service_map.load_definitions()}
+    for spec in SERVICES:
+        service = compose["services"][spec.name]
+        secret_files = set(secret_env_names(definitions[spec.name].settings).values())
+        named = {v for v in service["environment"] if v.endswith("_FILE")}
+        assert named <= secret_files, f"{spec.name}: {named - secret_files} are no secret settings"
+    subprocess.run([DEPLOY / "compose-secrets.sh", tmp_path], check=True, capture_output=True)
+    declared = {
+        name: source["file"].removeprefix("./secrets/")
+        for name, source in compose["secrets"].items()
+    }
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(declared.values())
+    for path in tmp_path.glob("*-tokens"):
+        parse_token_map(path.read_text(), path.name)  # valid JSON, every token long enough
+    assert len((tmp_path / "postgres-password").read_text().strip()) >= 32
+    again = subprocess.run(
+        [DEPLOY / "compose-secrets.sh", tmp_path], check=True, capture_output=True, text=True
+    )
+    assert all(line.startswith("kept") for line in again.stdout.splitlines())  # never rewritten
 
 
 def test_the_topics_job_provisions_the_contracts_registry():

@@ -9,6 +9,7 @@ import pytest
 from ensemble_contracts.topics import MAIN_TOPICS, TOPICS
 from ensemble_devkit import k8s_topics, service_map
 from ensemble_devkit.system import SERVICES
+from ensemble_runtime.secrets import secret_env_names
 
 from .conftest import load_all
 
@@ -112,10 +113,92 @@ def test_secrets_are_only_referenced(rendered):
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         env = {e["name"]: e for e in container["env"]}
         prefix = next(s.env_prefix for s in SERVICES if s.name == deployment["metadata"]["name"])
-        for setting in ("DATABASE_URL", "STAFF_TOKENS", "KAFKA_SASL_PASSWORD"):
-            assert "secretKeyRef" in env[f"{prefix}_{setting}"]["valueFrom"], setting
+        assert "secretKeyRef" in env[f"{prefix}_DATABASE_URL"]["valueFrom"]
         for variable in env.values():
             assert "value" not in variable, f"{variable['name']} is written in the manifest"
+        secret_files_come_from_secret_volumes(resources, deployment, prefix)
+
+
+def secret_files_come_from_secret_volumes(
+    resources: Resources, deployment: dict[str, Any], prefix: str
+) -> None:
+    """Tokens and passwords are files in mounted Secrets (re-read when Kubernetes updates
+    them: never a subPath mount, which is not updated), named by the `*_FILE` settings."""
+    name = deployment["metadata"]["name"]
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    [config] = [
+        c for c in of_kind(resources, "ConfigMap") if c["metadata"]["name"] == f"{name}-config"
+    ]
+    secret_volumes = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    files = {k: v for k, v in config["data"].items() if k.endswith("_FILE")}
+    for setting in ("DATABASE_PASSWORD", "STAFF_TOKENS", "KAFKA_SASL_PASSWORD"):
+        assert f"{prefix}_{setting}_FILE" in files, setting
+        assert f"{prefix}_{setting}" not in config["data"], f"{setting} is written in the manifest"
+    for variable, path in files.items():
+        if variable.endswith(("_TLS_CERT_FILE", "_TLS_KEY_FILE", "_TLS_CLIENT_CA_FILE")):
+            continue
+        mount = mounts[path.rsplit("/", 1)[0]]
+        assert mount["name"] in secret_volumes and mount.get("readOnly"), variable
+        assert "subPath" not in mount, variable
+    assert secret_volumes[mounts["/etc/ensemble/secrets"]["name"]] == f"ensemble-{name}"
+
+
+def test_kafka_clients_use_the_tls_listener_as_their_own_user(rendered):
+    """The runtime's Kafka settings (config.py, kafka_security.py) wired to Strimzi by
+    reference: the TLS listener's bootstrap, SCRAM as the listener and the KafkaUser say, the
+    user named after the service, the cluster CA and the user's password as mounted files."""
+    _, resources = rendered
+    [kafka] = of_kind(resources, "Kafka")
+    [listener] = [
+        item
+        for item in kafka["spec"]["kafka"]["listeners"]
+        if item.get("tls") and item["type"] == "internal"
+    ]
+    users = {u["metadata"]["name"]: u for u in of_kind(resources, "KafkaUser")}
+    definitions = {d.name: d for d in service_map.load_definitions()}
+    configs = {c["metadata"]["name"]: c["data"] for c in of_kind(resources, "ConfigMap")}
+    for deployment in of_kind(resources, "Deployment"):
+        name = deployment["metadata"]["name"]
+        prefix = next(s.env_prefix for s in SERVICES if s.name == name)
+        data = configs[f"{name}-config"]
+        pod = deployment["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        mounted = {
+            m["mountPath"]: next(v for v in pod["volumes"] if v["name"] == m["name"])["secret"]
+            for m in container["volumeMounts"]
+            if any(v["name"] == m["name"] and "secret" in v for v in pod["volumes"])
+        }
+
+        def secret_behind(path: str, mounted: dict[str, Any] = mounted) -> tuple[str, str]:
+            directory, key = path.rsplit("/", 1)
+            volume = mounted[directory]
+            keys = {i["path"]: i["key"] for i in volume.get("items", [])} or {key: key}
+            return volume["secretName"], keys[key]
+
+        mechanism = users[name]["spec"]["authentication"]["type"]
+        assert mechanism == listener["authentication"]["type"] == "scram-sha-512"
+        assert data[f"{prefix}_KAFKA_BOOTSTRAP_SERVERS"] == (
+            f"{kafka['metadata']['name']}-kafka-bootstrap:{listener['port']}"
+        )
+        assert data[f"{prefix}_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert data[f"{prefix}_KAFKA_SASL_MECHANISM"] == mechanism.upper()
+        assert data[f"{prefix}_KAFKA_SASL_USERNAME"] == name
+        ca = secret_behind(data[f"{prefix}_KAFKA_SSL_CAFILE"])
+        assert ca == (f"{kafka['metadata']['name']}-cluster-ca-cert", "ca.crt")
+        assert secret_behind(data[f"{prefix}_KAFKA_SASL_PASSWORD_FILE"]) == (name, "password")
+        # Every *_FILE the ConfigMap names is a secret setting the service reads from a file.
+        secret_files = set(secret_env_names(definitions[name].settings).values())
+        named = {k for k in data if k.endswith("_FILE") and "_TLS_" not in k}
+        assert named <= secret_files, f"{name}: {named - secret_files} are no secret settings"
+        # And the runtime takes the combination (half a configuration refuses to start).
+        kafka_settings = {k: v for k, v in data.items() if "_KAFKA_" in k and "_FILE" not in k}
+        settings = definitions[name].settings(
+            **{k.removeprefix(f"{prefix}_").lower(): v for k, v in kafka_settings.items()},
+            kafka_sasl_password="from-the-file",
+        )
+        assert settings.kafka_security().uses_sasl and settings.kafka_security().uses_ssl
 
 
 def test_replicas_stay_within_the_partitions(rendered):

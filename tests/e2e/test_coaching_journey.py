@@ -1,12 +1,20 @@
 """A GP's referral to health coaching in Punjabi, across four processes on real Kafka: a
 Punjabi-speaking coach in Mumbai, the programme at the right local times, the DNA policy."""
 
-from datetime import datetime, timedelta
+import json
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import create_engine
+from sqlmodel import Session
+
+from ensemble_contracts.topics import APPOINTMENTS
+from scheduling.adapters.orm import Appointment
 
 from ..flow import Ensemble, fresh_nhs_numbers, wait_for
 
@@ -24,6 +32,36 @@ MUMBAI_COACH = {
 
 def minutes(moment: datetime) -> int:
     return moment.hour * 60 + moment.minute
+
+
+def earliest_mumbai_slot(now: datetime) -> datetime:
+    """The coach's first free half hour at least the lead time (60 min) after `now`: her grid
+    is 13:30, 14:00, ... 21:00 IST on weekdays, inside the patient's London day all year."""
+    day = now.astimezone(KOLKATA).date()
+    while True:
+        for step in range(16):
+            start = datetime.combine(day, time(13, 30), KOLKATA) + timedelta(minutes=30 * step)
+            if day.weekday() < 5 and start >= now + timedelta(minutes=60):
+                return start
+        day += timedelta(days=1)
+
+
+def session_has_begun(ensemble: Ensemble, appointment_id: str, hours_ago: int) -> None:
+    """Stand in for the clock: the session is moved into the past in scheduling's store, so
+    its outcome may be recorded (an outcome before the start is refused)."""
+    engine = create_engine(ensemble.system.database_url("scheduling"))
+    try:
+        with Session(engine) as session:
+            appointment = session.get(Appointment, UUID(appointment_id))
+            assert appointment is not None
+            length = appointment.ends_at - appointment.starts_at
+            now = datetime.now(UTC).replace(microsecond=0)
+            appointment.starts_at = now - timedelta(hours=hours_ago)
+            appointment.ends_at = appointment.starts_at + length
+            session.add(appointment)
+            session.commit()
+    finally:
+        engine.dispose()
 
 
 def local(appointment: dict[str, Any], zone: ZoneInfo) -> datetime:
@@ -88,10 +126,40 @@ def test_a_punjabi_coaching_referral_is_booked_in_mumbai_and_a_second_dna_tells_
             for s, e in periods
         ), f"{at_coach} is outside the coach's hours"
         assert 8 * 60 <= minutes(at_patient) <= 20 * 60 - 30  # the patient's day in London
-    starts = [datetime.fromisoformat(a["starts_at"]) for a in programme]
-    assert all(b - a >= timedelta(days=14) for a, b in pairwise(starts))
+    # The first session is her earliest free half hour; each follow-up is 14 days after the
+    # one before and the review 28 days after the last, at the same time on her clock, which
+    # is one hour later on the patient's clock once the UK is on summer time.
+    starts = [local(a, KOLKATA) for a in programme]
+    booked_at = datetime.fromisoformat(programme[0]["created_at"])
+    assert starts[0] == earliest_mumbai_slot(booked_at)
+    assert [b - a for a, b in pairwise(starts)] == [timedelta(days=d) for d in (14, 14, 14, 28)]
+    assert {(s.hour, s.minute) for s in starts} == {(starts[0].hour, starts[0].minute)}
+    for start in starts:
+        london = start.astimezone(LONDON)
+        summer = london.dst() != timedelta(0)
+        assert london.utcoffset() == timedelta(hours=1 if summer else 0)
+        assert london.replace(tzinfo=None) == start.replace(tzinfo=None) - timedelta(
+            hours=4.5 if summer else 5.5
+        )
+    # The coach's diary shows each session on her clock with the patient's London time.
+    diary = ensemble.client.get(
+        ensemble.url("scheduling", f"/v1/coaches/{coach_id}/diary"),
+        params={"days": 62},
+        headers=ensemble.staff(),
+    )
+    assert diary.status_code == 200 and "Asia/Kolkata" in diary.text
+    for start in [s for s in starts if s < booked_at + timedelta(days=61)]:  # the page's days
+        assert f'<time datetime="{start.isoformat()}">{start:%H:%M}-' in diary.text
+        at_patient = start.astimezone(LONDON)
+        assert f'<time datetime="{at_patient.isoformat()}">{at_patient:%H:%M %Z}' in diary.text
 
     first = programme[0]["appointment_id"]
+    early = ensemble.client.post(
+        ensemble.url("scheduling", f"/v1/appointments/{first}/did-not-attend"),
+        headers=ensemble.staff(),
+    )
+    assert early.status_code == 409 and "once it has started" in early.json()["detail"]
+    session_has_begun(ensemble, first, hours_ago=2)
     missed = ensemble.client.post(
         ensemble.url("scheduling", f"/v1/appointments/{first}/did-not-attend"),
         headers=ensemble.staff(),
@@ -108,6 +176,12 @@ def test_a_punjabi_coaching_referral_is_booked_in_mumbai_and_a_second_dna_tells_
 
     offered = reoffer()  # the DNA policy answers within the same request
     assert offered is not None and offered["coach_id"] == coach_id
+    assert local(offered, KOLKATA) < starts[1]  # offered again before the next session
+    others = [a for a in ensemble.appointments_for(nhs) if a["session_number"] > 1]
+    assert {(a["status"], a["starts_at"]) for a in others} == {
+        ("booked", a["starts_at"]) for a in programme[1:]
+    }  # offered once: the rest of the programme stands
+    session_has_begun(ensemble, offered["appointment_id"], hours_ago=1)
     second = ensemble.client.post(
         ensemble.url("scheduling", f"/v1/appointments/{offered['appointment_id']}/did-not-attend"),
         headers=ensemble.staff(),
@@ -116,17 +190,17 @@ def test_a_punjabi_coaching_referral_is_booked_in_mumbai_and_a_second_dna_tells_
     after = {a["appointment_id"]: a for a in ensemble.appointments_for(nhs)}
     later = [after[a["appointment_id"]] for a in programme[1:]]
     assert {(a["status"], a["changed_by"]) for a in later} == {("cancelled", "policy")}
-    escalations = wait_for(
-        lambda: ensemble.count(
-            "scheduling",
-            "SELECT count(*) FROM outbox WHERE event_type = 'appointment.dna_escalated' "
-            "AND key = ?",
-            nhs,
-        ),
-        10,
-        "the referrer told",
-    )
-    assert escalations == 1
+    # The referrer is told on the topic: the escalation names the practice and the outcome.
+    events = [json.loads(r) for r in ensemble.topic_records(APPOINTMENTS.name, {nhs}, 13)]
+    assert Counter(e["event_type"] for e in events) == {
+        "appointment.booked": 6,  # the programme and the one re-offer
+        "appointment.did_not_attend": 2,
+        "appointment.dna_escalated": 1,
+        "appointment.cancelled": 4,  # the rest of the programme, by the policy
+    }
+    (escalated,) = [e for e in events if e["event_type"] == "appointment.dna_escalated"]
+    assert (escalated["practice_ods"], escalated["dna_count"]) == ("L85001", 2)
+    assert escalated["programme_status"] == "closed"
     closed = ensemble.count(
         "scheduling",
         "SELECT count(*) FROM programmes WHERE nhs_number = ? AND status = 'closed'",

@@ -84,5 +84,11 @@ def follow_on(event: ReferralEvent, event_type: str) -> ReferralEvent:
     )
 
 
+def started(kit: SchedulingKit, starts_at: datetime | str) -> None:
+    """Move the kit's clock to a session's start: what happened may be recorded from then."""
+    start = datetime.fromisoformat(starts_at) if isinstance(starts_at, str) else starts_at
+    kit.clock.now = max(kit.clock.now, start)
+
+
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)

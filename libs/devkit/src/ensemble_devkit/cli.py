@@ -4,10 +4,12 @@ ensemble-local run     # Kafka + four services + live demo feed, until Ctrl-C
 ensemble-local run --store postgresql   # the same, one PostgreSQL database per service
 ensemble-local run --run-dir DIR --base-port N   # elsewhere (Kafka: KAFKA_BOOTSTRAP_SERVERS)
 ensemble-local bench [--quick] [--store postgresql]   # see ensemble_devkit.bench
+ensemble-local bench-booking [--store sqlite]   # see ensemble_devkit.bench_booking
 """
 
 import argparse
 import contextlib
+import dataclasses
 import subprocess
 import sys
 import time
@@ -176,9 +178,27 @@ def main() -> None:
         "--base-port", type=int, default=BASE_PORT, help="services listen on the next four"
     )
     add_bench_arguments(commands.add_parser("bench", help="benchmark the pipeline vs raw Kafka"))
+    booking = commands.add_parser("bench-booking", help="coaching bookings, concurrent HTTP")
+    booking.add_argument("--store", choices=["sqlite", "postgresql"], help="one (default both)")
+    booking.add_argument("--bookings", type=int, default=22 * 400, help="referrals (8800)")
+    booking.add_argument("--concurrency", type=int, default=32, help="HTTP clients (32)")
+    booking.add_argument("--port", type=int, default=28104, help="scheduling's HTTP port")
+    booking.add_argument("--report", type=Path, help="Markdown report; JSON next to it")
     args = parser.parse_args()
     if args.command == "run":
         sys.exit(run(args.interval, args.store, args.run_dir.resolve(), args.base_port))
+    elif args.command == "bench-booking":
+        from ensemble_devkit.bench_booking import BookingBenchOptions
+        from ensemble_devkit.bench_booking import benchmark as bench_booking
+
+        options = BookingBenchOptions(
+            bookings=args.bookings, concurrency=args.concurrency, port=args.port
+        )
+        if args.store:
+            options = dataclasses.replace(options, stores=(args.store,))
+        if args.report:
+            options = dataclasses.replace(options, report=args.report)
+        sys.exit(bench_booking(options))
     else:
         from ensemble_devkit.bench import BenchOptions, benchmark
 

@@ -20,7 +20,7 @@ from typing import Any
 from ensemble_contracts import generate
 from ensemble_contracts.generate import Operation
 from ensemble_contracts.topics import MAIN_TOPICS, TopicSpec, topic
-from ensemble_devkit import REPO_ROOT, k8s_topics
+from ensemble_devkit import REPO_ROOT, k8s_topics, settings_docs
 from ensemble_devkit.system import SERVICES
 from ensemble_runtime.definition import ServiceDefinition, Subscription
 
@@ -155,6 +155,7 @@ def expected_files(definitions: Sequence[Definition], readme: Path = README) -> 
     files = generate.expected_files(operations(definitions))
     files[readme] = with_map(readme.read_text(), definitions)
     files |= k8s_topics.expected_files()  # deploy/k8s/base/kafka/topics.yaml
+    files |= settings_docs.expected_files(definitions)  # docs/settings.md
     return files
 
 

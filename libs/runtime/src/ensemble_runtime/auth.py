@@ -24,6 +24,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from sqlmodel import Session
 
+from ensemble_runtime.secrets import SecretFile
+
 MIN_TOKEN_LENGTH = 16
 
 
@@ -57,12 +59,33 @@ class TokenRegistry:
     def __init__(self, tokens_by_principal: Mapping[str, str]) -> None:
         self._tokens = dict(tokens_by_principal)
 
+    def tokens(self) -> dict[str, str]:
+        """Principal -> token, as they are now."""
+        return dict(self._tokens)
+
     def principal_for(self, token: str) -> str | None:
         found = None
         for principal, expected in self._tokens.items():
             if hmac.compare_digest(token.encode(), expected.encode()):
                 found = principal
         return found
+
+
+class FileTokenRegistry(TokenRegistry):
+    """Tokens from a secret file, re-read while the service runs (secrets.SecretFile): a
+    rotated file lets the new tokens in and refuses the old ones within its check period."""
+
+    def __init__(self, file: SecretFile[dict[str, str]]) -> None:
+        super().__init__(file.value())
+        self._file = file
+
+    def tokens(self) -> dict[str, str]:
+        self._tokens = self._file.value()
+        return super().tokens()
+
+    def principal_for(self, token: str) -> str | None:
+        self._tokens = self._file.value()
+        return super().principal_for(token)
 
 
 def bearer_token(request: Request) -> str:

@@ -41,13 +41,26 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine that never puts SQL parameters (patient data) in its errors or logs."""
+def create_db_engine(url: str, password: Callable[[], str] | None = None) -> Engine:
+    """An engine that never puts SQL parameters (patient data) in its errors or logs.
+
+    `password`, when given, is asked for at each new connection (not the URL's): a rotated
+    password file reaches new connections while pooled ones keep working.
+    """
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(
+    engine = create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
     )
+    if password is not None:
+
+        @event.listens_for(engine, "do_connect")
+        def _current_password(
+            _dialect: Any, _record: Any, _args: Any, params: dict[str, Any]
+        ) -> None:
+            params["password"] = password()
+
+    return engine
 
 
 _DURABLE = "PRAGMA synchronous=FULL"

@@ -37,6 +37,7 @@ from ensemble_runtime.migrations import migrate
 from ensemble_runtime.ops_metrics import consumers_connected, ops_metrics
 from ensemble_runtime.relay import OutboxRelay
 from ensemble_runtime.retention import runtime_retention
+from ensemble_runtime.secrets import SecretFileError
 from ensemble_runtime.tracing import Tracing
 from ensemble_runtime.unit_of_work import UnitOfWork
 
@@ -79,9 +80,7 @@ class ServiceRuntime(Generic[S, U]):
             settings.service_name, settings.otlp_traces_endpoint()
         )
         self.store = StoreWorker(engine)
-        self.callers = {
-            kind: TokenRegistry(tokens) for kind, tokens in settings.caller_tokens().items()
-        }
+        self.callers: dict[str, TokenRegistry] = settings.caller_registries()
         self.kafka_security = settings.kafka_security()
         self.broker = create_broker(
             settings.kafka_bootstrap_servers,
@@ -307,20 +306,26 @@ def build_service(
 ) -> Service[S, U]:
     """The one bootstrap: settings (from the environment unless given), store, runtime, app."""
     settings = settings if settings is not None else definition.settings()
-    engine = engine or create_db_engine(settings.database_url)
+    engine = engine or create_db_engine(
+        settings.database_url, password=settings.database_password_source()
+    )
     runtime = ServiceRuntime(definition, settings, engine, clock, tracing)
     return Service(settings, engine, runtime, create_app(runtime))
 
 
 def serve(definition: ServiceDefinition[Any, Any]) -> None:
     """Run a service until SIGTERM/SIGINT; shutdown drains in-flight work."""
-    settings = definition.settings()
-    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    try:
+        settings = definition.settings()
+        configure_logging(settings.service_name, settings.log_level, settings.log_json)
+        service = build_service(definition, settings)
+    except SecretFileError as error:  # one clear line, no traceback (and never a value)
+        raise SystemExit(f"{definition.name}: {error}") from None
     # Started by a launcher: stop with it. The web server and then the broker each drain for
     # up to the graceful timeout.
     watch_lifeline(grace_seconds=2 * settings.graceful_timeout_seconds + 5)
     uvicorn.run(
-        build_service(definition, settings).app,
+        service.app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,  # keep our structured, redacted logging

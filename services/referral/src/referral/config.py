@@ -3,10 +3,10 @@
 import json
 from functools import cache
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from ensemble_runtime.config import ServiceSettings
+from ensemble_runtime.config import SECRET_FIELD, ServiceSettings
 from referral.domain.huddle import PERSON_ID, Team, parse_team
 from referral.domain.sla import SlaPolicy
 
@@ -15,19 +15,28 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REFERRAL_", extra="ignore")
 
     service_name: str = "referral"
+    """The service's name (Kafka client id, consumer groups, logs)."""
     database_url: str = "sqlite:///run/referral.db"
+    """SQLAlchemy URL of referral's store."""
     http_port: int = 8003
+    """Port of the HTTP server."""
     # JSON {"principal": "token"}; practices are named by ODS code. No built-in secrets.
-    practice_tokens: str = "{}"
+    practice_tokens: str = Field(default="{}", json_schema_extra=SECRET_FIELD)
+    """Practice bearer tokens, JSON {"ODS code": "token"}; from a file they are re-read while the
+    service runs.
+    """
     # SLA working days, JSON (domain.sla.SlaPolicy.from_mapping); {} keeps the defaults.
     # e.g. {"services": {"complex_care": {"stages": {"urgent": {"acceptance": 1}}}}}
     sla_policy: str = "{}"
+    """SLA working days, JSON (domain.sla.SlaPolicy.from_mapping); {} keeps the defaults."""
     # How often the SLA watch looks for clocks that ran out (0: never).
     sla_scan_seconds: float = 300
-    # Who may own huddle actions besides the coaches, keyworkers and supervisors assigned to
-    # the team's referrals: JSON {"team": {"member id": "name"}}, a team as in the huddle URLs
-    # (`complex_care` also covers `complex_care.L85001`); a bad roster refuses to start.
+    """How often the SLA watch looks for clocks that ran out (0: never)."""
     huddle_roster: str = "{}"
+    """Who may own huddle actions besides the coaches, keyworkers and supervisors assigned to the
+    team's referrals: JSON {"team": {"member id": "name"}}, a team as in the huddle URLs
+    (`complex_care` also covers `complex_care.L85001`); a bad roster refuses to start.
+    """
 
     @field_validator("huddle_roster")
     @classmethod

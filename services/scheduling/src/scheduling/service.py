@@ -13,6 +13,7 @@ from scheduling.entrypoints.coaches_file import coaches_file
 from scheduling.entrypoints.reminder_scheduler import reminder_scheduler
 from scheduling.service_layer import calendar_links, handlers, reminders
 from scheduling.service_layer.commands import (
+    BookProgramme,
     CancelAppointment,
     MarkAttended,
     MarkDidNotAttend,
@@ -50,6 +51,7 @@ DEFINITION = ServiceDefinition(
     ],
     commands={
         UpsertCoaches: handlers.upsert_coaches,
+        BookProgramme: handlers.book_accepted_referral,
         MarkAttended: handlers.mark_attended,
         MarkDidNotAttend: handlers.mark_did_not_attend,
         CancelAppointment: handlers.cancel_appointment,

@@ -18,7 +18,15 @@ from scheduling.domain.appointment import InvalidTransition
 from scheduling.service_layer.commands import CancelAppointment, MarkAttended, MarkDidNotAttend
 from scheduling.service_layer.handlers import AppointmentNotFound
 
-from ..support import SchedulingKit, coach, follow_on, referral_event, scheduling_kit, utc
+from ..support import (
+    SchedulingKit,
+    coach,
+    follow_on,
+    referral_event,
+    scheduling_kit,
+    started,
+    utc,
+)
 
 NOW = utc(2026, 11, 23, 6, 0)  # a Monday
 
@@ -191,6 +199,9 @@ def test_no_slot_within_the_horizon_means_the_waiting_list(tmp_path: Path) -> No
 def test_outcomes_publish_their_event_once(kit: SchedulingKit) -> None:
     kit.consume(*[referral_event() for _ in range(3)])
     first, second, third = appointments(kit)
+    with pytest.raises(InvalidTransition, match="only once it has started"):
+        kit.execute(MarkAttended(first.appointment_id))  # before the session: refused
+    started(kit, second.starts_at)
     for command in (
         MarkAttended(first.appointment_id),
         MarkDidNotAttend(second.appointment_id),

@@ -12,7 +12,7 @@ from scheduling.domain.coach import InvalidCoach
 from scheduling.entrypoints.coaches_file import CoachesFile
 from scheduling.entrypoints.http import router
 
-from ..support import STAFF, SchedulingKit, coach, referral_event, scheduling_kit
+from ..support import STAFF, SchedulingKit, coach, referral_event, scheduling_kit, started
 
 ROSTER = [
     coach("C01", ["en", "hi", "PA"], "Asia/Kolkata", {"mon": [["12:30", "21:30"]]}),
@@ -94,6 +94,10 @@ async def test_appointments_are_listed_filtered_and_their_outcomes_recorded(
         )
         assert appointment["starts_at"].endswith("+00:00")
         path = f"/v1/appointments/{appointment['appointment_id']}"
+        early = await staff.post(f"{path}/did-not-attend")
+        assert early.status_code == 409 and "once it has started" in early.json()["detail"]
+        for each in (await staff.get("/v1/appointments")).json()["appointments"]:
+            started(kit, each["starts_at"])  # both sessions have begun
         attended = await staff.post(f"{path}/attended")
         assert (attended.status_code, attended.json()["status"]) == (200, "attended")
         assert (await staff.post(f"{path}/cancel")).status_code == 409

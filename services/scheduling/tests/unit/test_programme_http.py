@@ -5,9 +5,18 @@ from uuid import uuid4
 
 import pytest
 
+from ensemble_contracts.topics import APPOINTMENTS
 from ensemble_devkit.testkit import FrozenClock
 
-from ..support import STAFF, SchedulingKit, coach, referral_event, scheduling_kit, utc
+from ..support import (
+    STAFF,
+    SchedulingKit,
+    coach,
+    referral_event,
+    scheduling_kit,
+    started,
+    utc,
+)
 
 NOW = utc(2027, 1, 4, 0, 0)  # a Monday
 WEEKDAYS_IST = {d: [["13:00", "21:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
@@ -29,6 +38,7 @@ def kit(tmp_path: Path) -> SchedulingKit:
         ("GET", "/v1/coaches/P01/load?month=2027-01"),
         ("PUT", "/v1/patients/9990000018/preferences"),
         ("POST", f"/v1/appointments/{uuid4()}/reschedule"),
+        ("POST", "/v1/programmes"),
     ],
 )
 async def test_the_new_routes_need_a_staff_token(
@@ -135,6 +145,7 @@ async def test_a_paused_programme_is_shown_and_resumed_by_staff(tmp_path: Path) 
             first = next(
                 s for s in sessions if s["session_number"] == 1 and s["status"] == "booked"
             )
+            started(kit, first["starts_at"])
             missed = await staff.post(f"/v1/appointments/{first['appointment_id']}/did-not-attend")
             assert missed.status_code == 200
         paused = (await staff.get(path)).json()
@@ -148,3 +159,27 @@ async def test_a_paused_programme_is_shown_and_resumed_by_staff(tmp_path: Path) 
         assert sorted(booked) == [1, 2, 3]
         assert (await staff.post(f"/v1/programmes/{uuid4()}/resume")).status_code == 404
         assert (await staff.get(f"/v1/programmes/{uuid4()}")).status_code == 404
+
+
+async def test_staff_book_an_accepted_referral_directly_once(kit: SchedulingKit) -> None:
+    referral = {
+        "referral_id": str(uuid4()),
+        "nhs_number": "9990000018",
+        "practice_ods": "L85001",
+        "service": "health_coaching",
+        "preferred_language": "pa",
+    }
+    async with kit.client(*STAFF) as staff:
+        booked = await staff.post("/v1/programmes", json=referral)
+        assert booked.status_code == 201, booked.text
+        (session,) = booked.json()["sessions"]
+        assert (session["coach_id"], session["language"], session["status"]) == (
+            "P01",
+            "pa",
+            "booked",
+        )
+        again = await staff.post("/v1/programmes", json=referral)  # a retried request
+        assert again.status_code == 200 and again.json()["sessions"] == [session]
+        for bad in ({**referral, "nhs_number": "12"}, {**referral, "service": "dentistry"}):
+            assert (await staff.post("/v1/programmes", json=bad)).status_code == 422
+    assert [e.event_type for e in kit.published(APPOINTMENTS)] == ["appointment.booked"]

@@ -25,7 +25,15 @@ from scheduling.service_layer.commands import (
 )
 from scheduling.service_layer.handlers import SlotTaken
 
-from ..support import SchedulingKit, coach, follow_on, referral_event, scheduling_kit, utc
+from ..support import (
+    SchedulingKit,
+    coach,
+    follow_on,
+    referral_event,
+    scheduling_kit,
+    started,
+    utc,
+)
 
 NOW = utc(2027, 1, 4, 0, 0)  # a Monday
 LONDON, KOLKATA = ZoneInfo("Europe/London"), ZoneInfo("Asia/Kolkata")
@@ -250,11 +258,14 @@ def test_a_dna_is_offered_again_once_then_the_referrer_is_told(
     referral = referral_event(practice_ods="L85002")
     kit.consume(referral)
     first = rows(kit)[0]
+    started(kit, first.starts_at)
     kit.execute(MarkDidNotAttend(first.appointment_id))
     reoffer = [a for a in rows(kit) if a.session_number == 1 and a.status == "booked"]
     assert len(reoffer) == 1 and reoffer[0].coach_id == "A"
+    started(kit, reoffer[0].starts_at)
     kit.execute(MarkAttended(reoffer[0].appointment_id))
     follow_up = next(a for a in rows(kit) if a.session_number == 2)
+    started(kit, follow_up.starts_at)
     kit.execute(MarkDidNotAttend(follow_up.appointment_id))
     (escalated,) = [e for e in published(kit) if e.event_type == "appointment.dna_escalated"]
     assert (escalated.practice_ods, escalated.programme_status, escalated.dna_count) == (
@@ -291,6 +302,7 @@ def test_a_re_offer_that_waited_is_booked_later_without_touching_the_rest(
     referral = referral_event()
     kit.consume(referral)
     first, follow_up = rows(kit)
+    started(kit, first.starts_at)
     kit.execute(MarkDidNotAttend(first.appointment_id))  # A's only free Monday is taken
     with Session(kit.service.engine) as session:
         (entry,) = session.exec(select(WaitingListEntry)).all()
@@ -300,3 +312,32 @@ def test_a_re_offer_that_waited_is_booked_later_without_touching_the_rest(
     assert booked == {(1, "B"), (2, follow_up.coach_id)}
     with Session(kit.service.engine) as session:
         assert session.exec(select(WaitingListEntry)).all() == []
+
+
+def test_a_re_offer_that_lands_after_the_next_session_books_that_one_again_after_it(
+    tmp_path: Path,
+) -> None:
+    one_slot = {"mon": [["10:00", "10:30"]]}
+    kit = make_kit(
+        tmp_path,
+        [coach("A", ["en"], "UTC", one_slot)],
+        horizon_days=30,
+        follow_ups=1,
+        follow_up_interval_days=7,
+    )
+    kit.consume(referral_event())
+    first, follow_up = rows(kit)
+    assert (first.starts_at, follow_up.starts_at) == (utc(2027, 1, 4, 10), utc(2027, 1, 11, 10))
+    started(kit, first.starts_at)
+    kit.execute(MarkDidNotAttend(first.appointment_id))  # the next free Monday is the 18th
+    booked = sorted((a.starts_at, a.session_number) for a in rows(kit) if a.status == "booked")
+    assert booked == [(utc(2027, 1, 18, 10), 1), (utc(2027, 1, 25, 10), 2)]  # in order again
+    moved = next(a for a in rows(kit) if a.appointment_id == follow_up.appointment_id)
+    assert (moved.status, moved.changed_by) == ("cancelled", "policy")
+    events = [(e.event_type, e.session_number) for e in published(kit)[2:]]
+    assert events == [
+        ("appointment.did_not_attend", 1),
+        ("appointment.booked", 1),
+        ("appointment.cancelled", 2),
+        ("appointment.booked", 2),
+    ]

@@ -14,6 +14,7 @@ from sqlalchemy import exc as sa
 from sqlalchemy.engine import make_url
 
 from ensemble_runtime.errors import describe_error, describe_validation_error
+from ensemble_runtime.secrets import SecretFileError
 
 FAILED, USAGE, UNREACHABLE = 1, 2, 3
 
@@ -73,6 +74,8 @@ def explain(error: BaseException) -> OpsError:
         return error
     if isinstance(error, ValidationError):
         return OpsError(f"bad settings: {describe_validation_error(error)}", USAGE)
+    if isinstance(error, SecretFileError):  # already one line, naming the file, not its value
+        return OpsError(str(error), USAGE)
     if isinstance(error, sa.ArgumentError):
         return OpsError(f"bad database URL: {error}", USAGE)
     if isinstance(error, sa.SQLAlchemyError):

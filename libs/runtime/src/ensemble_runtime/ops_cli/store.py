@@ -43,7 +43,7 @@ def opened(service: Target, *, must_exist: bool = True) -> Iterator[Engine]:
         file = parsed.database if parsed.get_backend_name() == "sqlite" else None
         if must_exist and file and file != ":memory:" and not Path(file).exists():
             raise OpsError(f"no store at {shown_url(url)} (the file does not exist)", UNREACHABLE)
-        engine = create_db_engine(url)
+        engine = create_db_engine(url, password=service.settings.database_password_source())
         try:
             yield engine
         finally:

@@ -4,10 +4,15 @@ Each repository is bound to the session of one unit of work. Coaches map to and 
 domain's `Coach`; appointments and waiting-list entries are their ORM rows.
 """
 
+import functools
+import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 
+from sqlalchemy import Table
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from scheduling.adapters.orm import (
@@ -24,9 +29,18 @@ from scheduling.domain.appointment import OCCUPYING, AppointmentKind, Appointmen
 from scheduling.domain.booking import Booking
 from scheduling.domain.coach import Coach
 
+APPOINTMENTS = cast(Table, Appointment.__table__)  # type: ignore[attr-defined]
+
 
 def coach_from(record: CoachRecord) -> Coach:
-    return Coach.from_json(record.model_dump())
+    # Every booking reads the whole roster: a coach is parsed once per version of its row.
+    published = record.model_dump(exclude={"updated_at"})
+    return _parsed_coach(json.dumps(published, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_coach(published: str) -> Coach:
+    return Coach.from_json(json.loads(published))
 
 
 class CoachRepository:
@@ -105,15 +119,19 @@ class AppointmentRepository:
         """Time the coaches have taken that overlaps [start, end) (but `excluding`'s)."""
         if not coach_ids:
             return []
-        query = select(Appointment.coach_id, Appointment.starts_at, Appointment.ends_at).where(
-            col(Appointment.coach_id).in_(coach_ids),
-            col(Appointment.status).in_([str(s) for s in OCCUPYING]),
-            col(Appointment.starts_at) < end,
-            col(Appointment.ends_at) > start,
+        table = APPOINTMENTS
+        query = sa_select(table.c.coach_id, table.c.starts_at, table.c.ends_at).where(
+            table.c.coach_id.in_(coach_ids),
+            table.c.status.in_([str(s) for s in OCCUPYING]),
+            table.c.starts_at < end,
+            table.c.ends_at > start,
         )
         if excluding is not None:
-            query = query.where(Appointment.appointment_id != excluding)
-        rows = self._session.exec(query)
+            query = query.where(table.c.appointment_id != excluding)
+        # Core on the unit of work's connection: a booking reads every candidate coach's
+        # window, and ORM row handling was most of that read's cost.
+        self._session.flush()
+        rows = self._session.connection().execute(query)
         return [Booking(coach_id, starts_at, ends_at) for coach_id, starts_at, ends_at in rows]
 
     def for_referral(self, referral_id: UUID) -> list[Appointment]:

@@ -9,10 +9,11 @@ hours; a tie goes to the coach with the fewest bookings that week. A coach is ne
 overlapping appointments, nor more than their monthly target in one (coach-local) month.
 """
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from scheduling.domain.coach import Coach
@@ -94,8 +95,17 @@ def earliest_free_slot(
     monthly target can be checked)."""
     need = need or Need()
     per_month = Counter(month_of(coach, b.starts_at) for b in taken)
+    starts = [b.starts_at for b in taken]
+
+    def no_room(opening: datetime, closing: datetime) -> bool:
+        """A working period of a full month, or one booked from end to end, holds no free
+        slot: it is passed over without trying each of its slots (the cost of a full diary)."""
+        if per_month[month_of(coach, opening)] >= coach.target:
+            return True
+        return period_is_full(taken, starts, opening, closing, policy.length)
+
     index = 0
-    for slot in candidate_slots(coach, policy, now, need.window, need.patient_day):
+    for slot in candidate_slots(coach, policy, now, need.window, need.patient_day, no_room):
         if per_month[month_of(coach, slot.starts_at)] >= coach.target:
             continue  # the coach's month is full
         # Bookings that end by this slot's start end before every later slot too.
@@ -104,6 +114,33 @@ def earliest_free_slot(
         if not _overlapped(taken, index, slot):
             return slot
     return None
+
+
+def period_is_full(
+    taken: Sequence[Booking],
+    starts: Sequence[datetime],
+    opening: datetime,
+    closing: datetime,
+    length: timedelta,
+) -> bool:
+    """Whether bookings inside [opening, closing) leave no slot of `length` free on its grid.
+
+    The period has n = (closing - opening) // length slots. A free one at opening + k * length
+    leaves room for at most k + (n - k - 1) = n - 1 disjoint bookings of at least `length`
+    beside it, so n such bookings inside the period mean none is free. Only bookings that
+    prove it are counted: inside the period, long enough, not overlapping one counted before
+    (`taken` sorted by start, `starts` their starts)."""
+    slots = (closing - opening) // length
+    if slots == 0:
+        return True
+    counted, free_from = 0, opening
+    for i in range(bisect_left(starts, opening), bisect_left(starts, closing)):
+        booking = taken[i]
+        inside = booking.starts_at >= free_from and booking.ends_at <= closing
+        if inside and booking.ends_at - booking.starts_at >= length:
+            counted += 1
+            free_from = booking.ends_at
+    return counted >= slots
 
 
 def _overlapped(taken: Sequence[Booking], index: int, slot: Slot) -> bool:
@@ -144,21 +181,21 @@ def choose(
     for booking in booked:
         if booking.coach_id in by_coach:
             by_coach[booking.coach_id].append(booking)
-    best: tuple[bool, datetime, int, str] | None = None
-    best_slot: Slot | None = None
+    found: list[tuple[tuple[bool, datetime], Coach, Slot, list[Booking]]] = []
     for coach in wanted:
         taken = sorted(by_coach[coach.coach_id], key=lambda b: b.starts_at)
         slot = earliest_free_slot(coach, taken, policy, now, need)
-        if slot is None:
-            continue
-        rank = (
-            coach.coach_id != need.previous_coach,  # continuity beats an earlier slot
-            slot.starts_at,
-            bookings_in_week(coach, taken, slot.starts_at),
-            coach.coach_id,
-        )
-        if best is None or rank < best:
-            best, best_slot = rank, slot
-    if best is None or best_slot is None:
+        if slot is not None:  # continuity beats an earlier slot
+            found.append(
+                ((coach.coach_id != need.previous_coach, slot.starts_at), coach, slot, taken)
+            )
+    if not found:
         return WaitingReason.NO_FREE_SLOT
-    return Choice(coach_id=best[3], slot=best_slot, language=language)
+    first = min(rank for rank, _, _, _ in found)
+    # The week's load is counted only for the coaches that tie (it reads all their bookings).
+    _, coach, slot = min(
+        ((bookings_in_week(c, taken, s.starts_at), c.coach_id), c, s)
+        for rank, c, s, taken in found
+        if rank == first
+    )
+    return Choice(coach_id=coach.coach_id, slot=slot, language=language)

@@ -5,7 +5,7 @@ time, so a period that spans a clock change yields the hours actually worked, an
 a change keeps its local grid (09:00, 09:30, ...) whatever the season.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -62,9 +62,13 @@ def candidate_slots(
     now: datetime,
     window: tuple[datetime, datetime] | None = None,
     patient_day: PatientDay | None = None,
+    skip_period: Callable[[datetime, datetime], bool] | None = None,
 ) -> Iterator[Slot]:
     """Every slot the coach works (not on leave) inside the window (the policy's unless
-    given), earliest first, inside the patient's day (this one, else the policy's)."""
+    given), earliest first, inside the patient's day (this one, else the policy's).
+
+    `skip_period(opening, closing)` (UTC) lets a caller who knows a working period has no
+    room pass over it whole instead of being handed each of its slots."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     earliest, latest = window or policy.window(now)
@@ -79,7 +83,7 @@ def candidate_slots(
         slots = {
             slot
             for period in coach.periods_on(day.weekday())
-            for slot in _period_slots(day, period, zone, policy.length)
+            for slot in _period_slots(day, period, zone, policy.length, skip_period)
         }
         for slot in sorted(slots):
             if earliest <= slot.starts_at < latest and (day_rule is None or day_rule.allows(slot)):
@@ -87,9 +91,17 @@ def candidate_slots(
         day += timedelta(days=1)
 
 
-def _period_slots(day: date, period: Period, zone: ZoneInfo, length: timedelta) -> Iterator[Slot]:
+def _period_slots(
+    day: date,
+    period: Period,
+    zone: ZoneInfo,
+    length: timedelta,
+    skip_period: Callable[[datetime, datetime], bool] | None = None,
+) -> Iterator[Slot]:
     opening = _local_instant(day, period.start, zone)
     closing = _local_instant(day, period.end, zone)
+    if skip_period is not None and skip_period(opening, closing):
+        return
     cursor = opening
     while cursor + length <= closing:
         yield Slot(cursor, cursor + length)

@@ -8,10 +8,12 @@ from html import escape
 from typing import Any
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1rem auto; max-width: 60rem; color: #111; }
+body { font-family: system-ui, sans-serif; margin: 1rem auto; max-width: 60rem; color: #111;
+       padding: 0 .5rem; }
 table { border-collapse: collapse; width: 100%; margin-bottom: 1.5rem; }
 caption { text-align: left; font-weight: bold; padding: .5rem 0; }
 th, td { border-bottom: 1px solid #767676; padding: .4rem .6rem; text-align: left; }
+@media (max-width: 30rem) { th, td { padding: .3rem .25rem; font-size: .9rem; } }
 .cancelled td { text-decoration: line-through; color: #505050; }
 """
 
@@ -46,13 +48,15 @@ def render(
     by_day: Mapping[date, Sequence[Mapping[str, Any]]],
 ) -> str:
     name, zone, theirs = escape(display_name), escape(timezone), escape(patient_zone)
+    # A long zone name in a column header may break after its "/" on a phone, not mid-word.
+    zone_col, theirs_col = (z.replace("/", "/<wbr>") for z in (zone, theirs))
     tables = []
     for day, sessions in by_day.items():
         rows = "".join(_row(s) for s in sessions)
         tables.append(
             f'<table><caption><time datetime="{day.isoformat()}">{long_day(day)}</time>'
-            f'</caption><thead><tr><th scope="col">Time ({zone})</th>'
-            f'<th scope="col">Patient\'s time ({theirs})</th><th scope="col">Session</th>'
+            f'</caption><thead><tr><th scope="col">Time ({zone_col})</th>'
+            f'<th scope="col">Patient\'s time ({theirs_col})</th><th scope="col">Session</th>'
             f'<th scope="col">Status</th></tr></thead><tbody>{rows}</tbody></table>'
         )
     body = "".join(tables) or "<p>No sessions in these days.</p>"

@@ -5,15 +5,18 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
+from ensemble_contracts.limits import Language, OdsCode
+from ensemble_contracts.referral import ReferralService
 from ensemble_runtime.auth import Staff
 from scheduling.adapters import views
 from scheduling.domain.appointment import ChangedBy, InvalidTransition
 from scheduling.domain.coach import InvalidCoach, parse_clock, zone_named
 from scheduling.entrypoints.http import COACH_ID, Runtime, Side, record
 from scheduling.service_layer.commands import (
+    BookProgramme,
     PutPatientPreference,
     RescheduleAppointment,
     ResumeProgramme,
@@ -88,6 +91,40 @@ async def coach_load(
     if load is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such coach")
     return load
+
+
+class ProgrammeIn(BaseModel):
+    """An accepted referral, as `referral.accepted` carries it."""
+
+    referral_id: UUID
+    nhs_number: str = Field(pattern=r"^\d{10}$")
+    practice_ods: OdsCode
+    service: ReferralService = "health_coaching"
+    preferred_language: Language | None = None
+
+
+@router.post("/programmes", status_code=status.HTTP_201_CREATED)
+async def book_programme(
+    body: ProgrammeIn, _staff: Staff, runtime: Runtime, response: Response
+) -> dict[str, Any]:
+    """Book an accepted referral's programme directly, by the rules `referral.accepted`
+    follows (a referral taken outside the referral service); 200 and the programme as it
+    is when this referral already has one."""
+    command = BookProgramme(
+        body.referral_id,
+        body.nhs_number,
+        body.practice_ods,
+        body.service,
+        body.preferred_language,
+    )
+    if not await runtime.execute(command):
+        response.status_code = status.HTTP_200_OK
+    found = await runtime.read(views.programme, body.referral_id)
+    if found is None:  # a referral booked before programmes existed
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "this referral was booked without a programme"
+        )
+    return found
 
 
 @router.get("/programmes/{referral_id}")

@@ -33,7 +33,6 @@ from scheduling.service_layer.programmes import (
     MONTH,
     SlotTaken,
     book_from,
-    book_session,
     wait,
 )
 from scheduling.service_layer.programmes import rebook_waiting_list as rebook
@@ -62,6 +61,15 @@ def still_ahead(appointment: Appointment, now: datetime, action: str) -> None:
         raise InvalidTransition(f"a {appointment.status} appointment cannot be {action}")
     if appointment.starts_at <= now:
         raise InvalidTransition(f"an appointment in the past cannot be {action}")
+
+
+def has_started(appointment: Appointment, now: datetime, outcome: str) -> None:
+    """What happened at a session is known only once it has begun (HTTP 409 before)."""
+    if appointment.status == AppointmentStatus.BOOKED and appointment.starts_at > now:
+        raise InvalidTransition(
+            f"the appointment starts at {appointment.starts_at.isoformat()}: "
+            f"'{outcome}' can be recorded only once it has started"
+        )
 
 
 def change_status(
@@ -181,6 +189,7 @@ def record_dna(uow: SchedulingUnitOfWork, command: MarkDidNotAttend) -> Appointm
     """A DNA: the programme's first is re-offered once, the second tells the referrer and
     closes or pauses the programme (`SCHEDULING_SECOND_DNA_ACTION`)."""
     appointment = found(uow, command.appointment_id)
+    has_started(appointment, uow.clock(), "did not attend")
     change_status(uow, appointment, AppointmentStatus.DID_NOT_ATTEND, None)
     programme = uow.programmes.get(appointment.referral_id)
     if programme is None or programme.status != ProgrammeStatus.ACTIVE:
@@ -191,9 +200,10 @@ def record_dna(uow: SchedulingUnitOfWork, command: MarkDidNotAttend) -> Appointm
     uow.programmes.add(programme)
     uow.flush()
     if after_dna(programme.dna_count) == DnaOutcome.REOFFER:
-        offered = book_session(uow, programme, appointment.session_number, None)
-        if not isinstance(offered, Appointment):
-            wait(uow, programme, appointment.session_number, offered)
+        # Offered again from now; later sessions it would overtake are booked again after it.
+        waiting = book_from(uow, programme, appointment.session_number, None)
+        if waiting is not None:
+            wait(uow, programme, *waiting)
     else:
         pause = uow.settings.second_dna_action == "pause"
         programme.status = ProgrammeStatus.PAUSED if pause else ProgrammeStatus.CLOSED

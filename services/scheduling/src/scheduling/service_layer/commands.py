@@ -18,6 +18,22 @@ class UpsertCoaches(Command[int]):
 
 
 @dataclass(frozen=True)
+class BookProgramme(Command[bool]):
+    """Book an accepted referral's programme as `referral.accepted` would; answers whether
+    it was new. Two bookings racing for one slot: the loser runs again and sees the winner.
+    Bookings arriving together share one transaction (each in its savepoint, run in turn, so
+    each sees the slots the ones before it took): one commit and fsync for the group."""
+
+    rerun_on_conflict = True
+    group_commit = True
+    referral_id: UUID
+    nhs_number: str
+    practice_ods: str
+    service: str
+    language: str | None
+
+
+@dataclass(frozen=True)
 class MarkAttended(Command[Appointment]):
     appointment_id: UUID
 

@@ -17,6 +17,7 @@ from scheduling.domain.programme import ProgrammeStatus
 from scheduling.service_layer import changes
 from scheduling.service_layer.changes import AppointmentNotFound, ProgrammeNotFound, change_status
 from scheduling.service_layer.commands import (
+    BookProgramme,
     CancelAppointment,
     MarkAttended,
     MarkDidNotAttend,
@@ -48,23 +49,48 @@ def book_first_appointment(uow: SchedulingUnitOfWork, event: ReferralEvent) -> N
     """An accepted referral gets its programme booked ahead (first session, follow-ups,
     review, with continuity), or a place on the waiting list from the session that could
     not be booked. The referral's service picks the team."""
-    if uow.programmes.get(event.referral_id) or uow.appointments.first_for_referral(
-        event.referral_id
+    start_programme(
+        uow,
+        BookProgramme(
+            event.referral_id,
+            event.nhs_number,
+            event.practice_ods,
+            event.service,
+            event.preferred_language,
+        ),
+        event,
+    )
+
+
+def start_programme(
+    uow: SchedulingUnitOfWork, command: BookProgramme, cause: ReferralEvent | None
+) -> bool:
+    """Book the referral's programme unless it has one; False when it had."""
+    if uow.programmes.get(command.referral_id) or uow.appointments.first_for_referral(
+        command.referral_id
     ):
-        return  # already handled: a re-sent or re-accepted referral
+        return False  # already handled: a re-sent or re-accepted referral
     now = uow.clock()
     programme = Programme(
-        referral_id=event.referral_id,
-        nhs_number=event.nhs_number,
-        practice_ods=event.practice_ods,
-        service=event.service,
-        language=event.preferred_language,
+        referral_id=command.referral_id,
+        nhs_number=command.nhs_number,
+        practice_ods=command.practice_ods,
+        service=command.service,
+        language=command.language,
         created_at=now,
         updated_at=now,
     )
     uow.programmes.add(programme)
     uow.flush()
-    book_programme(uow, programme, event)
+    book_programme(uow, programme, cause)
+    return True
+
+
+def book_accepted_referral(uow: SchedulingUnitOfWork, command: BookProgramme) -> bool:
+    """Staff book an accepted referral's programme directly (the same rules as the event)."""
+    created = start_programme(uow, command, None)
+    uow.commit()
+    return created
 
 
 def close_referral(uow: SchedulingUnitOfWork, event: ReferralEvent) -> None:
@@ -85,6 +111,7 @@ def _record(
 ) -> Appointment:
     """A staff outcome: AppointmentNotFound if unknown, InvalidTransition unless booked."""
     appointment = changes.found(uow, appointment_id)
+    changes.has_started(appointment, uow.clock(), target)
     change_status(uow, appointment, target, None)
     uow.commit()
     return appointment

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 import structlog
 
 from ensemble_contracts import Envelope
-from scheduling.adapters.orm import Appointment, Programme, WaitingListEntry
+from scheduling.adapters.orm import Appointment, AppointmentChange, Programme, WaitingListEntry
 from scheduling.adapters.unit_of_work import SchedulingUnitOfWork
-from scheduling.domain.appointment import AppointmentStatus
+from scheduling.domain.appointment import AppointmentStatus, ChangedBy, transition
 from scheduling.domain.booking import Choice, Need, WaitingReason, choose, coaches_for
 from scheduling.domain.coach import Coach
 from scheduling.domain.programme import ProgrammeStatus
@@ -22,6 +22,7 @@ from scheduling.service_layer.events import publish_appointment
 
 # Bookings this far either side of a window count towards the week's and the month's load.
 MONTH = timedelta(days=32)
+REPLANNED = "re-planned after an earlier session was offered again"
 
 log = structlog.get_logger(__name__)
 
@@ -87,9 +88,15 @@ def book_from(
         if a.status in (AppointmentStatus.BOOKED, AppointmentStatus.ATTENDED)
     }
     previous_start = earlier[-1].starts_at if earlier else None
+    previous_end = earlier[-1].ends_at if earlier else None
     for session in plan.sessions()[first - 1 :]:
-        if session.number in held:  # e.g. the later sessions, when a re-offer waited
-            previous_start = held[session.number].starts_at
+        kept = held.get(session.number)
+        if kept is not None and out_of_order(kept, previous_end):
+            # A re-offered session landed on or after this one: book this one again after it.
+            replan(uow, kept)
+            kept = None
+        if kept is not None:  # e.g. the later sessions, when a re-offer waited
+            previous_start, previous_end = kept.starts_at, kept.ends_at
             continue
         window = None
         if session.number > 1 and previous_start is not None:
@@ -98,8 +105,42 @@ def book_from(
         booked = book_session(uow, programme, session.number, cause, window)
         if isinstance(booked, WaitingReason):
             return session.number, booked
-        previous_start = booked.starts_at
+        previous_start, previous_end = booked.starts_at, booked.ends_at
     return None
+
+
+def out_of_order(later: Appointment, previous_end: datetime | None) -> bool:
+    """A booked later session that no longer comes after the session before it ended."""
+    return (
+        later.status == AppointmentStatus.BOOKED
+        and previous_end is not None
+        and later.starts_at < previous_end
+    )
+
+
+def replan(uow: SchedulingUnitOfWork, later: Appointment) -> None:
+    """Cancel a later session by policy so that the programme books it again in order."""
+    later.status = transition(later.status, AppointmentStatus.CANCELLED)
+    later.changed_by, later.change_reason = ChangedBy.POLICY, REPLANNED
+    later.updated_at = uow.clock()
+    uow.appointments.record_change(
+        AppointmentChange(
+            appointment_id=later.appointment_id,
+            action="cancelled",
+            changed_by=ChangedBy.POLICY,
+            reason=REPLANNED,
+            previous_starts_at=later.starts_at,
+            at=uow.clock(),
+        )
+    )
+    uow.appointments.add(later)
+    uow.flush()  # frees the (referral, session) and (coach, start) indexes for the new one
+    publish_appointment(uow, later, None)
+    log.info(
+        "later session re-planned after a re-offer",
+        appointment_id=str(later.appointment_id),
+        session_number=later.session_number,
+    )
 
 
 def _book(
@@ -165,7 +206,7 @@ def wait(
     )
 
 
-def book_programme(uow: SchedulingUnitOfWork, programme: Programme, cause: Envelope) -> None:
+def book_programme(uow: SchedulingUnitOfWork, programme: Programme, cause: Envelope | None) -> None:
     waiting = book_from(uow, programme, 1, cause)
     if waiting is not None:
         wait(uow, programme, *waiting)

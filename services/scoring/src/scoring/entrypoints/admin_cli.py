@@ -73,7 +73,7 @@ class _Store:
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
-        self.engine = create_db_engine(settings.database_url)
+        self.engine = create_db_engine(settings.database_url, settings.database_password_source())
         migrate(self.engine, DEFINITION.migrations)
         self.reader = reader_engine(self.engine)
 
