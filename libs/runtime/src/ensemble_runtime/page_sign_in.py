@@ -12,6 +12,7 @@ Nothing here logs a token, a session id or a cookie.
 """
 
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,7 @@ from ensemble_runtime.service import ServiceRuntime, runtime_of
 
 SIGN_IN_COOKIE_SECONDS = 30 * 60
 MAX_NEXT = 500  # the longest page address a sign-in returns to
+_TEN_DIGITS = re.compile(r"[0-9]{10}")
 
 Runtime = Annotated[ServiceRuntime[Any, Any], Depends(runtime_of)]
 
@@ -72,9 +74,12 @@ def has_bearer(request: Request) -> bool:
 
 
 def this_page(request: Request) -> str:
-    """The request's path and query, for a sign-in to return to."""
+    """The request's path and query, for a sign-in to return to (the form holds it): the path
+    alone when the query has ten digits in a row, which may be an NHS number."""
     query = request.url.query
-    return f"{request.url.path}?{query}" if query else request.url.path
+    if not query or _TEN_DIGITS.search(query):
+        return request.url.path
+    return f"{request.url.path}?{query}"
 
 
 class Answer(Exception):

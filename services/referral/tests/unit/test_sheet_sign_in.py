@@ -143,3 +143,10 @@ async def test_a_bearer_header_is_still_the_api_s_answer(kit: Kit) -> None:
         anonymous.headers["Authorization"] = "Bearer nonsense"
         unknown = await anonymous.get(SHEET)
     assert unknown.status_code == 401 and unknown.json()["detail"] == "unknown token"
+
+
+async def test_the_cookies_are_secure_over_https_whatever_the_setting(kit: Kit) -> None:
+    transport = httpx.ASGITransport(app=kit.service.app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://referral") as browser:
+        page = await browser.get(SHEET)
+    assert "Secure" in page.headers["set-cookie"]

@@ -61,11 +61,13 @@ async def test_a_browser_not_signed_in_gets_the_form_that_returns_to_the_page(ki
     async with kit.client() as browser:
         page = await browser.get(PAGE, params={"programme": "health_coaching"})
         bad = await browser.get(PAGE, params={"practice": "L8-5"})
+        digits = await browser.get(PAGE, params={"practice": "9990000018"})
     assert page.status_code == 401 and 'name="token"' in page.text
     assert fields(page)["next"] == f"{PAGE}?programme=health_coaching"
     cookie = page.headers["set-cookie"]
     assert cookie.startswith(f"{SIGN_IN_COOKIE}=")
     assert all(part in cookie for part in ("HttpOnly", "Path=/v1/outcomes", "SameSite=strict"))
+    assert fields(digits)["next"] == PAGE and "9990000018" not in digits.text  # NHS-like
     assert bad.status_code == 400  # a bad filter is refused before anyone is asked to sign in
 
 
