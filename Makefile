@@ -30,7 +30,7 @@ PYTEST_ARGS ?=
 FAST := -q -m "not kafka and not postgres and not e2e"
 PACKAGES_LOG := run/test-packages.log
 PACKAGES_ENV := UV_PROJECT_ENVIRONMENT=.venv-packages ENSEMBLE_TEST_STATE=$(CURDIR)/run/test-packages \
-	ENSEMBLE_TEST_KAFKA_PORT=$${ENSEMBLE_TEST_PACKAGES_KAFKA_PORT:-19192} \
+	ENSEMBLE_TEST_KAFKA_PORT=$${ENSEMBLE_TEST_PACKAGES_KAFKA_PORT:-19392} \
 	ENSEMBLE_TEST_POSTGRES_PORT=$${ENSEMBLE_TEST_PACKAGES_POSTGRES_PORT:-25533}
 
 # $(call package_loop,<pytest arguments>): every package alone; exit code 5 (no test selected)
