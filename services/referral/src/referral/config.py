@@ -6,13 +6,12 @@ from functools import cache
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from ensemble_runtime.config import SECRET_FIELD
-from ensemble_runtime.page_sessions import PageSessionSettings
+from ensemble_runtime.config import SECRET_FIELD, ServiceSettings
 from referral.domain.huddle import PERSON_ID, Team, parse_team
 from referral.domain.sla import SlaPolicy
 
 
-class Settings(PageSessionSettings):
+class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REFERRAL_", extra="ignore")
 
     service_name: str = "referral"
