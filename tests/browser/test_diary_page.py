@@ -5,11 +5,6 @@ London time moves from 08:00 GMT to 09:00 BST. Accessible markup (lang, one h1, 
 table per day with column headers, machine-readable `<time>`); screenshots at laptop and phone
 sizes in run/screenshots/."""
 
-import asyncio
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,28 +12,18 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-import uvicorn
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from ensemble_devkit import REPO_ROOT, synthetic
+from ensemble_devkit import synthetic
+from ensemble_devkit.browser import SCREENSHOTS, chromium_session, needs_browser, served_on_thread
 from ensemble_devkit.testkit import FrozenClock, ServiceKit, tokens
 from scheduling.domain.coach import Coach
 from scheduling.service import DEFINITION
 from scheduling.service_layer.calendar_links import IssueCalendarLink
 from scheduling.service_layer.commands import BookProgramme, UpsertCoaches
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = REPO_ROOT / "run" / "screenshots"
-_BROWSER = CHROMIUM.exists() and CHROMEDRIVER.exists()
-if not _BROWSER and os.environ.get("ENSEMBLE_REQUIRE_BROWSER"):
-    raise RuntimeError("the page tests need /usr/bin/chromium and /usr/bin/chromedriver")
-pytestmark = pytest.mark.skipif(
-    not _BROWSER, reason="needs Debian's chromium and chromedriver (deploy/browser/chromium.sh)"
-)
+pytestmark = needs_browser()
 # Thursday before the UK's clocks go forward (Sunday 28 March 2027, 01:00 GMT).
 CLOCK = FrozenClock(datetime(2027, 3, 25, 12, 0, tzinfo=UTC))
 FRIDAY_AND_MONDAY = ("fri", "mon")
@@ -60,12 +45,6 @@ COACHES: tuple[dict[str, Any], ...] = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """scheduling under uvicorn on a thread (no lifespan: no Kafka): each coach has a Friday
@@ -85,39 +64,17 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         booking = BookProgramme(uuid4(), next(patients), "L85001", "health_coaching", language)
         assert kit.execute(booking)
     links = {c["coach_id"]: kit.execute(IssueCalendarLink(c["coach_id"])) for c in COACHES}
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(kit.service.app, host="127.0.0.1", port=port, lifespan="off",
-                       log_level="warning", timeout_graceful_shutdown=2)
-    )  # fmt: skip
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", links
+        with served_on_thread(kit.service.app) as base:
+            yield base, links
     finally:
-        server.should_exit = True
-        thread.join(10)
         kit.dispose()
 
 
 @pytest.fixture
 def chromium(tmp_path: Path) -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--window-size=1366,768",
-                 f"--user-data-dir={tmp_path / 'chromium'}"):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=ChromeService(str(CHROMEDRIVER)), options=options)
-    try:
+    with chromium_session(tmp_path / "chromium") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def sessions(driver: WebDriver) -> list[tuple[str, str, str, str, str]]:

@@ -5,21 +5,13 @@ practice token; screenshots at laptop and phone sizes in run/screenshots/.
 The page is behind the same bearer tokens as the JSON API (scoring has no sign-in session of
 its own), so the browser sends the token as a header (Chrome DevTools' extra headers)."""
 
-import asyncio
 import base64
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
-import uvicorn
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -27,30 +19,17 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
 from ensemble_contracts.referral import ReferralEvent
 from ensemble_contracts.scheduling import AppointmentEvent, AppointmentEventType
-from ensemble_devkit import REPO_ROOT, synthetic
+from ensemble_devkit import synthetic
+from ensemble_devkit.browser import SCREENSHOTS, chromium_session, needs_browser, served_on_thread
 from ensemble_devkit.testkit import FrozenClock, ServiceKit, token, tokens
 from scoring.service import DEFINITION
 from scoring.service_layer.commands import LoadProfiles
 from scoring.service_layer.extracts import ProfileIn
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = REPO_ROOT / "run" / "screenshots"
 PRACTICE = "L85001"
-_BROWSER = CHROMIUM.exists() and CHROMEDRIVER.exists()
-if not _BROWSER and os.environ.get("ENSEMBLE_REQUIRE_BROWSER"):
-    raise RuntimeError("the page tests need /usr/bin/chromium and /usr/bin/chromedriver")
-pytestmark = pytest.mark.skipif(
-    not _BROWSER, reason="needs Debian's chromium and chromedriver (deploy/browser/chromium.sh)"
-)
+pytestmark = needs_browser()
 CLOCK = FrozenClock()
 ENROLLED_ON = CLOCK.now - timedelta(days=180)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _seed(kit: ServiceKit) -> None:  # type: ignore[type-arg]
@@ -133,39 +112,17 @@ def served(tmp_path: Path) -> Iterator[str]:
         practice_tokens=tokens("practice", PRACTICE, "L85002"),
     )
     _seed(kit)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(kit.service.app, host="127.0.0.1", port=port, lifespan="off",
-                       log_level="warning", timeout_graceful_shutdown=2)
-    )  # fmt: skip
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with served_on_thread(kit.service.app) as base:
+            yield base
     finally:
-        server.should_exit = True
-        thread.join(10)
         kit.dispose()
 
 
 @pytest.fixture
 def chromium(tmp_path: Path) -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--window-size=1366,768",
-                 f"--user-data-dir={tmp_path / 'chromium'}"):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=ChromeService(str(CHROMEDRIVER)), options=options)
-    try:
+    with chromium_session(tmp_path / "chromium") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _as(driver: WebDriver, kind: str, principal: str) -> None:

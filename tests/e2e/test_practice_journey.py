@@ -7,7 +7,6 @@ referral as processes on the real broker, the page's token issued by the access 
 receiver example verifying Standard Webhooks signatures as its own process.
 """
 
-import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -15,9 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -26,47 +23,26 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from ensemble_devkit import REPO_ROOT
+from ensemble_devkit.browser import chromium_session, needs_browser
 from ensemble_devkit.synthetic import adt_message
 
 from ..flow import Ensemble, fresh_nhs_numbers, wait_for
 from .test_care_flow import high_risk
 from .test_webhooks import receiver
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT = REPO_ROOT / "run" / "screenshots" / "practice-journey-1366x768.png"
 
-_BROWSER = CHROMIUM.exists() and CHROMEDRIVER.exists()
-if not _BROWSER and os.environ.get("ENSEMBLE_REQUIRE_BROWSER"):
-    raise RuntimeError("the page tests need /usr/bin/chromium and /usr/bin/chromedriver")
 pytestmark = [
     pytest.mark.kafka,
     pytest.mark.e2e,
-    pytest.mark.skipif(not _BROWSER, reason="needs Debian's chromium (deploy/browser)"),
+    needs_browser(),
 ]
 
 
 @pytest.fixture
 def chromium(tmp_path: Path) -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--window-size=1366,768",
-        f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        service=ChromeService(executable_path=str(CHROMEDRIVER)), options=options
-    )
-    try:
+    with chromium_session(Path(tempfile.mkdtemp(dir=tmp_path))) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_a_practice_user_sees_an_admission_live_actions_it_and_its_webhook_gets_it_once(

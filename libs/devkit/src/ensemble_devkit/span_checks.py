@@ -14,6 +14,12 @@ def in_memory_tracing(service: str) -> tuple[Tracing, InMemorySpanExporter]:
     return Tracing(service, exporter, batch=False), exporter
 
 
+def one_span(spans: InMemorySpanExporter, name: str) -> ReadableSpan:
+    """The one ended span of that name."""
+    (span,) = [s for s in spans.get_finished_spans() if s.name == name]
+    return span
+
+
 def span_texts(spans: Sequence[ReadableSpan]) -> Iterator[str]:
     """Every name, attribute key and value, event and link of `spans`, and their status, as
     text: what a PII scan of a trace must look through."""

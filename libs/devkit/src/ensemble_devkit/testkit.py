@@ -137,14 +137,14 @@ class ServiceKit(Generic[S, U]):
             outcomes.append(self.service.runtime.consumers.apply(subscription, event))
         return outcomes
 
+    def outbox_rows(self) -> list[OutboxMessage]:
+        """Every outbox row, oldest first."""
+        with Session(self.service.engine) as session:
+            return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))))
+
     def published(self, topic: TopicSpec[E]) -> list[E]:
         """Events staged for `topic` in the outbox, oldest first, keyed as the contract says."""
-        with Session(self.service.engine) as session:
-            rows = session.exec(
-                select(OutboxMessage)
-                .where(OutboxMessage.topic == topic.name)
-                .order_by(col(OutboxMessage.id))
-            ).all()
+        rows = [row for row in self.outbox_rows() if row.topic == topic.name]
         events = [topic.value.model_validate_json(row.payload) for row in rows]
         for row, event in zip(rows, events, strict=True):
             expected = event.key if isinstance(event, PatientEvent) else None

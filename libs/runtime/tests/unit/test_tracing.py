@@ -14,14 +14,12 @@ from uuid import uuid4
 import pytest
 import structlog
 from fastapi import APIRouter, Depends
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from sqlmodel import Session, col, select
 
 from ensemble_contracts.hospital import EncounterEvent
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
-from ensemble_devkit.span_checks import in_memory_tracing, span_texts, trace_ids
+from ensemble_devkit.span_checks import in_memory_tracing, one_span, span_texts, trace_ids
 from ensemble_devkit.testkit import ServiceKit
 from ensemble_runtime.correlation import correlation_scope
 from ensemble_runtime.definition import Command
@@ -84,16 +82,6 @@ def traced(tmp_path: Path) -> Iterator[tuple[Kit, InMemorySpanExporter]]:
     kit.dispose()
 
 
-def outbox_rows(kit: Kit) -> list[OutboxMessage]:
-    with Session(kit.service.engine) as session:
-        return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))))
-
-
-def named(spans: InMemorySpanExporter, name: str) -> ReadableSpan:
-    (span,) = [s for s in spans.get_finished_spans() if s.name == name]
-    return span
-
-
 def assert_no_nhs_number(spans: InMemorySpanExporter) -> None:
     finished = spans.get_finished_spans()
     assert finished
@@ -108,10 +96,10 @@ async def test_http_intake_outbox_relay_and_consumer_are_one_trace(
     async with kit.client() as http:
         answer = await http.post(f"/v1/patients/{NHS}/admit")
     assert answer.status_code == 200
-    server = named(spans, "POST /v1/patients/{nhs_number}/admit")  # the template, not the path
+    server = one_span(spans, "POST /v1/patients/{nhs_number}/admit")  # the template, not the path
     assert server.kind is SpanKind.SERVER
     assert server.attributes is not None and server.attributes["http.response.status_code"] == 200
-    (row,) = outbox_rows(kit)
+    (row,) = kit.outbox_rows()
     assert row.traceparent is not None
     assert trace_id_of(row.traceparent) == f"{server.context.trace_id:032x}"
     # The event carries the request's correlation id, echoed to the caller.
@@ -119,7 +107,7 @@ async def test_http_intake_outbox_relay_and_consumer_are_one_trace(
 
     # The relay sends the row in a span of its own, its traceparent as the header.
     sent = await relay_headers(kit, row)
-    publish = named(spans, f"send {HOSPITAL_ENCOUNTERS.name}")
+    publish = one_span(spans, f"send {HOSPITAL_ENCOUNTERS.name}")
     assert publish.kind is SpanKind.PRODUCER and publish.parent is not None
     assert publish.parent.span_id == server.context.span_id
     ids = f"{publish.context.trace_id:032x}-{publish.context.span_id:016x}"
@@ -129,12 +117,12 @@ async def test_http_intake_outbox_relay_and_consumer_are_one_trace(
     subscription = kit.subscription(HOSPITAL_ENCOUNTERS)
     event = HOSPITAL_ENCOUNTERS.value.model_validate_json(row.payload)
     assert kit.runtime.consumers.apply(subscription, event, sent["traceparent"]) == "processed"
-    consumed = named(spans, f"process {HOSPITAL_ENCOUNTERS.name}")
+    consumed = one_span(spans, f"process {HOSPITAL_ENCOUNTERS.name}")
     assert consumed.kind is SpanKind.CONSUMER and consumed.parent is not None
     assert consumed.parent.span_id == publish.context.span_id
     assert consumed.attributes is not None
     assert consumed.attributes["messaging.consumer.group.name"] == subscription.group
-    _, passed_on = outbox_rows(kit)
+    _, passed_on = kit.outbox_rows()
     assert trace_id_of(passed_on.traceparent) == f"{server.context.trace_id:032x}"
 
     assert len(trace_ids(spans.get_finished_spans())) == 1
@@ -197,7 +185,7 @@ async def test_each_event_of_a_batch_continues_its_own_trace(
 
     consumed = [s for s in spans.get_finished_spans() if s.name.startswith("process ")]
     assert [trace_id_of(p) for p in parents] == [f"{s.context.trace_id:032x}" for s in consumed]
-    rows = outbox_rows(kit)
+    rows = kit.outbox_rows()
     assert [trace_id_of(r.traceparent) for r in rows] == [trace_id_of(p) for p in parents]
     assert_no_nhs_number(spans)
 
@@ -219,7 +207,7 @@ async def test_tracing_off_records_nothing_and_stores_no_traceparent(
         async with kit.client() as http:
             answer = await http.post(f"/v1/patients/{NHS}/admit")
         assert answer.status_code == 200 and answer.headers["x-correlation-id"]
-        (row,) = outbox_rows(kit)
+        (row,) = kit.outbox_rows()
         assert row.traceparent is None
         assert "traceparent" not in await relay_headers(kit, row)
     finally:
@@ -238,7 +226,7 @@ async def test_a_caller_s_correlation_id_is_kept_and_a_bad_one_replaced(
         )
     assert kept.headers["x-correlation-id"] == given
     assert replaced.headers["x-correlation-id"] not in (given, "not-a-uuid")
-    assert [r.correlation_id for r in outbox_rows(kit)] == [
+    assert [r.correlation_id for r in kit.outbox_rows()] == [
         given,
         replaced.headers["x-correlation-id"],
     ]
@@ -252,7 +240,7 @@ def test_inside_an_intake_an_event_keeps_a_correlation_id_of_its_own(tmp_path: P
             uow.publish(HOSPITAL_ENCOUNTERS, encounter(NHS, 1))  # none: the intake's
             uow.publish(HOSPITAL_ENCOUNTERS, encounter(NHS, 2, own))  # its own: kept
             uow.commit()
-        assert [r.correlation_id for r in outbox_rows(kit)] == [str(intake), str(own)]
+        assert [r.correlation_id for r in kit.outbox_rows()] == [str(intake), str(own)]
     finally:
         kit.dispose()
 
@@ -276,7 +264,7 @@ async def test_log_lines_of_intake_and_consumption_carry_trace_and_correlation_i
     try:
         async with kit.client() as http:
             answer = await http.post(f"/v1/patients/{NHS}/admit")
-        (row,) = outbox_rows(kit)
+        (row,) = kit.outbox_rows()
         event = HOSPITAL_ENCOUNTERS.value.model_validate_json(row.payload)
         kit.runtime.consumers.apply(kit.subscription(HOSPITAL_ENCOUNTERS), event, row.traceparent)
     finally:
@@ -297,7 +285,7 @@ def test_an_error_is_recorded_by_its_type_only(traced: tuple[Kit, InMemorySpanEx
     kit, spans = traced
     with pytest.raises(ValueError), kit.runtime.tracing.span("failing"):
         raise ValueError(f"bad NHS number {NHS}")
-    failing = named(spans, "failing")
+    failing = one_span(spans, "failing")
     assert failing.status.description == "ValueError" and not failing.events
     assert_no_nhs_number(spans)
 

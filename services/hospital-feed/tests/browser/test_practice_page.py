@@ -1,20 +1,13 @@
 """The practice inbox in Debian's headless Chromium: sign in, live alerts, acknowledge,
 isolation between practices; screenshots at laptop and phone sizes."""
 
-import asyncio
-import os
-import socket
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -23,30 +16,19 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from ensemble_contracts.scoring import ScoreChanged, ScoreReason
+from ensemble_devkit.browser import (
+    SCREENSHOTS,
+    chromium,
+    needs_browser,
+    served_on_thread,
+)
 from ensemble_devkit.testkit import token
 from hospital_feed.entrypoints.alert_stream import feed_of
 
 from ..support import FeedKit, alerts, feed_kit
 from ..unit.test_alerts import encounter
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = Path(__file__).resolve().parents[4] / "run" / "screenshots"
-
-# `make test` installs the browser and sets ENSEMBLE_REQUIRE_BROWSER: there a missing browser
-# fails the tests instead of skipping them.
-_BROWSER = CHROMIUM.exists() and CHROMEDRIVER.exists()
-if not _BROWSER and os.environ.get("ENSEMBLE_REQUIRE_BROWSER"):
-    raise RuntimeError("the page tests need /usr/bin/chromium and /usr/bin/chromedriver")
-pytestmark = pytest.mark.skipif(
-    not _BROWSER, reason="needs Debian's chromium and chromedriver (deploy/browser/chromium.sh)"
-)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+pytestmark = needs_browser()
 
 
 @pytest.fixture
@@ -54,37 +36,16 @@ def served(tmp_path: Path) -> Iterator[tuple[FeedKit, str]]:
     """The service's app under uvicorn on a thread (no lifespan: no Kafka), with the alert
     feed the streams need running on the server's loop."""
     kit = feed_kit(f"sqlite:///{tmp_path / 'feed.db'}")
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            kit.service.app,
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_level="warning",
-            timeout_graceful_shutdown=2,
-        )
-    )
 
-    async def serve() -> None:
+    async def start_feed() -> Callable[[], Awaitable[None]]:
         feed = feed_of(kit.runtime)
         await feed.start()
-        try:
-            await server.serve()
-        finally:
-            await feed.stop()
+        return feed.stop
 
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
     try:
-        yield kit, f"http://127.0.0.1:{port}"
+        with served_on_thread(kit.service.app, beside=start_feed) as base:
+            yield kit, base
     finally:
-        server.should_exit = True
-        thread.join(10)
         kit.dispose()
 
 
@@ -95,27 +56,6 @@ def browsers() -> Iterator[list[WebDriver]]:
     yield opened
     for driver in opened:
         driver.quit()
-
-
-def chromium(profile: Path) -> WebDriver:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1366,768",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    return webdriver.Chrome(
-        service=ChromeService(executable_path=str(CHROMEDRIVER)), options=options
-    )
 
 
 def sign_in(driver: WebDriver, base: str, ods: str) -> None:

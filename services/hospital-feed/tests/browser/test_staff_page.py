@@ -2,26 +2,25 @@
 message by its control id, read its raw text and ACK, resubmit it corrected, discard
 another; labelled fields and keyboard use; a screenshot in run/screenshots/."""
 
-import asyncio
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
+from ensemble_devkit.browser import SCREENSHOTS, chromium, needs_browser, served_on_thread
 from ensemble_devkit.testkit import token
 
 from ..samples import adt
 from ..support import FeedKit, feed_kit, receive, stored
-from .test_practice_page import SCREENSHOTS, browsers, chromium, free_port, pytestmark
+from .test_practice_page import browsers
+
+pytestmark = needs_browser()
 
 __all__ = ["browsers", "pytestmark"]  # the practice page test's fixture and browser rule
 KEY = "a-browser-test-search-key-32-characters"
@@ -31,23 +30,10 @@ KEY = "a-browser-test-search-key-32-characters"
 def served(tmp_path: Path) -> Iterator[tuple[FeedKit, str]]:
     """The app under uvicorn on a thread (no lifespan: no Kafka)."""
     kit = feed_kit(f"sqlite:///{tmp_path / 'feed.db'}", message_search_key=KEY)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            kit.service.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
     try:
-        yield kit, f"http://127.0.0.1:{port}"
+        with served_on_thread(kit.service.app) as base:
+            yield kit, base
     finally:
-        server.should_exit = True
-        thread.join(10)
         kit.dispose()
 
 

@@ -13,10 +13,9 @@ import structlog
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from sqlmodel import Session, col, select
 
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
-from ensemble_devkit.span_checks import in_memory_tracing, span_texts, trace_ids
+from ensemble_devkit.span_checks import in_memory_tracing, one_span, span_texts, trace_ids
 from ensemble_devkit.testkit import token
 from ensemble_runtime.logging import configure_logging
 from ensemble_runtime.outbox import OutboxMessage
@@ -39,16 +38,6 @@ def traced(tmp_path: Path) -> Iterator[tuple[FeedKit, InMemorySpanExporter]]:
     kit = feed_kit(f"sqlite:///{tmp_path / 'feed.db'}", tracing=tracing)
     yield kit, spans
     kit.dispose()
-
-
-def rows(kit: FeedKit) -> list[OutboxMessage]:
-    with Session(kit.service.engine) as session:
-        return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))))
-
-
-def only(spans: InMemorySpanExporter, name: str) -> ReadableSpan:
-    (span,) = [s for s in spans.get_finished_spans() if s.name == name]
-    return span
 
 
 def trace_of(span: ReadableSpan) -> str:
@@ -77,18 +66,18 @@ async def test_http_hl7_intake_to_the_alert_is_one_trace_without_the_patient(
     async with kit.client() as http:
         answer = await http.post("/v1/hl7v2", content=RCB_A01, headers=SENDER)
     assert "MSA|AA|" in answer.text
-    server, intake = only(spans, "POST /v1/hl7v2"), only(spans, "hl7v2 intake")
+    server, intake = one_span(spans, "POST /v1/hl7v2"), one_span(spans, "hl7v2 intake")
     assert server.kind is SpanKind.SERVER
     assert intake.parent is not None and server.context is not None
     assert intake.parent.span_id == server.context.span_id
     assert intake.attributes is not None and intake.attributes["ensemble.sender"] == "RCB"
-    (row,) = rows(kit)
+    (row,) = kit.outbox_rows()
     assert trace_id_of(row.traceparent) == trace_of(intake)
     assert row.correlation_id == answer.headers["x-correlation-id"]  # the request's
 
     alert_the_practice(kit, row)
     assert [a.kind for a in alerts(kit)] == ["admitted"]
-    consumed = only(spans, f"process {HOSPITAL_ENCOUNTERS.name}")
+    consumed = one_span(spans, f"process {HOSPITAL_ENCOUNTERS.name}")
     assert consumed.kind is SpanKind.CONSUMER and trace_of(consumed) == trace_of(intake)
     assert len(trace_ids(spans.get_finished_spans())) == 1
     assert_nothing_of_the_patient(spans)
@@ -105,8 +94,8 @@ async def test_fhir_intake_is_traced_like_hl7(
             headers={**SENDER, "content-type": "application/fhir+json"},
         )
     assert answer.status_code == 200
-    intake = only(spans, "fhir intake")
-    (row,) = rows(kit)
+    intake = one_span(spans, "fhir intake")
+    (row,) = kit.outbox_rows()
     assert trace_id_of(row.traceparent) == trace_of(intake)
     assert row.correlation_id == answer.headers["x-correlation-id"]
     assert_nothing_of_the_patient(spans)
@@ -130,7 +119,7 @@ async def test_each_mllp_frame_is_its_own_trace_and_correlation(
         await listener.stop()
     intakes = [s for s in spans.get_finished_spans() if s.name == "hl7v2 intake"]
     assert [(s.kind, s.parent) for s in intakes] == [(SpanKind.SERVER, None)] * 2  # roots
-    staged = rows(kit)
+    staged = kit.outbox_rows()
     assert {trace_id_of(r.traceparent) for r in staged} == {trace_of(s) for s in intakes}
     assert len({r.correlation_id for r in staged}) == 2
     assert_nothing_of_the_patient(spans)
@@ -146,7 +135,7 @@ async def test_intake_and_consumer_log_lines_carry_trace_and_correlation_ids(
     try:
         async with kit.client() as http:
             answer = await http.post("/v1/hl7v2", content=RCB_A01, headers=SENDER)
-        (row,) = rows(kit)
+        (row,) = kit.outbox_rows()
         alert_the_practice(kit, row)
     finally:
         structlog.reset_defaults()

@@ -2,25 +2,18 @@
 headers have a scope, no script, readable at laptop width and on paper (print media, a PDF);
 screenshots in run/screenshots/."""
 
-import asyncio
 import base64
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from uuid import UUID
 
 import pytest
-import uvicorn
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from ensemble_contracts.hospital import EncounterEventType
+from ensemble_devkit.browser import SCREENSHOTS, chromium_session, needs_browser, served_on_thread
 from ensemble_devkit.testkit import token
 from referral.domain.huddle import parse_team
 from referral.service_layer.huddle_commands import AddAction
@@ -28,72 +21,25 @@ from referral.service_layer.huddle_commands import AddAction
 from ..huddle_support import agenda, band_change, on_caseload, open_huddle
 from ..support import Kit, encounter, referral_kit, trigger
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = Path(__file__).resolve().parents[4] / "run" / "screenshots"
-_BROWSER = CHROMIUM.exists() and CHROMEDRIVER.exists()
-if not _BROWSER and os.environ.get("ENSEMBLE_REQUIRE_BROWSER"):
-    raise RuntimeError("the page tests need /usr/bin/chromium and /usr/bin/chromedriver")
-pytestmark = pytest.mark.skipif(
-    not _BROWSER, reason="needs Debian's chromium and chromedriver (deploy/browser/chromium.sh)"
-)
+pytestmark = needs_browser()
 MONDAY, THURSDAY = date(2026, 11, 23), date(2026, 11, 26)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Kit, str]]:
     """referral's app under uvicorn on a thread (no lifespan: no Kafka)."""
     kit = referral_kit(f"sqlite:///{tmp_path / 'referral.db'}")
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            kit.service.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
     try:
-        yield kit, f"http://127.0.0.1:{port}"
+        with served_on_thread(kit.service.app) as base:
+            yield kit, base
     finally:
-        server.should_exit = True
-        thread.join(10)
         kit.dispose()
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1366,768",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        service=ChromeService(executable_path=str(CHROMEDRIVER)), options=options
-    )
-    try:
+    with chromium_session(tmp_path / "profile") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def a_week_of_news(kit: Kit) -> None:
