@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.8
 export UV_PYTHON := 3.11
 
-.PHONY: help bootstrap browser run run-postgres test test-fast test-rules lint contracts bench bench-quick bench-huddle fuzz kafka-start kafka-stop clean
+.PHONY: help bootstrap browser run run-postgres test test-fast test-rules lint contracts bench bench-quick bench-huddle bench-scoring fuzz kafka-start kafka-stop clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -105,6 +105,11 @@ bench-quick: bootstrap ## ~30 s of load; prints the key ratios to raw Kafka at t
 # CASELOAD (2000); BENCH_DATABASE_URL: an empty PostgreSQL database (default: a fresh SQLite file).
 bench-huddle: bootstrap ## time a huddle's agenda (open, read, sheet) for a caseload of 2,000
 	uv run python -m referral.huddle_bench $${CASELOAD:+--caseload $$CASELOAD} \
+		$${BENCH_DATABASE_URL:+--database-url $$BENCH_DATABASE_URL}
+
+# PATIENTS (450000); BENCH_DATABASE_URL: an empty PostgreSQL database (default: a fresh SQLite file).
+bench-scoring: bootstrap ## scoring at scale: extracts, model evaluate/activate, cohorts; run/bench-scoring
+	uv run ensemble-scoring-admin bench $${PATIENTS:+--patients $$PATIENTS} \
 		$${BENCH_DATABASE_URL:+--database-url $$BENCH_DATABASE_URL}
 
 kafka-start: ## start the local Kafka broker only (run/kafka, port 9092)
