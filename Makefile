@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.8
 export UV_PYTHON := 3.11
 
-.PHONY: help bootstrap browser run run-postgres test test-fast test-rules lint contracts bench bench-quick bench-huddle bench-booking fuzz kafka-start kafka-stop clean
+.PHONY: help bootstrap browser run run-postgres test test-fast test-rules lint contracts bench bench-quick bench-huddle bench-booking bench-scoring fuzz kafka-start kafka-stop clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -109,6 +109,11 @@ bench-huddle: bootstrap ## time a huddle's agenda (open, read, sheet) for a case
 
 bench-booking: bootstrap ## 8,800 coaching bookings, concurrent HTTP, SQLite + PostgreSQL (STORE)
 	uv run ensemble-local bench-booking $${STORE:+--store $$STORE}
+
+# PATIENTS (450000); BENCH_DATABASE_URL: an empty PostgreSQL database (default: a fresh SQLite file).
+bench-scoring: bootstrap ## scoring at scale: extracts, model evaluate/activate, cohorts; run/bench-scoring
+	uv run ensemble-scoring-admin bench $${PATIENTS:+--patients $$PATIENTS} \
+		$${BENCH_DATABASE_URL:+--database-url $$BENCH_DATABASE_URL}
 
 kafka-start: ## start the local Kafka broker only (run/kafka, port 9092)
 	deploy/kafka/kafka.sh start

@@ -19,7 +19,15 @@ from scoring.entrypoints import cohort_http, http, outcomes_http
 from scoring.entrypoints.active_model import active_model_check
 from scoring.entrypoints.ageing import hospital_use_ageing
 from scoring.entrypoints.cohorts import cohort_refresh
-from scoring.service_layer import ageing, cohorts, handlers, models, outcomes, patients
+from scoring.service_layer import (
+    ageing,
+    cohorts,
+    handlers,
+    models,
+    outcomes,
+    patients,
+    profile_loads,
+)
 from scoring.service_layer.commands import (
     ActivateModel,
     AgeHospitalUse,
@@ -95,7 +103,7 @@ DEFINITION = ServiceDefinition(
         ),
     ],
     commands={
-        LoadProfiles: handlers.load_profiles,
+        LoadProfiles: profile_loads.load_profiles,
         ActivateModel: models.activate_model,
         RescorePage: models.rescore_page,
         AgeHospitalUse: ageing.age_hospital_use,

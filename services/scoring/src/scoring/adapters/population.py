@@ -50,6 +50,18 @@ def _newest_wins(dialect: Any) -> Any:
 
 
 _RECORD_CASELOAD = {"postgresql": _newest_wins(postgresql), "sqlite": _newest_wins(sqlite)}
+_PATIENT_COLUMNS = [column.name for column in PATIENTS.c]
+
+
+def _save_patients(dialect: Any) -> Any:
+    statement = dialect.insert(PATIENTS)
+    return statement.on_conflict_do_update(
+        index_elements=["nhs_number"],
+        set_={name: statement.excluded[name] for name in _PATIENT_COLUMNS if name != "nhs_number"},
+    )
+
+
+_SAVE_PATIENTS = {"postgresql": _save_patients(postgresql), "sqlite": _save_patients(sqlite)}
 
 
 class Current(NamedTuple):
@@ -57,6 +69,14 @@ class Current(NamedTuple):
     score: int
     practice_ods: str | None
     model_version: str
+
+
+class PageRow(NamedTuple):
+    """A scored patient of a page: the current score and the practice's profile (if any)."""
+
+    nhs_number: str
+    current: Current
+    profile: PatientProfile | None
 
 
 class CaseloadRepository:
@@ -82,6 +102,38 @@ class PopulationRepository:
         found = core_sql(self._session).execute(query.order_by(CURRENT.c.nhs_number).limit(limit))
         return [row.nhs_number for row in found]
 
+    def page_rows(
+        self,
+        after: str,
+        limit: int | None,
+        not_version: str | None = None,
+        through: str | None = None,
+    ) -> list[PageRow]:
+        """As `page` (up to `through`, if given), with each patient's current score and
+        profile: one query, rows read straight into domain objects."""
+        columns = (CURRENT.c.band, CURRENT.c.score, CURRENT.c.practice_ods, CURRENT.c.model_version)
+        query = (
+            select(CURRENT.c.nhs_number, *columns, PATIENTS.c.nhs_number, *PROFILE_COLUMNS)
+            .select_from(CURRENT.outerjoin(PATIENTS, PATIENTS.c.nhs_number == CURRENT.c.nhs_number))
+            .where(CURRENT.c.nhs_number > after)
+        )
+        if not_version is not None:
+            query = query.where(CURRENT.c.model_version != not_version)
+        if through is not None:
+            query = query.where(CURRENT.c.nhs_number <= through)
+        query = query.order_by(CURRENT.c.nhs_number)
+        if limit is not None:
+            query = query.limit(limit)
+        rows: list[Any] = list(core_sql(self._session).execute(query))
+        return [
+            PageRow(
+                row[0],
+                Current._make(row[1:5]),
+                None if row[5] is None else profile_from(*row[6:]),
+            )
+            for row in rows
+        ]
+
     def count(self, not_version: str | None = None) -> int:
         """How many patients are scored (with `not_version`: by another model version)."""
         query = select(func.count()).select_from(CURRENT)
@@ -93,6 +145,18 @@ class PopulationRepository:
         """Hold these patients until the transaction ends (see PatientRepository.lock)."""
         if nhs_numbers and self._session.get_bind().dialect.name == "postgresql":
             core_sql(self._session).execute(_LOCK_PAGE, {"keys": sorted(nhs_numbers)})
+
+    def patient_rows(self, nhs_numbers: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored `patients` rows of these patients (every column), by NHS number."""
+        query = select(PATIENTS).where(PATIENTS.c.nhs_number.in_(list(nhs_numbers)))
+        rows = core_sql(self._session).execute(query).mappings()
+        return {row["nhs_number"]: dict(row) for row in rows}
+
+    def save_patients(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or replace these `patients` rows (every column), in one statement."""
+        if rows:
+            statement = _SAVE_PATIENTS[self._session.get_bind().dialect.name]
+            core_sql(self._session).execute(statement, [dict(row) for row in rows])
 
     def profiles(self, nhs_numbers: Sequence[str]) -> dict[str, PatientProfile]:
         query = select(PATIENTS.c.nhs_number, *PROFILE_COLUMNS).where(

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from ensemble_runtime.db import core_sql
+from ensemble_runtime.prepared import Prepared
 from scoring.adapters.orm import HospitalStay
 from scoring.adapters.repository import ENCOUNTERS
 from scoring.domain.stays import STAY_EVENTS, Stay, StayEvent, stay_of
@@ -40,6 +41,27 @@ _SAVE_STAY = {
     )
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+
+# Every rescore reads the patient's stays: built and compiled once, run on the cursor (ADR 7).
+_STAYS_OF = Prepared(
+    select(STAYS.c.nhs_number, STAYS.c.facility, STAYS.c.visit_number, *_STAY_EVENT_COLUMNS)
+    .select_from(
+        ENCOUNTERS.join(
+            STAYS,
+            and_(
+                ENCOUNTERS.c.nhs_number == STAYS.c.nhs_number,
+                ENCOUNTERS.c.facility == STAYS.c.facility,
+                ENCOUNTERS.c.visit_number == STAYS.c.visit_number,
+            ),
+        )
+    )
+    .where(
+        STAYS.c.nhs_number.in_(bindparam("patients", expanding=True)),
+        or_(STAYS.c.last_out.is_(None), STAYS.c.last_out >= bindparam("since")),
+        ENCOUNTERS.c.cancelled.is_(False),
+        or_(*(ENCOUNTERS.c.event_type == kind for kind in STAY_EVENTS)),
+    )
+)
 
 
 def _stay_event(row: Any) -> StayEvent:
@@ -73,27 +95,12 @@ class StayRepository:
         """Each patient's stays still open or ended after `since` (the window's start)."""
         if not nhs_numbers:
             return {}
-        joined = ENCOUNTERS.join(
-            STAYS,
-            and_(
-                ENCOUNTERS.c.nhs_number == STAYS.c.nhs_number,
-                ENCOUNTERS.c.facility == STAYS.c.facility,
-                ENCOUNTERS.c.visit_number == STAYS.c.visit_number,
-            ),
-        )
-        query = (
-            select(STAYS.c.nhs_number, STAYS.c.facility, STAYS.c.visit_number, *_STAY_EVENT_COLUMNS)
-            .select_from(joined)
-            .where(
-                STAYS.c.nhs_number.in_(list(nhs_numbers)),
-                or_(STAYS.c.last_out.is_(None), STAYS.c.last_out >= since),
-                ENCOUNTERS.c.cancelled.is_(False),
-                or_(*(ENCOUNTERS.c.event_type == kind for kind in STAY_EVENTS)),
-            )
-        )
+        found_rows = _STAYS_OF.execute(
+            self._session, {"patients": list(nhs_numbers), "since": since}
+        ).rows
         visits: dict[tuple[str, str, str], list[StayEvent]] = defaultdict(list)
-        for row in core_sql(self._session).execute(query):
-            visits[(row.nhs_number, row.facility, row.visit_number)].append(_stay_event(row))
+        for nhs_number, facility, visit, *event in found_rows:
+            visits[(nhs_number, facility, visit)].append(StayEvent(*event))
         found: dict[str, list[Stay]] = defaultdict(list)
         for (nhs_number, _facility, _visit), events in visits.items():
             found[nhs_number].append(stay_of(events))

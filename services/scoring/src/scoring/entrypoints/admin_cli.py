@@ -8,6 +8,7 @@
     ensemble-scoring-admin cohort check   FILE          # read and check a cohort definition
     ensemble-scoring-admin cohort list                  # packaged and SCORING_COHORTS_DIR
     ensemble-scoring-admin cohort refresh               # publish cohort membership changes
+    ensemble-scoring-admin bench [--patients N]         # benchmark/run.py (own store)
     (--json before the subcommand: output as JSON)
 
 It works on scoring's own store (SCORING_DATABASE_URL), migrated first, beside a running
@@ -125,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     cohort.add_parser("check", help="read and check a cohort file").add_argument("file", type=Path)
     cohort.add_parser("list", help="the saved cohorts (packaged and SCORING_COHORTS_DIR)")
     cohort.add_parser("refresh", help="evaluate every cohort, publish membership changes")
+    from scoring.benchmark.run import add_arguments  # imported here: the bench imports this
+
+    add_arguments(areas.add_parser("bench", help="time these commands on a synthetic store"))
     return parser
 
 
@@ -312,6 +316,10 @@ def main(
             shown, text = _cohort_check(args)
         elif args.area == "cohort" and args.action == "list":
             shown, text = _cohort_list(settings)
+        elif args.area == "bench":  # a store of its own, never SCORING_DATABASE_URL's
+            from scoring.benchmark.run import run_bench
+
+            shown, text = run_bench(args, progress)
         else:
             store = _Store(settings, clock)
             try:

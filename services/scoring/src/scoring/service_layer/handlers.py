@@ -1,17 +1,15 @@
 """Command and event handlers of the scoring service: one unit of work each.
 
-Profiles (HTTP) and hospital encounters (Kafka) both end in `rescore`, which scores with the
-active model (`uow.models.active()`), stores the score and publishes `ScoreChanged` only when
-the band changes (or on a patient's first score). Referral events only keep the caseload
-projection the practice worklist reads.
+Hospital encounters (Kafka) end in `rescore` (profile loads in its batch form,
+`profile_loads.rescore_patients`), which scores with the active model (`uow.models.active()`),
+stores the score and publishes `ScoreChanged` only when the band changes (or on a patient's
+first score). Referral events only keep the caseload projection the practice worklist reads.
 """
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
 
 import structlog
 
@@ -26,12 +24,10 @@ from ensemble_contracts.scoring import (
 )
 from ensemble_contracts.topics import HOT_ONBOARDING
 from ensemble_runtime.consumer import RejectedEvent
-from scoring.adapters.orm import Patient
 from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.domain.hot_onboarding import TriggerCheck, decide, trigger_kind, withdraws
 from scoring.domain.model import PatientProfile, RiskScore
 from scoring.domain.stays import STAY_EVENTS, with_stays
-from scoring.service_layer.commands import LoadProfiles, ProfilesLoaded
 from scoring.service_layer.scores import ScoreWrites, reasons_of
 
 PRODUCER = "scoring"
@@ -111,58 +107,6 @@ def _rescore(
     )
     writes.flush()
     return Rescored(risk, profile)
-
-
-# --- profiles --------------------------------------------------------------------------------
-
-
-def load_profiles(uow: ScoringUnitOfWork, command: LoadProfiles) -> ProfilesLoaded:
-    """Upsert profiles (only the fields each line gives), rescore each changed patient, commit.
-
-    A line as of an earlier date than the stored profile's is left out (an older extract never
-    overwrites a newer one); a line that changes nothing is not rescored (loading the same
-    extract twice changes nothing). A line without `as_of` is as of the day it is loaded.
-    """
-    now = uow.clock()
-    envelope = {"producer": PRODUCER, "correlation_id": uuid4()}  # one load, one correlation
-    changed = unchanged = older = 0
-    # In NHS-number order, as every loader locks patients (see rescore): no deadlock between two.
-    for profile in sorted(command.profiles, key=lambda p: p.nhs_number):
-        as_of = profile.as_of or now.date()
-        patient = uow.patients.get(profile.nhs_number)
-        if patient is not None and patient.as_of is not None and as_of < patient.as_of:
-            older += 1
-            continue
-        differs = patient is None  # a new patient gets a first score whatever the line holds
-        if patient is None:
-            patient = Patient(nhs_number=profile.nhs_number, updated_at=now)
-        for name in sorted(profile.model_fields_set - {"nhs_number", "as_of"}):
-            value = _stored(name, getattr(profile, name))
-            if getattr(patient, name) != value:
-                setattr(patient, name, value)
-                differs = True
-        if patient.as_of is None or as_of > patient.as_of:
-            patient.as_of = as_of
-        if not differs:
-            unchanged += 1
-            uow.patients.add(patient)  # a newer as_of, if any, is kept
-            continue
-        changed += 1
-        patient.updated_at = now
-        uow.patients.add(patient)
-        rescore(uow, profile.nhs_number, now, envelope)
-    uow.commit()
-    log.info("profiles loaded", changed=changed, unchanged=unchanged, older=older)
-    return ProfilesLoaded(len(command.profiles), changed, unchanged, older)
-
-
-def _stored(name: str, value: Any) -> Any:
-    """A profile field as its column holds it."""
-    if name == "conditions":
-        return None if value is None else json.dumps(value)
-    if name in ("on_caseload", "objects_to_contact"):
-        return bool(value)
-    return value
 
 
 # --- hospital encounters ---------------------------------------------------------------------

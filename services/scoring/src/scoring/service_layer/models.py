@@ -74,28 +74,32 @@ def record_packaged_default(uow: ScoringUnitOfWork) -> str:
 
 def rescore_page(uow: ScoringUnitOfWork, command: RescorePage) -> PageRescored:
     model = uow.models.active()
-    page = uow.population.page(command.after, command.limit, not_version=model.version)
+    population = uow.population
+    page = population.page(command.after, command.limit, not_version=model.version)
     if not page:
         return PageRescored(None, 0)
-    uow.population.lock(page)
+    population.lock(page)
     now = uow.clock()
-    profiles = uow.population.profiles(page)
-    uses = uow.population.hospital_use(page, now, model.hospital_window_days)
-    currents = uow.population.current(page)  # read under the locks: what an event left
+    # Read under the locks: what an event left. One rescored by an event meanwhile (with this
+    # model) is not read again, and only the locked patients are taken.
+    locked = set(page)
+    rows = [
+        row
+        for row in population.page_rows(command.after, None, model.version, through=page[-1])
+        if row.nhs_number in locked
+    ]
+    uses = population.hospital_use(
+        [row.nhs_number for row in rows], now, model.hospital_window_days
+    )
     writes = ScoreWrites(uow, {"producer": PRODUCER, "correlation_id": command.correlation_id})
-    rescored = 0
-    for nhs_number in page:
-        current = currents.get(nhs_number)
-        if current is None or current.model_version == model.version:
-            continue  # rescored by an event meanwhile
-        profile = profiles.get(nhs_number)
-        risk = model.score(profile, uses.get(nhs_number, HospitalUse()), now.date())
+    day, no_use = now.date(), HospitalUse()
+    for nhs_number, current, profile in rows:
+        risk = model.score(profile, uses.get(nhs_number, no_use), day)
         practice = (profile.practice_ods if profile else None) or current.practice_ods
         writes.add(nhs_number, risk, current.band, practice)
-        rescored += 1
     writes.flush()
     uow.commit()
-    return PageRescored(page[-1], rescored, writes.band_changes)
+    return PageRescored(page[-1], len(rows), writes.band_changes)
 
 
 # --- evaluation: what a candidate would change -------------------------------------------------
@@ -180,22 +184,18 @@ def evaluate_page(
 ) -> str | None:
     """Add the next page of patients (after `after`) to the evaluation; the page's last NHS
     number, or None when there was nobody left. Reads only."""
-    page = uow.population.page(after, limit)
-    if not page:
+    rows = uow.population.page_rows(after, limit)
+    if not rows:
         return None
-    profiles = uow.population.profiles(page)
+    numbers = [row.nhs_number for row in rows]
     windows = {evaluation.active.hospital_window_days, evaluation.candidate.hospital_window_days}
-    uses = {days: uow.population.hospital_use(page, evaluation.as_of, days) for days in windows}
-    currents = uow.population.current(page)
-    for nhs_number in page:
-        current = currents.get(nhs_number)
-        if current is None:
-            continue
-        profile = profiles.get(nhs_number)
+    uses = {days: uow.population.hospital_use(numbers, evaluation.as_of, days) for days in windows}
+    no_use = HospitalUse()
+    for nhs_number, current, profile in rows:
         practice = (profile.practice_ods if profile else None) or current.practice_ods
-        by_window = {days: found.get(nhs_number, HospitalUse()) for days, found in uses.items()}
+        by_window = {days: found.get(nhs_number, no_use) for days, found in uses.items()}
         evaluation.add(nhs_number, profile, by_window, current.band, practice)
-    return page[-1]
+    return rows[-1].nhs_number
 
 
 def _example(nhs_number: str, before: RiskScore, after: RiskScore) -> dict[str, Any]:
