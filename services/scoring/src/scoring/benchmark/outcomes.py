@@ -33,25 +33,13 @@ from scoring.adapters.outcome_views import Selection, outcomes
 from scoring.adapters.repository import CURRENT, ENCOUNTERS, PATIENTS
 from scoring.adapters.stays import STAYS
 from scoring.adapters.unit_costs import unit_costs
+from scoring.benchmark.population import nhs_numbers
 from scoring.service import DEFINITION
 
 TODAY = datetime(2026, 11, 23, 9, tzinfo=UTC)
 PRACTICES = [f"P{n:05d}" for n in range(60)]
 BANDS = ("low", "moderate", "high", "very_high")
 PAGE = 5000
-
-
-def _numbers(count: int) -> list[str]:
-    """Valid (modulus 11) numbers from the 999 test range."""
-    found: list[str] = []
-    prefix = 999_000_000
-    while len(found) < count:
-        digits = [int(d) for d in str(prefix)]
-        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True)) % 11
-        if check != 10:
-            found.append(f"{prefix}{0 if check == 11 else check}")
-        prefix += 1
-    return found
 
 
 def _encounter(
@@ -80,7 +68,7 @@ def seed(database_url: str, patients: int, enrolled_share: float = 0.02, rng_see
     with engine.connect() as connection:
         if connection.execute(select(func.count()).select_from(PATIENTS)).scalar_one():
             raise SystemExit("the store already holds patients: give an empty one")
-    numbers = _numbers(patients)
+    numbers = list(nhs_numbers(patients))  # past 1,000,000 the 998 block follows
     enrolled = 0
     for start in range(0, patients, PAGE):
         people, scores, encounters, enrolments, members, stays = [], [], [], [], [], []
