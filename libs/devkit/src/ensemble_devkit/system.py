@@ -201,6 +201,8 @@ class LocalSystem:
             "PRACTICE_TOKENS": json.dumps(creds.practices),
             "LOG_JSON": "true",
             "MESSAGE_SEARCH_KEY": self.message_search_key,  # read by hospital-feed only
+            # The demo's and the tests' webhook receivers listen on loopback (hospital-feed).
+            "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
         }
         env = {f"{spec.env_prefix}_{k}": v for k, v in settings.items()}
         return env | {k: v for k, v in extra.items() if k.startswith(spec.env_prefix)}

@@ -12,6 +12,7 @@ from pydantic_settings import SettingsConfigDict
 from ensemble_runtime.auth import parse_token_map
 from ensemble_runtime.config import SECRET_FIELD, ServiceSettings
 from hospital_feed.domain.message_search import MIN_KEY_LENGTH
+from hospital_feed.domain.webhooks import parse_networks
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -136,6 +137,9 @@ class Settings(ServiceSettings):
     """Webhook attempts in flight at once (one per endpoint)."""
     webhook_allow_http: bool = False
     """Allow http:// webhook endpoints off this machine (false: https only)."""
+    webhook_allowed_networks: str = ""
+    """Non-public networks webhooks may reach, comma-separated CIDRs (empty: public
+    addresses only; loopback, private, link-local and reserved ones are refused)."""
     webhook_digest_times: str = "08:00,13:00"
     """Local times of day the alert digests go out, comma-separated HH:MM."""
     webhook_digest_zone: str = "Europe/London"
@@ -175,6 +179,14 @@ class Settings(ServiceSettings):
     def max_body_bytes(self) -> int:
         """The HTTP guard's body cap: one HL7 message, as on MLLP."""
         return self.max_message_bytes
+
+    @property
+    def webhook_networks(self) -> tuple[Network, ...]:
+        """WEBHOOK_ALLOWED_NETWORKS parsed; a bad entry refuses the dispatcher's start."""
+        try:
+            return parse_networks(self.webhook_allowed_networks)
+        except ValueError as error:
+            raise ValueError(f"HOSPITAL_FEED_WEBHOOK_ALLOWED_NETWORKS: {error}") from None
 
     def message_search_hmac_key(self) -> bytes | None:
         """The NHS number search key; None when unset (or too short, which the service

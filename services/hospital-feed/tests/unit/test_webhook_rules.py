@@ -9,6 +9,7 @@ import pytest
 
 from hospital_feed.domain.webhooks import (
     DeliveryMode,
+    Network,
     Outcome,
     Preferences,
     RetryPolicy,
@@ -21,25 +22,77 @@ from hospital_feed.domain.webhooks import (
     latest_slot,
     new_secret,
     new_webhook_id,
+    parse_networks,
     preferences,
+    refused_address,
     short_error,
 )
 
 LONDON = ZoneInfo("Europe/London")
 
 
+LOOPBACK = parse_networks("127.0.0.0/8, ::1/128")
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://practice.example.nhs.uk/hooks/ensemble", ()),
+        ("https://51.140.1.2:8443/in?source=ensemble", ()),
+        ("https://10.1.2.3:8443/in", parse_networks("10.1.0.0/16")),
+        ("http://127.0.0.1:9100/", LOOPBACK),
+        ("http://localhost/hook", LOOPBACK),
+        ("http://[::1]:9000/x", LOOPBACK),
+    ],
+)
+def test_https_anywhere_and_http_to_this_machine_are_taken(
+    url: str, allowed: tuple[Network, ...]
+) -> None:
+    assert check_url(url, allowed=allowed) == url
+
+
 @pytest.mark.parametrize(
     "url",
     [
-        "https://practice.example.nhs.uk/hooks/ensemble",
-        "https://10.1.2.3:8443/in?source=ensemble",
+        "https://10.1.2.3:8443/in",
+        "https://169.254.169.254/latest/meta-data/",
         "http://127.0.0.1:9100/",
         "http://localhost/hook",
         "http://[::1]:9000/x",
+        "https://[::ffff:192.168.1.1]/",
+        "https://100.64.0.1/",
+        "https://0.0.0.0/",
+        "https://224.0.0.1/",
     ],
 )
-def test_https_anywhere_and_http_to_this_machine_are_taken(url: str) -> None:
-    assert check_url(url) == url
+def test_an_address_literal_off_the_public_internet_is_refused_unless_allowed(url: str) -> None:
+    with pytest.raises(WebhookError, match="not a public address"):
+        check_url(url, allowed=parse_networks("172.16.0.0/12"))
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed", "refused"),
+    [
+        ("8.8.8.8", (), False),
+        ("2a00:1450:4009:81f::200e", (), False),
+        ("10.0.0.1", (), True),
+        ("10.0.0.1", parse_networks("10.0.0.0/8"), False),
+        ("::ffff:10.0.0.1", parse_networks("10.0.0.0/8"), False),
+        ("::ffff:10.0.0.1", (), True),
+        ("fe80::1", (), True),
+        ("fd00::1", (), True),
+        ("127.0.0.1", LOOPBACK, False),
+    ],
+)
+def test_only_public_and_allowed_addresses_are_reached(
+    address: str, allowed: tuple[Network, ...], refused: bool
+) -> None:
+    assert (refused_address(address, allowed) is not None) is refused
+
+
+def test_a_bad_allowed_network_names_itself() -> None:
+    with pytest.raises(ValueError, match=r"'10\.0\.0\.300/8'"):
+        parse_networks("127.0.0.0/8, 10.0.0.300/8")
 
 
 @pytest.mark.parametrize(

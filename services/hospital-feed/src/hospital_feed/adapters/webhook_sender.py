@@ -7,13 +7,15 @@ space-separated, so a receiver keeps working through a secret rotation).
 """
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import httpx
 from standardwebhooks import Webhook
 
+from hospital_feed.adapters.webhook_guard import AddressRefused, GuardedBackend, GuardedTransport
 from hospital_feed.adapters.webhook_views import Due
-from hospital_feed.domain.webhooks import Attempt, short_error
+from hospital_feed.domain.webhooks import Attempt, Network, short_error
 
 USER_AGENT = "ensemble-hospital-feed-webhooks/1"
 
@@ -34,9 +36,10 @@ def signed_headers(due: Due, now: datetime) -> dict[str, str]:
 
 
 class WebhookSender:
-    """One HTTP client for every endpoint: connection reuse, no redirects, bounded timeouts.
+    """One HTTP client for every endpoint: connection reuse, no redirects, bounded timeouts,
+    connections only to the addresses `allowed` adds to the public ones (webhook_guard.py).
 
-    `transport` is for tests (an in-process receiver)."""
+    `transport` is for tests (an in-process receiver, no guard)."""
 
     def __init__(
         self,
@@ -44,16 +47,17 @@ class WebhookSender:
         read_seconds: float,
         total_seconds: float,
         connections: int,
+        allowed: Sequence[Network] = (),
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if min(connect_seconds, read_seconds, total_seconds) <= 0 or connections < 1:
             raise ValueError("HOSPITAL_FEED_WEBHOOK_*_TIMEOUT_SECONDS must be positive")
         self.total_seconds = total_seconds
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(read_seconds, connect=connect_seconds),
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             follow_redirects=False,
-            transport=transport,
+            transport=transport or GuardedTransport(limits, GuardedBackend(allowed)),
         )
 
     async def send(self, due: Due) -> Attempt:
@@ -69,6 +73,8 @@ class WebhookSender:
                 await response.aclose()  # a huge or endless body costs us nothing
         except TimeoutError:
             return Attempt(due.delivery_id, None, "timed out (total)")
+        except AddressRefused as refused:
+            return Attempt(due.delivery_id, None, short_error(str(refused)))
         except httpx.TimeoutException as error:
             return Attempt(due.delivery_id, None, f"timed out ({type(error).__name__})")
         except httpx.HTTPError as error:

@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 MAX_URL = 2000
 MAX_ERROR = 200  # characters of a delivery's last error: a reason, never the receiver's body
 SECRET_PREFIX = "whsec_"  # noqa: S105 - Standard Webhooks' prefix of base64 key bytes
@@ -53,9 +55,46 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_url(url: str, allow_http: bool = False) -> str:
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """ "127.0.0.0/8, ::1/128" -> the networks (ValueError names the bad one)."""
+    networks = []
+    for cidr in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(cidr, strict=False))
+        except ValueError:
+            raise ValueError(f"not a network in CIDR form: {cidr!r}") from None
+    return tuple(networks)
+
+
+def refused_address(address: str, allowed: Sequence[Network]) -> str | None:
+    """Why a delivery may not connect to `address`, or None. Only public addresses are
+    reached, and those in `allowed`: a practice's URL must not turn the service into a
+    client of its own network (loopback, private ranges, link-local cloud metadata ...)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
+    if any(ip in network for network in allowed):
+        return None
+    if ip.is_global and not ip.is_multicast:
+        return None
+    return f"{ip} is not a public address (HOSPITAL_FEED_WEBHOOK_ALLOWED_NETWORKS)"
+
+
+def _literal_address(host: str) -> str | None:
+    """The address a host names without DNS: an IP literal or a loopback name."""
+    if host.lower().rstrip(".") in _LOOPBACK_NAMES:
+        return "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def check_url(url: str, allow_http: bool = False, allowed: Sequence[Network] = ()) -> str:
     """The endpoint URL, if deliveries may go there: https (http only to a loopback host, or
-    when `allow_http` says so), a host, no credentials, no fragment, printable ASCII."""
+    when `allow_http` says so), a host, no credentials, no fragment, printable ASCII, and no
+    address literal that is refused (names are checked on every connect: see
+    adapters/webhook_guard.py)."""
     if len(url) > MAX_URL:
         raise WebhookError(f"the url is longer than {MAX_URL} characters")
     if not url.isascii() or not url.isprintable() or " " in url:
@@ -78,6 +117,10 @@ def check_url(url: str, allow_http: bool = False) -> str:
         raise WebhookError("the url must be https (http only to this machine)")
     if port == 0:
         raise WebhookError("the url's port must be 1-65535")
+    address = _literal_address(host)
+    reason = refused_address(address, allowed) if address is not None else None
+    if reason is not None:
+        raise WebhookError(f"the url's host is refused: {reason}")
     return url
 
 

@@ -72,6 +72,7 @@ class WebhookDispatcher:
             settings.webhook_read_timeout_seconds,
             settings.webhook_total_timeout_seconds,
             settings.webhook_concurrency,
+            settings.webhook_networks,
         )
         self.in_flight: dict[str, asyncio.Task[None]] = {}  # recipient -> its one attempt
         self._finished: list[tuple[webhook_views.Due, Attempt]] = []

@@ -138,7 +138,8 @@ def digest_slot(settings: Any, now: datetime) -> datetime:
 
 
 def register_webhook(uow: HospitalFeedUnitOfWork, command: RegisterWebhook) -> Registered:
-    url = check_url(command.url.strip(), uow.settings.webhook_allow_http)
+    settings = uow.settings
+    url = check_url(command.url.strip(), settings.webhook_allow_http, settings.webhook_networks)
     now, user = uow.clock(), command.user[:100]
     endpoint = uow.webhooks.endpoint(command.recipient)
     secret = None
