@@ -38,7 +38,7 @@ from ensemble_runtime.ops_metrics import consumers_connected, ops_metrics
 from ensemble_runtime.relay import OutboxRelay
 from ensemble_runtime.retention import runtime_retention
 from ensemble_runtime.secrets import SecretFileError
-from ensemble_runtime.tracing import Tracing
+from ensemble_runtime.tracing import Tracing, TracingSettingError
 from ensemble_runtime.unit_of_work import UnitOfWork
 
 # What every service runs beside its definition's components: outbox and inbox retention,
@@ -319,7 +319,7 @@ def serve(definition: ServiceDefinition[Any, Any]) -> None:
         settings = definition.settings()
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
         service = build_service(definition, settings)
-    except SecretFileError as error:  # one clear line, no traceback (and never a value)
+    except (SecretFileError, TracingSettingError) as error:  # one line, no traceback or value
         raise SystemExit(f"{definition.name}: {error}") from None
     # Started by a launcher: stop with it. The web server and then the broker each drain for
     # up to the graceful timeout.

@@ -26,6 +26,7 @@ at once, so the export thread does not sit in the exporter's retries while the q
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
@@ -95,6 +96,28 @@ def header_traceparent(headers: Sequence[tuple[str, bytes]] | None) -> str | Non
     return None
 
 
+class TracingSettingError(Exception):
+    """An OTEL_* setting the SDK refuses at start: one line, no traceback (service.serve)."""
+
+
+_BATCH_SETTINGS = (
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BSP_EXPORT_TIMEOUT",
+)
+
+
+def _batch_processor(exporter: SpanExporter) -> BatchSpanProcessor:
+    # The SDK logs a bad OTEL_BSP_* value with a traceback and quietly uses its default:
+    # refused here instead, so an operator's typo is seen, once, at start.
+    for name in _BATCH_SETTINGS:
+        value = os.environ.get(name, "").strip()
+        if value and not (value.isdecimal() and int(value) > 0):
+            raise TracingSettingError(f"{name}: {value[:20]!r} is not a positive whole number")
+    return BatchSpanProcessor(exporter)
+
+
 class Tracing:
     """A service process's tracer: recording and exporting spans, or off."""
 
@@ -104,7 +127,7 @@ class Tracing:
         self._tracer: trace.Tracer | None = None
         if exporter is not None:
             self._provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
-            processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+            processor = _batch_processor(exporter) if batch else SimpleSpanProcessor(exporter)
             self._provider.add_span_processor(processor)
             self._tracer = self._provider.get_tracer("ensemble_runtime")
 

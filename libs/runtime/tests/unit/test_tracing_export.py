@@ -1,6 +1,7 @@
 """Exporting spans: off unless configured, and a collector that fails costs one warning,
 never the service's work."""
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,10 @@ import pytest
 import structlog
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from ensemble_runtime.tracing import QuietExporter, Tracing
+from ensemble_runtime.service import serve
+from ensemble_runtime.tracing import QuietExporter, Tracing, TracingSettingError
 
-from ..support import RuntimeTestSettings
+from ..support import RuntimeTestSettings, definition
 from .test_tracing import NHS, kit_with
 
 FAILING = "trace export failing, spans dropped until the collector answers"
@@ -118,3 +120,22 @@ async def test_a_service_with_an_unreachable_collector_serves_and_warns_once(
     assert [line["event"] for line in logs if line["log_level"] == "warning"] == [FAILING]
     otel = [r.getMessage() for r in caplog.records if r.name.startswith("opentelemetry")]
     assert otel == []
+
+
+def test_a_bad_span_batch_setting_stops_the_start_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9/")
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "lots")
+    with pytest.raises(
+        TracingSettingError, match=r"^OTEL_BSP_MAX_QUEUE_SIZE: 'lots' is not a positive"
+    ):
+        Tracing.otlp("unit", endpoint())
+    test_service = dataclasses.replace(
+        definition(),
+        settings=lambda: RuntimeTestSettings(database_url=f"sqlite:///{tmp_path}/store.db"),
+    )
+    with pytest.raises(SystemExit) as stopped:
+        serve(test_service)
+    assert str(stopped.value).startswith("runtime-tests: OTEL_BSP_MAX_QUEUE_SIZE: 'lots' is not")
+    assert "\n" not in str(stopped.value)
