@@ -131,10 +131,10 @@ def test_a_bad_span_batch_setting_stops_the_start_in_one_line(
         TracingSettingError, match=r"^OTEL_BSP_MAX_QUEUE_SIZE: 'lots' is not a positive"
     ):
         Tracing.otlp("unit", endpoint())
-    test_service = dataclasses.replace(
-        definition(),
-        settings=lambda: RuntimeTestSettings(database_url=f"sqlite:///{tmp_path}/store.db"),
-    )
+    class StoreHere(RuntimeTestSettings):
+        database_url: str = f"sqlite:///{tmp_path}/store.db"
+
+    test_service = dataclasses.replace(definition(), settings=StoreHere)
     with pytest.raises(SystemExit) as stopped:
         serve(test_service)
     assert str(stopped.value).startswith("runtime-tests: OTEL_BSP_MAX_QUEUE_SIZE: 'lots' is not")
