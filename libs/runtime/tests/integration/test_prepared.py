@@ -25,13 +25,12 @@ _BY_EVENTS = Prepared(
     .order_by(OUTBOX.c.id)
 )
 # Numbers whose conversion depends on the type the driver reports (psycopg's numerics).
-_NUMBERS = Prepared(
-    select(
-        cast(bindparam("ratio"), Float).label("ratio"),
-        cast(bindparam("amount"), Numeric(10, 2)).label("amount"),
-        OUTBOX.c.id,
-    ).where(OUTBOX.c.id == bindparam("id"))
-)
+_NUMBERS_QUERY = select(
+    cast(bindparam("ratio"), Float).label("ratio"),
+    cast(bindparam("amount"), Numeric(10, 2)).label("amount"),
+    OUTBOX.c.id,
+).where(OUTBOX.c.id == bindparam("id"))
+_NUMBERS = Prepared(_NUMBERS_QUERY)
 _PUBLISH = Prepared(
     update(OUTBOX).where(OUTBOX.c.topic == bindparam("topic")).values(published_at=MOMENT)
 )
@@ -146,5 +145,5 @@ def test_floats_and_decimals_read_back_as_through_core(kit: Kit) -> None:
         session = uow._session
         new = _INSERT.execute(session, row()).inserted_id
         values = {"ratio": 0.25, "amount": "12.50", "id": new}
-        through_core = core_sql(session).execute(_NUMBERS.statement, values).one()
+        through_core = core_sql(session).execute(_NUMBERS_QUERY, values).one()
         assert _NUMBERS.execute(session, values).rows == [tuple(through_core)]
