@@ -56,13 +56,17 @@ class _Compiled:
     # Values no call gives: those built into the statement (`.values(column=value)`), and an
     # INSERT's scalar column defaults for columns left out.
     defaults: dict[str, Any]
-    results: tuple[_Convert | None, ...]  # per returned column: the type's result conversion
+    # Per returned column: its type, and the type's result conversion. Some conversions
+    # depend on the type the driver reports (psycopg's numerics): kept per reported types.
+    returned: tuple[Any, ...]
+    dialect: Dialect
     id_returned: bool  # the new id comes back as a row (RETURNING), else as lastrowid
     expanding: tuple[str, ...]  # IN lists rendered per call (`bindparam(..., expanding=True)`)
     dbapi_error: type[Exception]
     # Per length of each IN list: the SQL, its parameter order, conversions and the names
     # each list's items take (SQLAlchemy's expansion, done once per shape).
     expansions: dict[tuple[int, ...], "_Expansion"] = field(default_factory=dict)
+    results: dict[tuple[Any, ...], tuple[_Convert | None, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ class Prepared:
                 cursor.executemany(sql, arguments)
                 return Ran([], cursor.rowcount)
             cursor.execute(sql, arguments[0])
-            rows = _rows(cursor, prepared.results)
+            rows = _rows(cursor, prepared)
             if self.returns_id is None:
                 return Ran(rows, cursor.rowcount)
             if prepared.id_returned:
@@ -162,10 +166,13 @@ class Prepared:
             if default is None or not default.is_scalar:
                 raise ValueError(f"a prepared INSERT must give {column.key} (no scalar default)")
             defaults[column.key] = default.arg  # type: ignore[attr-defined]
-        returned = getattr(statement, "exported_columns", ())
-        results = tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned
-        )
+        # What comes back: the new id asked for, the compiler's implicit RETURNING (an INSERT's
+        # id on PostgreSQL), else a SELECT's columns. (Not `exported_columns` of the copy
+        # `returning()` made: it keeps the original's, empty, memoized.)
+        comes_back: list[Any] = [self.returns_id] if id_returned else []
+        if not id_returned:
+            comes_back = list(compiled.implicit_returning or statement.exported_columns)
+        returned = tuple(column.type for column in comes_back)
         order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
         found = _Compiled(
             compiled=compiled,
@@ -173,7 +180,8 @@ class Prepared:
             order=order,
             binds=binds,
             defaults=defaults,
-            results=results,
+            returned=returned,
+            dialect=dialect,
             id_returned=id_returned,
             expanding=tuple(compiled.bind_names[bind] for bind in compiled.post_compile_params),
             dbapi_error=dialect.loaded_dbapi.Error,
@@ -211,10 +219,13 @@ def _expand(prepared: _Compiled, shape: tuple[int, ...], values: Parameters) -> 
     return found
 
 
-def _rows(cursor: Any, results: tuple[_Convert | None, ...]) -> list[Row]:
-    if cursor.description is None:
+def _rows(cursor: Any, prepared: _Compiled) -> list[Row]:
+    description = cursor.description
+    if description is None:
         return []
     fetched = cursor.fetchall()
+    reported = tuple(column[1] for column in description)  # the driver's type codes
+    results = prepared.results.get(reported) or _results(prepared, reported)
     if not any(results):
         return [tuple(row) for row in fetched]
     return [
@@ -224,3 +235,15 @@ def _rows(cursor: Any, results: tuple[_Convert | None, ...]) -> list[Row]:
         )
         for row in fetched
     ]
+
+
+def _results(prepared: _Compiled, reported: tuple[Any, ...]) -> tuple[_Convert | None, ...]:
+    """Each returned column's result conversion, given the type the driver reports for it (as
+    SQLAlchemy's result set-up asks: PostgreSQL's numerics convert or not by that type)."""
+    dialect = prepared.dialect
+    found = tuple(
+        kind.dialect_impl(dialect).result_processor(dialect, coltype)
+        for kind, coltype in zip(prepared.returned, reported, strict=True)
+    )
+    prepared.results[reported] = found
+    return found

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Float, Numeric, bindparam, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -24,6 +24,13 @@ _BY_EVENTS = Prepared(
     .where(OUTBOX.c.event_id.in_(bindparam("events", expanding=True)))
     .order_by(OUTBOX.c.id)
 )
+# Numbers whose conversion depends on the type the driver reports (psycopg's numerics).
+_NUMBERS_QUERY = select(
+    cast(bindparam("ratio"), Float).label("ratio"),
+    cast(bindparam("amount"), Numeric(10, 2)).label("amount"),
+    OUTBOX.c.id,
+).where(OUTBOX.c.id == bindparam("id"))
+_NUMBERS = Prepared(_NUMBERS_QUERY)
 _PUBLISH = Prepared(
     update(OUTBOX).where(OUTBOX.c.topic == bindparam("topic")).values(published_at=MOMENT)
 )
@@ -131,3 +138,12 @@ def test_a_broken_constraint_is_sqlalchemy_s_integrity_error_without_the_values(
 def test_a_naive_datetime_is_refused_as_through_core(kit: Kit) -> None:
     with kit.unit_of_work() as uow, pytest.raises(ValueError, match="naive"):
         _INSERT.execute(uow._session, row(created_at=datetime(2026, 1, 1)))
+
+
+def test_floats_and_decimals_read_back_as_through_core(kit: Kit) -> None:
+    with kit.unit_of_work() as uow:
+        session = uow._session
+        new = _INSERT.execute(session, row()).inserted_id
+        values = {"ratio": 0.25, "amount": "12.50", "id": new}
+        through_core = core_sql(session).execute(_NUMBERS_QUERY, values).one()
+        assert _NUMBERS.execute(session, values).rows == [tuple(through_core)]

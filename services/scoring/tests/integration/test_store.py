@@ -158,3 +158,29 @@ def test_every_field_the_contracts_allow_fits_the_store(store: Kit) -> None:
     store.consume(encounter(stranger, practice_ods="R" * limits.ODS_CODE))
     (change,) = published(store, SCORE_CHANGES, stranger)
     assert change.practice_ods == "R" * limits.ODS_CODE
+
+
+def test_the_one_rescore_read_gives_what_the_separate_reads_give(store: Kit) -> None:
+    known, stranger = next(NHS_NUMBERS), next(NHS_NUMBERS)
+    load(store, high_risk(known))
+    now = store.clock()
+    store.consume(encounter(known, EncounterEventType.ADMITTED, "V1"))
+    store.consume(encounter(known, EncounterEventType.AE_ATTENDANCE, "AE", event_at=now))
+    store.consume(
+        encounter(known, EncounterEventType.ADMITTED, "OLD", event_at=now - timedelta(400))
+    )
+
+    def both(uow: ScoringUnitOfWork, nhs: str, visit: str | None) -> None:
+        one = uow.rescore_reads.inputs(nhs, now, 365, "RCB" if visit else None, visit)
+        assert one.profile == uow.patients.profile(nhs)
+        assert one.previous_band == uow.scores.latest_band(nhs)
+        assert one.use == uow.encounters.hospital_use(nhs, now, 365)
+        assert one.trigger == (uow.triggers.for_visit(nhs, "RCB", visit) if visit else None)
+
+    with store.unit_of_work() as uow:
+        both(uow, known, "V1")  # profile, band, both counts, the visit's trigger
+        assert uow.rescore_reads.inputs(known, now, 365, "RCB", "V1").trigger is not None
+        both(uow, known, "AE")  # a visit without a trigger
+        both(uow, known, None)  # no visit asked
+        both(uow, stranger, "V1")  # nothing known at all
+        assert uow.rescore_reads.inputs(stranger, now, 365).profile is None

@@ -58,11 +58,14 @@ _REOPEN = Prepared(
     .values(published_key=None)
 )
 _INSERT_MESSAGE = Prepared(insert(MESSAGES), returns_id=MESSAGES.c.id)
-_ALERT_EXISTS = select(ALERTS.c.alert_id).where(
-    ALERTS.c.practice_ods == bindparam("ods"),
-    ALERTS.c.encounter_event_id == bindparam("event_id"),
+# Every encounter the alerts consumer projects runs these: prepared (ADR 7).
+_ALERT_EXISTS = Prepared(
+    select(ALERTS.c.alert_id).where(
+        ALERTS.c.practice_ods == bindparam("ods"),
+        ALERTS.c.encounter_event_id == bindparam("event_id"),
+    )
 )
-_INSERT_ALERT = insert(ALERTS)
+_INSERT_ALERT = Prepared(insert(ALERTS))
 _OF_PRACTICE = (ALERTS.c.alert_id == bindparam("id"), ALERTS.c.practice_ods == bindparam("ods"))
 # Each step is written once, by whoever is first: a conditional UPDATE, so two people
 # acknowledging at the same moment cannot overwrite each other's who and when.
@@ -190,8 +193,8 @@ class AlertRepository:
 
     def exists_for(self, practice_ods: str, encounter_event_id: UUID) -> bool:
         """Whether this practice already has the alert of this encounter event."""
-        found = core_sql(self._session).execute(
-            _ALERT_EXISTS, {"ods": practice_ods, "event_id": encounter_event_id}
+        found = _ALERT_EXISTS.execute(
+            self._session, {"ods": practice_ods, "event_id": encounter_event_id}
         )
         return found.first() is not None
 
@@ -220,7 +223,7 @@ class AlertRepository:
         one alert-writing transaction at a time, so alert ids commit in id order and a reader
         paging with `after=<last alert_id>` cannot pass an id that commits later."""
         serialize_on(self._session, "hospital_feed.practice_alerts")
-        core_sql(self._session).execute(_INSERT_ALERT, dict(values))
+        _INSERT_ALERT.execute(self._session, values)
 
     def add(self, alert: PracticeAlert) -> None:
         """Stage a changed alert (written at the next flush or commit)."""

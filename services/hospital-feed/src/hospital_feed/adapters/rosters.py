@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
 from ensemble_runtime.db import UtcDateTime, core_sql, serialize_on
+from ensemble_runtime.prepared import Prepared
 from hospital_feed.adapters.access import USERS
 from hospital_feed.adapters.orm import RosterEntry
 
@@ -67,7 +68,8 @@ ROSTER = cast(Table, RosterEntry.__table__)  # type: ignore[attr-defined]
 UPLOADS = cast(Table, RosterUpload.__table__)  # type: ignore[attr-defined]
 UNROUTED = cast(Table, UnroutedAlert.__table__)  # type: ignore[attr-defined]
 
-_RECIPIENTS_OF = (
+# Read for every encounter the alerts consumer projects: prepared (ADR 7).
+_RECIPIENTS_OF = Prepared(
     select(ROSTER.c.recipient)
     .where(ROSTER.c.nhs_number == bindparam("patient"))
     .order_by(ROSTER.c.recipient)
@@ -116,8 +118,8 @@ class RosterRepository:
 
     def recipients_of(self, nhs_number: str) -> list[str]:
         """Every recipient whose roster lists the patient, in code order."""
-        found = core_sql(self._session).execute(_RECIPIENTS_OF, {"patient": nhs_number})
-        return [str(recipient) for recipient in found.scalars()]
+        found = _RECIPIENTS_OF.execute(self._session, {"patient": nhs_number})
+        return [str(recipient) for (recipient,) in found.rows]
 
     def numbers_of(self, recipient: str) -> set[str]:
         """The recipient's roster, held until the transaction ends: uploads to one roster

@@ -13,6 +13,7 @@ from sqlalchemy import Table, insert, select
 from sqlmodel import Session
 
 from ensemble_runtime.db import core_sql
+from ensemble_runtime.prepared import Prepared
 from scoring.adapters.orm import ModelActivation, RiskModelRecord
 from scoring.adapters.packaged_models import packaged_model
 from scoring.domain.model import RiskModel
@@ -20,7 +21,8 @@ from scoring.domain.model_file import read_model
 
 MODELS = cast(Table, RiskModelRecord.__table__)  # type: ignore[attr-defined]
 ACTIVATIONS = cast(Table, ModelActivation.__table__)  # type: ignore[attr-defined]
-_ACTIVE: Final = (
+# Read by every rescore: prepared (ADR 7). The limit is a bound parameter, so no literal.
+_ACTIVE: Final = Prepared(
     select(ACTIVATIONS.c.version, MODELS.c.digest)
     .join(MODELS, MODELS.c.version == ACTIVATIONS.c.version)
     .order_by(ACTIVATIONS.c.id.desc())
@@ -47,16 +49,17 @@ class ModelRepository:
 
     def active_version(self) -> str | None:
         """The version of the newest activation; None when the store never activated one."""
-        row = core_sql(self._session).execute(_ACTIVE).first()
-        return None if row is None else str(row.version)
+        row = _ACTIVE.execute(self._session).first()
+        return None if row is None else str(row[0])
 
     def active(self) -> RiskModel:
-        row = core_sql(self._session).execute(_ACTIVE).first()
+        row = _ACTIVE.execute(self._session).first()
         if row is None:
             return packaged_model()
-        model = _PARSED.get(row.digest)
+        version, digest = row
+        model = _PARSED.get(digest)
         if model is None:
-            model = self.stored(row.version)
+            model = self.stored(version)
             assert model is not None  # the join found it
         return model
 

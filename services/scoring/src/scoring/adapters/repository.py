@@ -68,9 +68,7 @@ _PROFILE = select(*PROFILE_COLUMNS).where(PATIENTS.c.nhs_number == bindparam("nh
 # and an insert. Both dialects spell it the same way (ON CONFLICT ... DO NOTHING); the row
 # count (1 new, 0 already stored) must be kept, as SQLAlchemy drops it for an INSERT.
 _RECORD_ENCOUNTER = {
-    name: dialect.insert(ENCOUNTERS)
-    .on_conflict_do_nothing(index_elements=["event_id"])
-    .execution_options(preserve_rowcount=True)
+    name: Prepared(dialect.insert(ENCOUNTERS).on_conflict_do_nothing(index_elements=["event_id"]))
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 _HOSPITAL_USE = (
@@ -91,7 +89,7 @@ _HOSPITAL_USE = (
     )
     .group_by(ENCOUNTERS.c.event_type)
 )
-_CANCEL_VISIT = (
+_CANCEL_VISIT = Prepared(
     update(ENCOUNTERS)
     .where(
         ENCOUNTERS.c.nhs_number == bindparam("nhs"),
@@ -133,8 +131,8 @@ _TRIGGER_FOR_VISIT = select(
     TRIGGERS.c.facility == bindparam("facility"),
     TRIGGERS.c.visit_number == bindparam("visit"),
 )
-_INSERT_TRIGGER = insert(TRIGGERS)
-_REARM_TRIGGER = (
+_INSERT_TRIGGER = Prepared(insert(TRIGGERS))
+_REARM_TRIGGER = Prepared(
     update(TRIGGERS)
     .where(TRIGGERS.c.id == bindparam("trigger_id"))
     .values(
@@ -145,7 +143,7 @@ _REARM_TRIGGER = (
         trigger_event_id=bindparam("event_id"),
     )
 )
-_WITHDRAW_TRIGGER = (
+_WITHDRAW_TRIGGER = Prepared(
     update(TRIGGERS)
     .where(TRIGGERS.c.id == bindparam("trigger_id"))
     .values(withdrawn=True, withdrawn_at=bindparam("at"))
@@ -245,7 +243,7 @@ class EncounterRepository:
         """Store an encounter (every column of `HospitalEncounter`) unless one with its
         event_id is stored already; returns whether it was new."""
         statement = _RECORD_ENCOUNTER[self._session.get_bind().dialect.name]
-        return bool(core_sql(self._session).execute(statement, dict(values)).rowcount)
+        return bool(statement.execute(self._session, values).rowcount)
 
     def hospital_use(self, nhs_number: str, as_of: datetime, window_days: int) -> HospitalUse:
         """Non-cancelled emergency admissions and A&E attendances in the `window_days` (the
@@ -264,10 +262,10 @@ class EncounterRepository:
 
     def cancel_visit(self, nhs_number: str, facility: str, visit_number: str) -> int:
         """Mark the visit's admissions and attendances cancelled; returns how many rows changed."""
-        done = core_sql(self._session).execute(
-            _CANCEL_VISIT, {"nhs": nhs_number, "sender": facility, "visit": visit_number}
+        done = _CANCEL_VISIT.execute(
+            self._session, {"nhs": nhs_number, "sender": facility, "visit": visit_number}
         )
-        return int(done.rowcount or 0)
+        return done.rowcount
 
     def last_practice_seen(self, nhs_number: str) -> str | None:
         """The practice the hospital last named for a patient (for patients without a profile)."""
@@ -338,14 +336,14 @@ class TriggerRepository:
     def insert(self, values: Mapping[str, Any]) -> None:
         """Store a new trigger (every column of `HotOnboardingTrigger` but `id`); the one
         trigger per visit constraint speaks here."""
-        core_sql(self._session).execute(_INSERT_TRIGGER, dict(values))
+        _INSERT_TRIGGER.execute(self._session, values)
 
     def rearm(
         self, trigger_id: int, practice_ods: str, trigger: str, trigger_event_id: UUID
     ) -> None:
         """A withdrawn trigger fires again (the visit's patient was admitted again)."""
-        core_sql(self._session).execute(
-            _REARM_TRIGGER,
+        _REARM_TRIGGER.execute(
+            self._session,
             {
                 "trigger_id": trigger_id,
                 "practice": practice_ods,
@@ -355,7 +353,7 @@ class TriggerRepository:
         )
 
     def withdraw(self, trigger_id: int, at: datetime) -> None:
-        core_sql(self._session).execute(_WITHDRAW_TRIGGER, {"trigger_id": trigger_id, "at": at})
+        _WITHDRAW_TRIGGER.execute(self._session, {"trigger_id": trigger_id, "at": at})
 
     def add(self, trigger: HotOnboardingTrigger) -> None:
         self._session.add(trigger)

@@ -5,7 +5,7 @@ discharges and transfers."""
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,23 +24,35 @@ _STAY_EVENT_COLUMNS = (
     ENCOUNTERS.c.patient_class,
     ENCOUNTERS.c.previous_patient_class,
 )
-_VISIT_EVENTS = select(*_STAY_EVENT_COLUMNS).where(
-    ENCOUNTERS.c.nhs_number == bindparam("nhs"),
-    ENCOUNTERS.c.facility == bindparam("facility"),
-    ENCOUNTERS.c.visit_number == bindparam("visit"),
-    ENCOUNTERS.c.cancelled.is_(False),
-    or_(*(ENCOUNTERS.c.event_type == kind for kind in STAY_EVENTS)),
+# A stay event refreshes its visit's stay: these run per encounter, so prepared (ADR 7).
+_VISIT_EVENTS = Prepared(
+    select(*_STAY_EVENT_COLUMNS).where(
+        ENCOUNTERS.c.nhs_number == bindparam("nhs"),
+        ENCOUNTERS.c.facility == bindparam("facility"),
+        ENCOUNTERS.c.visit_number == bindparam("visit"),
+        ENCOUNTERS.c.cancelled.is_(False),
+        or_(*(ENCOUNTERS.c.event_type == kind for kind in STAY_EVENTS)),
+    )
 )
 _SAVE_STAY = {
-    name: dialect.insert(STAYS).on_conflict_do_update(
-        index_elements=["nhs_number", "facility", "visit_number"],
-        set_={
-            "first_in": dialect.insert(STAYS).excluded.first_in,
-            "last_out": dialect.insert(STAYS).excluded.last_out,
-        },
+    name: Prepared(
+        dialect.insert(STAYS).on_conflict_do_update(
+            index_elements=["nhs_number", "facility", "visit_number"],
+            set_={
+                "first_in": dialect.insert(STAYS).excluded.first_in,
+                "last_out": dialect.insert(STAYS).excluded.last_out,
+            },
+        )
     )
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+_DROP_STAY = Prepared(
+    delete(STAYS).where(
+        STAYS.c.nhs_number == bindparam("nhs"),
+        STAYS.c.facility == bindparam("facility"),
+        STAYS.c.visit_number == bindparam("visit"),
+    )
+)
 
 # Every rescore reads the patient's stays: built and compiled once, run on the cursor (ADR 7).
 _STAYS_OF = Prepared(
@@ -64,31 +76,21 @@ _STAYS_OF = Prepared(
 )
 
 
-def _stay_event(row: Any) -> StayEvent:
-    return StayEvent(row.event_type, row.event_at, row.patient_class, row.previous_patient_class)
-
-
 class StayRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
     def refresh(self, nhs_number: str, facility: str, visit_number: str) -> Stay:
         """Walk the visit's events again and keep its stay (none: the row goes)."""
-        sql = core_sql(self._session)
         key = {"nhs": nhs_number, "facility": facility, "visit": visit_number}
-        stay = stay_of(_stay_event(row) for row in sql.execute(_VISIT_EVENTS, key))
+        events = _VISIT_EVENTS.execute(self._session, key).rows
+        stay = stay_of(StayEvent(*event) for event in events)
         if stay.first_in is None:
-            sql.execute(
-                delete(STAYS).where(
-                    STAYS.c.nhs_number == nhs_number,
-                    STAYS.c.facility == facility,
-                    STAYS.c.visit_number == visit_number,
-                )
-            )
+            _DROP_STAY.execute(self._session, key)
         else:
             row = {"nhs_number": nhs_number, "facility": facility, "visit_number": visit_number}
             values = {**row, "first_in": stay.first_in, "last_out": stay.last_out}
-            sql.execute(_SAVE_STAY[self._session.get_bind().dialect.name], values)
+            _SAVE_STAY[self._session.get_bind().dialect.name].execute(self._session, values)
         return stay
 
     def stays(self, nhs_numbers: Sequence[str], since: datetime) -> dict[str, list[Stay]]:

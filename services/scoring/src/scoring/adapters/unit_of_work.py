@@ -15,6 +15,7 @@ from scoring.adapters.repository import (
     ScoreRepository,
     TriggerRepository,
 )
+from scoring.adapters.rescore_reads import RescoreReads
 from scoring.adapters.stays import StayRepository
 from scoring.config import Settings
 
@@ -29,6 +30,7 @@ class ScoringUnitOfWork(UnitOfWork[Settings]):
     population: PopulationRepository
     ageing: AgeingRepository
     stays: StayRepository
+    rescore_reads: RescoreReads
     merges: MergeRepository
     cohorts: CohortRepository
     outcomes: OutcomeRepository
@@ -43,6 +45,7 @@ class ScoringUnitOfWork(UnitOfWork[Settings]):
         self.population = PopulationRepository(session)
         self.ageing = AgeingRepository(session)
         self.stays = StayRepository(session)
+        self.rescore_reads = RescoreReads(session)
         self.merges = MergeRepository(session)
         self.cohorts = CohortRepository(session)
         self.outcomes = OutcomeRepository(session)

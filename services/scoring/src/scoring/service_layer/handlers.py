@@ -24,6 +24,7 @@ from ensemble_contracts.scoring import (
 )
 from ensemble_contracts.topics import HOT_ONBOARDING
 from ensemble_runtime.consumer import RejectedEvent
+from scoring.adapters.repository import VisitTrigger
 from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.domain.hot_onboarding import TriggerCheck, decide, trigger_kind, withdraws
 from scoring.domain.model import PatientProfile, RiskScore
@@ -73,6 +74,7 @@ class Rescored:
 
     risk: RiskScore
     profile: PatientProfile | None
+    trigger: VisitTrigger | None = None  # the visit's hot-onboarding trigger, when asked
 
     @property
     def reasons(self) -> list[ScoreReason]:
@@ -85,13 +87,17 @@ def _rescore(
     as_of: datetime,
     envelope: Mapping[str, Any],
     practice_hint: str | None,
+    visit: tuple[str, str] | None = None,
 ) -> Rescored:
+    """Rescore; with `visit` (facility, visit key), also read that visit's trigger."""
     # One rescore of a patient at a time, or two could each see the old band and both publish.
     uow.patients.lock(nhs_number)
     model = uow.models.active()
-    profile = uow.patients.profile(nhs_number)
     window = model.hospital_window_days
-    use = uow.encounters.hospital_use(nhs_number, as_of, window)
+    # Profile, current band, hospital use and the visit's trigger: one read.
+    facility, visit_number = visit if visit is not None else (None, None)
+    read = uow.rescore_reads.inputs(nhs_number, as_of, window, facility, visit_number)
+    profile, use = read.profile, read.use
     # Bed days of an open stay count up to now, however late its events arrive.
     upto = max(as_of, uow.clock())
     stays = uow.stays.stays([nhs_number], upto - timedelta(days=window)).get(nhs_number, [])
@@ -102,11 +108,11 @@ def _rescore(
     writes.add(
         nhs_number,
         risk,
-        uow.scores.latest_band(nhs_number),
+        read.previous_band,
         practice or uow.encounters.last_practice_seen(nhs_number),
     )
     writes.flush()
-    return Rescored(risk, profile)
+    return Rescored(risk, profile, read.trigger)
 
 
 # --- hospital encounters ---------------------------------------------------------------------
@@ -147,7 +153,14 @@ def handle_encounter(uow: ScoringUnitOfWork, event: EncounterEvent) -> None:
             uow.stays.refresh(event.nhs_number, event.sending_facility, event.visit_number)
 
     envelope = event.caused(producer=PRODUCER)
-    rescored = _rescore(uow, event.nhs_number, at, envelope, practice_hint=event.practice_ods)
+    # The trigger rule reads the visit's trigger: an admission's by its visit key, a
+    # withdrawal's by its visit number (none: nothing to withdraw).
+    visit = None
+    if withdraws(event.event_type):
+        visit = (event.sending_facility, event.visit_number) if event.visit_number else None
+    elif trigger_kind(event.event_type, event.emergency) is not None:
+        visit = (event.sending_facility, visit_key(event))
+    rescored = _rescore(uow, event.nhs_number, at, envelope, event.practice_ods, visit)
     if withdraws(event.event_type):
         _withdraw(uow, event, rescored)
     elif trigger_kind(event.event_type, event.emergency) is not None:
@@ -188,7 +201,7 @@ def _maybe_trigger(uow: ScoringUnitOfWork, event: EncounterEvent, rescored: Resc
     known = rescored.profile or PatientProfile()
     practice = known.practice_ods or event.practice_ods
     visit = visit_key(event)
-    existing = uow.triggers.for_visit(event.nhs_number, event.sending_facility, visit)
+    existing = rescored.trigger  # read with the rescore's inputs, for this visit
     decision = decide(
         TriggerCheck(
             event_type=event.event_type,
@@ -242,7 +255,7 @@ def _maybe_trigger(uow: ScoringUnitOfWork, event: EncounterEvent, rescored: Resc
 def _withdraw(uow: ScoringUnitOfWork, event: EncounterEvent, rescored: Rescored) -> None:
     if not event.visit_number:
         return
-    trigger = uow.triggers.for_visit(event.nhs_number, event.sending_facility, event.visit_number)
+    trigger = rescored.trigger  # read with the rescore's inputs, for this visit
     if trigger is None or trigger.withdrawn:
         return
     uow.triggers.withdraw(trigger.id, uow.clock())
