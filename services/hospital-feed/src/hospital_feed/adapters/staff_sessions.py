@@ -1,19 +1,20 @@
-"""The staff message page's sign-in sessions: the practice page's store (adapters/sessions.py)
-on a table of their own, so a staff session can never be taken for a practice's or the
-other way round.
+"""The staff message page's sign-in sessions: the runtime's session store
+(ensemble_runtime.page_sessions) on a table of their own, apart from the practice page's
+(adapters/sessions.py), so a staff session can never be taken for a practice's or the other
+way round.
 
 The browser holds only an opaque random id (a cookie); the store keeps its sha256 and the
 session's own CSRF token.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Index
 from sqlmodel import Field, Session, SQLModel
 
 from ensemble_runtime.db import UtcDateTime
-from hospital_feed.adapters.sessions import SessionRepository, SessionTable, live_session
+from ensemble_runtime.page_sessions import SessionRepository, SessionTable, live_session
 
 
 class StaffSession(SQLModel, table=True):
@@ -41,9 +42,6 @@ class StaffSignedIn:
 class StaffSessionRepository(SessionRepository):
     def __init__(self, session: Session) -> None:
         super().__init__(session, SESSIONS)
-
-    def open(self, principal: str, user: str, now: datetime, lifetime: timedelta) -> str:
-        return super().open(principal[:100], user, now, lifetime)
 
 
 def staff_signed_in(session: Session, session_id: str, now: datetime) -> StaffSignedIn | None:

@@ -1,0 +1,76 @@
+"""The page sign-in's pure parts: where a sign-in may return to, what the form echoes."""
+
+import pytest
+from starlette.requests import Request
+
+from ensemble_runtime.page_forms import PlainPages
+from ensemble_runtime.page_sessions import SessionRepository
+from ensemble_runtime.page_sign_in import PageSignIn, has_bearer, this_page
+
+PAGES = PlainPages("the test pages", "/v1/things/sign-in", "/v1/things/sign-out")
+
+
+def _store(uow: object) -> SessionRepository:
+    raise AssertionError("not used here")
+
+
+SIGN_IN = PageSignIn[object](  # type: ignore[type-var]
+    prefix="/v1/things",
+    home="/v1/things/sign-in",
+    kinds=("staff",),
+    session_cookie="things_session",
+    sign_in_cookie="things_sign_in",
+    sign_in_form=PAGES.sign_in_form,
+    max_form_fields=8,
+    live=lambda *_: None,
+    principal_of=str,
+    store_of=_store,
+    refused=PAGES.refused,
+    log=None,
+    log_field="principal",
+)
+
+
+def request(path: str, query: str = "", headers: dict[str, str] | None = None) -> Request:
+    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": query.encode()}
+    return Request(scope | {"headers": raw, "scheme": "http", "server": ("x", 80)})
+
+
+@pytest.mark.parametrize(
+    ("page", "returned"),
+    [
+        ("/v1/things/a/sheet", "/v1/things/a/sheet"),
+        ("/v1/things/page?practice=L85001", "/v1/things/page?practice=L85001"),
+        ("/v1/things", ""),  # the prefix itself is no page
+        ("/v1/thingsmore/x", ""),  # another path that starts alike
+        ("/v1/other", ""),
+        ("https://evil.example/v1/things/x", ""),
+        ("//evil.example/v1/things/x", ""),
+        ("/v1/things/x\\..\\y", ""),
+        ("/v1/things/x\r\nSet-Cookie: a=b", ""),
+        ("/v1/things/" + "x" * 600, ""),
+        (None, ""),
+    ],
+)
+def test_a_sign_in_returns_only_to_a_page_under_its_prefix(page: str | None, returned: str) -> None:
+    assert SIGN_IN._returnable(page) == returned
+
+
+def test_the_form_keeps_the_query_unless_it_may_hold_an_nhs_number() -> None:
+    assert this_page(request("/v1/things/page", "cohort=frail")) == "/v1/things/page?cohort=frail"
+    assert this_page(request("/v1/things/page", "x=9990000018")) == "/v1/things/page"
+    assert this_page(request("/v1/things/page")) == "/v1/things/page"
+
+
+def test_a_bearer_header_means_an_api_client() -> None:
+    assert has_bearer(request("/", headers={"Authorization": "Bearer x"}))
+    assert not has_bearer(request("/"))
+
+
+def test_the_plain_form_escapes_what_it_shows() -> None:
+    page = PAGES.sign_in_form('"><script>', "<b>no</b>", 401, '/v1/things/"x"')
+    html = bytes(page.body).decode()
+    assert "<script>" not in html and "&lt;b&gt;no&lt;/b&gt;" in html
+    assert 'value="/v1/things/&quot;x&quot;"' in html
+    assert page.status_code == 401 and page.headers["cache-control"] == "no-store"

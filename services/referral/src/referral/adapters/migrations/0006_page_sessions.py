@@ -1,0 +1,55 @@
+"""the huddle sheet's sign-in sessions (a browser signs in with a staff token once)
+
+- `referral_page_sessions`: one per signed-in browser, keyed by the sha256 of its cookie's
+  random id, with the token's kind and principal, the user, the session's CSRF token and
+  when it expires (the runtime's page_sessions columns).
+
+A new table only: nothing existing changes, and downgrading drops it (signing everyone out).
+
+Revision ID: 0006
+Revises: 0005
+Created: 2026-12-07
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+from alembic import op
+
+import ensemble_runtime.db
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _string(length: int) -> sqlmodel.sql.sqltypes.AutoString:
+    return sqlmodel.sql.sqltypes.AutoString(length=length)
+
+
+def _time(name: str) -> sa.Column[object]:
+    return sa.Column(name, ensemble_runtime.db.UtcDateTime(timezone=True), nullable=False)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "referral_page_sessions",
+        sa.Column("session_sha256", _string(64), nullable=False),
+        sa.Column("kind", _string(20), nullable=False),
+        sa.Column("principal", _string(100), nullable=False),
+        sa.Column("user", _string(100), nullable=False),
+        sa.Column("csrf_token", _string(64), nullable=False),
+        _time("created_at"),
+        _time("expires_at"),
+        sa.PrimaryKeyConstraint("session_sha256"),
+    )
+    with op.batch_alter_table("referral_page_sessions", schema=None) as batch_op:
+        batch_op.create_index("ix_referral_page_sessions_expires_at", ["expires_at"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("referral_page_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_referral_page_sessions_expires_at")
+    op.drop_table("referral_page_sessions")

@@ -1,0 +1,62 @@
+"""Signing in to the outcomes page from a browser, which cannot send a token as a header:
+the runtime's page sign-in (ensemble_runtime.page_sign_in) with a staff or a practice
+token, its session kept hashed in scoring's store (`scoring_page_sessions`) and its cookies
+scoped to `/v1/outcomes`. A staff session reads every practice, a practice's its own only,
+as their bearer tokens do. `GET /v1/outcomes/sign-in` shows the form (or who is signed in,
+and the sign-out button); the page shows the form in its place to a browser not signed in.
+"""
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from ensemble_runtime.page_forms import PlainPages
+from ensemble_runtime.page_sessions import SignedIn
+from ensemble_runtime.page_sign_in import PageSignIn, Runtime
+from scoring.adapters import page_sessions
+
+PREFIX = "/v1/outcomes"
+SESSION_COOKIE = "scoring_session"
+SIGN_IN_COOKIE = "scoring_sign_in"  # the pre-session double-submit token
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+log = structlog.get_logger(__name__)
+PAGES = PlainPages(
+    title="the outcomes report",
+    sign_in_action=f"{PREFIX}/sign-in",
+    sign_out_action=f"{PREFIX}/sign-out",
+    hint="The staff token, or your practice's token, that you were given for Ensemble.",
+)
+OUTCOMES_SIGN_IN = PageSignIn[SignedIn](
+    prefix=PREFIX,
+    home=f"{PREFIX}/page",
+    kinds=("staff", "practice"),
+    session_cookie=SESSION_COOKIE,
+    sign_in_cookie=SIGN_IN_COOKIE,
+    sign_in_form=PAGES.sign_in_form,
+    max_form_fields=8,
+    live=page_sessions.signed_in,
+    principal_of=lambda who: who.principal,
+    store_of=lambda uow: uow.page_sessions,
+    refused=PAGES.refused,
+    log=log,
+    log_field="principal",
+    kind_of=lambda who: who.kind,
+)
+
+
+@router.get("/sign-in")
+async def sign_in_form(request: Request, runtime: Runtime) -> Response:
+    who = await OUTCOMES_SIGN_IN.signed_in(request, runtime)
+    if who is None:
+        return OUTCOMES_SIGN_IN.sign_in_page(request, runtime)
+    return PAGES.signed_in(who)
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request, runtime: Runtime) -> Response:
+    return await OUTCOMES_SIGN_IN.sign_in(request, runtime)
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, runtime: Runtime) -> Response:
+    return await OUTCOMES_SIGN_IN.sign_out(request, runtime)
