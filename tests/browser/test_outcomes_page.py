@@ -20,7 +20,13 @@ from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
 from ensemble_contracts.referral import ReferralEvent
 from ensemble_contracts.scheduling import AppointmentEvent, AppointmentEventType
 from ensemble_devkit import synthetic
-from ensemble_devkit.browser import SCREENSHOTS, chromium_session, needs_browser, served_on_thread
+from ensemble_devkit.browser import (
+    SCREENSHOTS,
+    chromium_session,
+    needs_browser,
+    served_on_thread,
+    submit,
+)
 from ensemble_devkit.testkit import FrozenClock, ServiceKit, token, tokens
 from scoring.service import DEFINITION
 from scoring.service_layer.commands import LoadProfiles
@@ -130,7 +136,7 @@ def _sign_in(driver: WebDriver, page: str, kind: str, principal: str) -> None:
     driver.get(page)
     assert driver.find_element(By.TAG_NAME, "h1").text == "Sign in to the outcomes report"
     driver.find_element(By.ID, "token").send_keys(token(kind, principal))
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     assert driver.current_url == page
 
 
@@ -201,7 +207,8 @@ def test_a_practice_reads_its_outcomes_against_the_comparison_group(
 
     # Signed out, then in with another practice's token: none of this practice's enrolments.
     chromium.get(f"{served}/v1/outcomes/sign-in")
-    chromium.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()  # Sign out
+    sign_out = chromium.find_element(By.CSS_SELECTOR, "form button[type=submit]")
+    submit(chromium, sign_out)
     assert chromium.get_cookie("scoring_session") is None
     _sign_in(chromium, f"{served}/v1/outcomes/page", "practice", "L85002")
     assert "0 enrolments" in chromium.find_element(By.CSS_SELECTOR, "header p").text

@@ -14,7 +14,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from ensemble_contracts.hospital import EncounterEventType
-from ensemble_devkit.browser import SCREENSHOTS, chromium_session, needs_browser, served_on_thread
+from ensemble_devkit.browser import (
+    SCREENSHOTS,
+    chromium_session,
+    needs_browser,
+    served_on_thread,
+    submit,
+)
 from ensemble_devkit.testkit import token
 from referral.domain.huddle import parse_team
 from referral.service_layer.huddle_commands import AddAction
@@ -98,7 +104,7 @@ def test_the_huddle_sheet_reads_and_prints_without_script(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / "huddle-sheet-sign-in.png"))
     browser.find_element(By.ID, "token").send_keys(token("staff", "staff"))
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     assert browser.current_url == sheet
     session = browser.get_cookie("referral_session")
     assert session is not None and session["httpOnly"] and session["sameSite"] == "Strict"
