@@ -42,27 +42,37 @@ class PageSessionColumns(SQLModel):
     principal: str = Field(max_length=100)  # that token's principal (an ODS code, ...)
     user: str = Field(max_length=100)
     csrf_token: str = Field(max_length=64)
+    # The sha256 of the env or file token that signed in ("" for a token held in the store):
+    # the session ends at its next request once that token is rotated or revoked.
+    token_sha256: str = Field(default="", max_length=64)
     created_at: datetime = Field(sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class SessionTable:
     """One table of page sessions: its model, the column naming whose session it is (the
-    practice's code, the token's principal), the column of the caller kind if it has one,
-    and the statements that end sessions."""
+    practice's code, the token's principal), the columns of the caller kind and of the
+    token's sha256 if it has them, and the statements that end sessions."""
 
-    def __init__(self, model: type[SQLModel], owner: str, kind: str | None = None) -> None:
+    def __init__(
+        self,
+        model: type[SQLModel],
+        owner: str,
+        kind: str | None = None,
+        token: str | None = None,
+    ) -> None:
         table = cast(Table, model.__table__)  # type: ignore[attr-defined]
         self.model = model
         self.owner = owner
         self.kind = kind
+        self.token = token
         self.expired = delete(table).where(table.c.expires_at <= bindparam("now"))
         self.ended = delete(table).where(table.c.session_sha256 == bindparam("sha"))
 
 
 def session_table(model: type[PageSessionColumns]) -> SessionTable:
     """The table of a `PageSessionColumns` model."""
-    return SessionTable(model, "principal", "kind")
+    return SessionTable(model, "principal", "kind", "token_sha256")
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ class SignedIn:
     principal: str
     user: str
     csrf_token: str
+    token_sha256: str = ""  # of the env or file token that signed in (auth.token_sha256)
 
 
 def session_sha256(session_id: str) -> str:
@@ -92,7 +103,13 @@ class SessionRepository:
         self._table = table
 
     def open(
-        self, owner: str, user: str, now: datetime, lifetime: timedelta, kind: str = ""
+        self,
+        owner: str,
+        user: str,
+        now: datetime,
+        lifetime: timedelta,
+        kind: str = "",
+        token_sha256: str = "",
     ) -> str:
         """A new session (and expired ones gone); returns the id for the cookie."""
         core_sql(self._session).execute(self._table.expired, {"now": now})
@@ -100,6 +117,8 @@ class SessionRepository:
         columns = {self._table.owner: owner[:100]}
         if self._table.kind is not None:
             columns[self._table.kind] = kind
+        if self._table.token is not None:
+            columns[self._table.token] = token_sha256
         self._session.add(
             self._table.model(
                 session_sha256=session_sha256(session_id),
@@ -131,6 +150,8 @@ def signed_in_to(table: SessionTable) -> Callable[[Session, str, datetime], Sign
         found = live_session(session, table, session_id, now)
         if found is None:
             return None
-        return SignedIn(found.kind, found.principal, found.user, found.csrf_token)
+        return SignedIn(
+            found.kind, found.principal, found.user, found.csrf_token, found.token_sha256
+        )
 
     return signed_in

@@ -8,6 +8,11 @@ another origin. The sign-in form itself has no session yet: a double-submit toke
 short-lived SameSite=Strict cookie echoed in a hidden field, which a cross-site page can
 neither read nor set) and the same Origin check refuse a forged sign-in.
 
+The token is checked where a bearer token is (`auth.caller_of`, on the service's token
+registries: a rotated token file is read again, so the new token signs in and the old one
+does not). A session signed in with an env or file token keeps that token's sha256 and ends
+at its next request once the token is no longer among them (rotated or revoked).
+
 Nothing here logs a token, a session id or a cookie.
 """
 
@@ -134,10 +139,25 @@ class PageSignIn(Generic[Who]):
         if not session_id or len(session_id) > 100:
             return None
         who: Who | None = await runtime.read(self.live, session_id, runtime.clock())
-        if who is not None:  # audited by the guard like a bearer's request
-            kind = self.kind_of(who) if self.kind_of is not None else self.kinds[0]
-            auth.declare_caller(request, kind, auth.Caller(self.principal_of(who), who.user))
+        if who is None:
+            return None
+        kind = self.kind_of(who) if self.kind_of is not None else self.kinds[0]
+        if not self._token_held(runtime, kind, who):
+            self.log.info(f"{kind} page session ended: its token was rotated or revoked")
+            return None
+        # Audited by the guard like a bearer's request.
+        auth.declare_caller(request, kind, auth.Caller(self.principal_of(who), who.user))
         return who
+
+    def _token_held(self, runtime: Runtime, kind: str, who: Who) -> bool:
+        """Whether the token the session signed in with is still one of its kind's."""
+        # Sessions of a table without the column (hospital-feed's) or of a store-held token
+        # keep none: a store token's revoke is the store's to tell.
+        sha256 = getattr(who, "token_sha256", "")
+        if not sha256:
+            return True
+        registry = runtime.callers.get(kind)
+        return registry is not None and registry.holds(sha256)
 
     async def form(self, request: Request) -> FormData:
         """A small urlencoded form: no files, a few fields (the guard caps the body)."""
@@ -180,10 +200,11 @@ class PageSignIn(Generic[Who]):
             return self.refused(403, "This sign-in form has expired. Go back and try again.", None)
         next_page = self._returnable(form.get("next"))
         token = form.get("token")
+        presented = token.strip() if isinstance(token, str) else ""
         found, kind = None, self.kinds[0]
-        if isinstance(token, str) and token.strip():
+        if presented:
             for kind in self.kinds:
-                found = await auth.caller_of(request, kind, token.strip())
+                found = await auth.caller_of(request, kind, presented)
                 if found is not None:
                     break
         if found is None:
@@ -191,10 +212,13 @@ class PageSignIn(Generic[Who]):
             return self.sign_in_page(request, runtime, message, 401, next_page)
         principal, user = self.normalise(found.principal), found.user
         lifetime = timedelta(hours=runtime.settings.page_session_hours)
+        registry = runtime.callers.get(kind)
+        from_registry = registry is not None and registry.principal_for(presented) is not None
+        sha256 = auth.token_sha256(presented) if from_registry else ""
 
         def open_session(uow: Any) -> str:
             store = self.store_of(uow)
-            session_id = store.open(principal, user, runtime.clock(), lifetime, kind)
+            session_id = store.open(principal, user, runtime.clock(), lifetime, kind, sha256)
             uow.commit()
             return session_id
 

@@ -1,11 +1,17 @@
-"""The page sign-in's pure parts: where a sign-in may return to, what the form echoes."""
+"""The page sign-in's pure parts: where a sign-in may return to, what the form echoes, and
+which tokens a session's kept sha256 still matches."""
+
+import json
+from pathlib import Path
 
 import pytest
 from starlette.requests import Request
 
+from ensemble_runtime.auth import FileTokenRegistry, parse_token_map, token_sha256
 from ensemble_runtime.page_forms import PlainPages
 from ensemble_runtime.page_sessions import SessionRepository
 from ensemble_runtime.page_sign_in import PageSignIn, has_bearer, this_page
+from ensemble_runtime.secrets import SecretFile
 
 PAGES = PlainPages("the test pages", "/v1/things/sign-in", "/v1/things/sign-out")
 
@@ -74,3 +80,16 @@ def test_the_plain_form_escapes_what_it_shows() -> None:
     assert "<script>" not in html and "&lt;b&gt;no&lt;/b&gt;" in html
     assert 'value="/v1/things/&quot;x&quot;"' in html
     assert page.status_code == 401 and page.headers["cache-control"] == "no-store"
+
+
+def test_a_token_file_holds_a_session_s_token_only_while_the_token_is_in_it(
+    tmp_path: Path,
+) -> None:
+    old, new = "ops-old-token-0123456", "ops-new-token-6543210"
+    path = tmp_path / "staff-tokens"
+    path.write_text(json.dumps({"ops": old}))
+    registry = FileTokenRegistry(SecretFile(path, "X_STAFF_TOKENS_FILE", parse_token_map, 0))
+    assert registry.holds(token_sha256(old)) and not registry.holds(token_sha256(new))
+    path.write_text(json.dumps({"ops": new}))  # rotated
+    assert registry.holds(token_sha256(new)) and not registry.holds(token_sha256(old))
+    assert not registry.holds(old)  # the token itself is no sha256 of one

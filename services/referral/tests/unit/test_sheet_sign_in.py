@@ -1,17 +1,22 @@
 """The huddle sheet for a browser: the sign-in form in its place, a staff token once, then a
 session kept hashed in referral's store; CSRF and Origin on every POST, sign-out, expiry."""
 
+import json
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
+import pytest
 import structlog
 from sqlmodel import Session, select
 
-from ensemble_devkit.testkit import token
+from ensemble_devkit.testkit import ServiceKit, token
+from ensemble_runtime.auth import token_sha256
 from ensemble_runtime.page_sessions import session_sha256
 from referral.adapters.page_sessions import ReferralPageSession
 from referral.entrypoints.sheet_sign_in import SESSION_COOKIE, SIGN_IN_COOKIE
+from referral.service import DEFINITION
 
 from ..support import Kit
 from .test_huddle_http import URL, opened_item, with_news
@@ -150,3 +155,38 @@ async def test_the_cookies_are_secure_over_https_whatever_the_setting(kit: Kit) 
     async with httpx.AsyncClient(transport=transport, base_url="https://referral") as browser:
         page = await browser.get(SHEET)
     assert "Secure" in page.headers["set-cookie"]
+
+
+async def test_a_rotated_token_file_signs_in_the_new_token_and_ends_the_old_one_s_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = "staff-old-token-0123", "staff-new-token-9876"
+    tokens_file = tmp_path / "staff-tokens"
+    tokens_file.write_text(json.dumps({"alice": old}))
+    monkeypatch.setenv("REFERRAL_STAFF_TOKENS_FILE", str(tokens_file))
+    # Read again on every use, as it would be 2 s after a rotation.
+    kit: Kit = ServiceKit(DEFINITION, f"sqlite:///{tmp_path / 'r.db'}", secret_reload_seconds=0)
+    try:
+        async with kit.client() as first, kit.client() as second:
+            with structlog.testing.capture_logs() as captured:
+                await sign_in(first, old)
+                before = await first.get("/v1/teams/sign-in")
+                tokens_file.write_text(json.dumps({"alice": new}))  # rotated
+                after = await first.get(SHEET)
+                with_old = await sign_in(second, old)
+                with_new = await sign_in(second, new)
+                signed_in = await second.get("/v1/teams/sign-in")
+                tokens_file.write_text(json.dumps({"bob": "staff-bob-token-4567"}))  # revoked
+                revoked = await second.get(SHEET)
+        kept = {stored.token_sha256 for stored in sessions(kit)}
+    finally:
+        kit.dispose()
+    assert "Signed in as alice" in before.text
+    assert after.status_code == 401 and 'name="token"' in after.text  # signed out
+    assert with_old.status_code == 401 and "That token was not recognised." in with_old.text
+    assert with_new.status_code == 303 and "Signed in as alice" in signed_in.text
+    assert revoked.status_code == 401 and 'name="token"' in revoked.text
+    events = [entry["event"] for entry in captured]
+    assert events.count("staff page session ended: its token was rotated or revoked") == 2
+    assert all(secret not in repr(captured) for secret in (old, new))
+    assert kept == {token_sha256(old), token_sha256(new)}  # a digest, never the token

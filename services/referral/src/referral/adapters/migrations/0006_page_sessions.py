@@ -1,8 +1,9 @@
 """the huddle sheet's sign-in sessions (a browser signs in with a staff token once)
 
 - `referral_page_sessions`: one per signed-in browser, keyed by the sha256 of its cookie's
-  random id, with the token's kind and principal, the user, the session's CSRF token and
-  when it expires (the runtime's page_sessions columns).
+  random id, with the token's kind and principal, the user, the session's CSRF token, the
+  sha256 of the env or file token that signed in (once that token is rotated or revoked the
+  session ends) and when it expires (the runtime's page_sessions columns).
 
 A new table only: nothing existing changes, and downgrading drops it (signing everyone out).
 
@@ -41,6 +42,7 @@ def upgrade() -> None:
         sa.Column("principal", _string(100), nullable=False),
         sa.Column("user", _string(100), nullable=False),
         sa.Column("csrf_token", _string(64), nullable=False),
+        sa.Column("token_sha256", _string(64), nullable=False),
         _time("created_at"),
         _time("expires_at"),
         sa.PrimaryKeyConstraint("session_sha256"),
