@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
@@ -245,6 +245,31 @@ class PageSignIn(Generic[Who]):
         response = see_other(self.home)
         response.delete_cookie(self.session_cookie, path=self.prefix)
         return response
+
+    def add_routes(
+        self, router: APIRouter, signed_in_page: Callable[[Who], Response] | None = None
+    ) -> None:
+        """The sign-in's routes on the page's router (its prefix is `prefix`): POST
+        `/sign-in` and `/sign-out`, and with `signed_in_page` GET `/sign-in`, the form or who
+        is signed in (a page with its own home leaves that to the home)."""
+
+        async def sign_in(request: Request, runtime: Runtime) -> Response:
+            return await self.sign_in(request, runtime)
+
+        async def sign_out(request: Request, runtime: Runtime) -> Response:
+            return await self.sign_out(request, runtime)
+
+        router.add_api_route("/sign-in", sign_in, methods=["POST"])
+        router.add_api_route("/sign-out", sign_out, methods=["POST"])
+        if signed_in_page is None:
+            return
+        shown = signed_in_page
+
+        async def sign_in_form(request: Request, runtime: Runtime) -> Response:
+            who = await self.signed_in(request, runtime)
+            return self.sign_in_page(request, runtime) if who is None else shown(who)
+
+        router.add_api_route("/sign-in", sign_in_form, methods=["GET"])
 
     def _returnable(self, page: object) -> str:
         """A page of this prefix to return to after signing in, else "" (never elsewhere:

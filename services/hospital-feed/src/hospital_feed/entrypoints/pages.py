@@ -82,6 +82,7 @@ PAGE = PageSignIn[sessions.SignedIn](
     log_field="practice",
     normalise=str.upper,
 )
+PAGE.add_routes(router)  # POST sign-in and sign-out; the page's home is its form
 
 
 # --- the pages -----------------------------------------------------------------------------------
@@ -149,16 +150,6 @@ async def inbox(request: Request, runtime: Runtime) -> Response:
         outcomes=OUTCOMES,
         newest=max((card["alert_id"] for card in cards), default=0),
     )
-
-
-@router.post("/sign-in")
-async def sign_in(request: Request, runtime: Runtime) -> Response:
-    return await PAGE.sign_in(request, runtime)
-
-
-@router.post("/sign-out")
-async def sign_out(request: Request, runtime: Runtime) -> Response:
-    return await PAGE.sign_out(request, runtime)
 
 
 @router.post("/alerts/{alert_id}/{action}")

@@ -74,6 +74,7 @@ PAGE = PageSignIn[staff_sessions.StaffSignedIn](
     log=log,
     log_field="principal",
 )
+PAGE.add_routes(router)  # POST sign-in and sign-out; the page's home is its form
 
 
 def _field(form: FormData, name: str) -> str:
@@ -152,16 +153,6 @@ async def search(request: Request, runtime: Runtime) -> Response:
     before = _field(form, "before")
     cursor = int(before) if before.isascii() and before.isdigit() and len(before) <= 10 else 0
     return await _results(runtime, who, chosen, min(cursor, MAX_ID))
-
-
-@router.post("/sign-in")
-async def sign_in(request: Request, runtime: Runtime) -> Response:
-    return await PAGE.sign_in(request, runtime)
-
-
-@router.post("/sign-out")
-async def sign_out(request: Request, runtime: Runtime) -> Response:
-    return await PAGE.sign_out(request, runtime)
 
 
 MessageId = Annotated[int, PathParam(ge=1, le=MAX_ID)]

@@ -6,12 +6,11 @@ sign-out button); the sheet shows the form in its place to a browser not signed 
 """
 
 import structlog
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter
 
 from ensemble_runtime.page_forms import PlainPages
 from ensemble_runtime.page_sessions import SignedIn
-from ensemble_runtime.page_sign_in import PageSignIn, Runtime
+from ensemble_runtime.page_sign_in import PageSignIn
 from referral.adapters import page_sessions
 
 PREFIX = "/v1/teams"
@@ -43,20 +42,4 @@ SHEET_SIGN_IN = PageSignIn[SignedIn](
     kind_of=lambda who: who.kind,
 )
 
-
-@router.get("/sign-in")
-async def sign_in_form(request: Request, runtime: Runtime) -> Response:
-    who = await SHEET_SIGN_IN.signed_in(request, runtime)
-    if who is None:
-        return SHEET_SIGN_IN.sign_in_page(request, runtime)
-    return PAGES.signed_in(who)
-
-
-@router.post("/sign-in")
-async def sign_in(request: Request, runtime: Runtime) -> Response:
-    return await SHEET_SIGN_IN.sign_in(request, runtime)
-
-
-@router.post("/sign-out")
-async def sign_out(request: Request, runtime: Runtime) -> Response:
-    return await SHEET_SIGN_IN.sign_out(request, runtime)
+SHEET_SIGN_IN.add_routes(router, PAGES.signed_in)

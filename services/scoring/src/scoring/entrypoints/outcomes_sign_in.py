@@ -7,12 +7,11 @@ and the sign-out button); the page shows the form in its place to a browser not 
 """
 
 import structlog
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter
 
 from ensemble_runtime.page_forms import PlainPages
 from ensemble_runtime.page_sessions import SignedIn
-from ensemble_runtime.page_sign_in import PageSignIn, Runtime
+from ensemble_runtime.page_sign_in import PageSignIn
 from scoring.adapters import page_sessions
 
 PREFIX = "/v1/outcomes"
@@ -43,20 +42,4 @@ OUTCOMES_SIGN_IN = PageSignIn[SignedIn](
     kind_of=lambda who: who.kind,
 )
 
-
-@router.get("/sign-in")
-async def sign_in_form(request: Request, runtime: Runtime) -> Response:
-    who = await OUTCOMES_SIGN_IN.signed_in(request, runtime)
-    if who is None:
-        return OUTCOMES_SIGN_IN.sign_in_page(request, runtime)
-    return PAGES.signed_in(who)
-
-
-@router.post("/sign-in")
-async def sign_in(request: Request, runtime: Runtime) -> Response:
-    return await OUTCOMES_SIGN_IN.sign_in(request, runtime)
-
-
-@router.post("/sign-out")
-async def sign_out(request: Request, runtime: Runtime) -> Response:
-    return await OUTCOMES_SIGN_IN.sign_out(request, runtime)
+OUTCOMES_SIGN_IN.add_routes(router, PAGES.signed_in)
