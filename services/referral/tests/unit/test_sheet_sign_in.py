@@ -2,7 +2,6 @@
 session kept hashed in referral's store; CSRF and Origin on every POST, sign-out, expiry."""
 
 import json
-import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 import structlog
 from sqlmodel import Session, select
 
-from ensemble_devkit.testkit import ServiceKit, token
+from ensemble_devkit.testkit import ServiceKit, hidden_fields, token
 from ensemble_runtime.auth import token_sha256
 from ensemble_runtime.page_sessions import session_sha256
 from referral.adapters.page_sessions import ReferralPageSession
@@ -23,11 +22,10 @@ from .test_huddle_http import URL, opened_item, with_news
 
 SHEET = f"{URL}/sheet"
 ORIGIN = "http://referral"
-_FIELD = re.compile(r'name="(csrf_token|next)" value="([^"]*)"')
 
 
 def fields(page: httpx.Response) -> dict[str, str]:
-    return dict(_FIELD.findall(page.text))
+    return hidden_fields(page.text)
 
 
 def sessions(kit: Kit) -> list[ReferralPageSession]:

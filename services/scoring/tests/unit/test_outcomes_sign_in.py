@@ -1,7 +1,6 @@
 """The outcomes page for a browser: the sign-in form in its place, a staff or practice token
 once, then a session kept hashed in scoring's store that reads what its token would."""
 
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,31 +10,27 @@ import pytest
 import structlog
 from sqlmodel import Session, select
 
-from ensemble_devkit.testkit import token, tokens
+from ensemble_devkit.testkit import hidden_fields, token
 from ensemble_runtime.page_sessions import session_sha256
 from scoring.adapters.page_sessions import ScoringPageSession
 from scoring.entrypoints.outcomes_sign_in import SESSION_COOKIE, SIGN_IN_COOKIE
 
-from ..outcome_support import PRACTICE, seed_practice
-from ..support import STAFF, Kit, scoring_kit
+from ..outcome_support import PRACTICE, outcomes_kit, seed_practice
+from ..support import STAFF, Kit
 
 PAGE = "/v1/outcomes/page"
 ORIGIN = "http://scoring"
-_FIELD = re.compile(r'name="(csrf_token|next)" value="([^"]*)"')
 
 
 @pytest.fixture
 def kit(tmp_path: Path) -> Iterator[Kit]:
-    kit = scoring_kit(
-        f"sqlite:///{tmp_path / 'scoring.db'}",
-        practice_tokens=tokens("practice", PRACTICE, "L85002"),
-    )
+    kit = outcomes_kit(tmp_path)
     yield kit
     kit.dispose()
 
 
 def fields(page: httpx.Response) -> dict[str, str]:
-    return dict(_FIELD.findall(page.text))
+    return hidden_fields(page.text)
 
 
 def sessions(kit: Kit) -> list[ScoringPageSession]:
