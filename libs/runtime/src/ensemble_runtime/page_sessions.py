@@ -59,13 +59,13 @@ class SessionTable:
         model: type[SQLModel],
         owner: str,
         kind: str | None = None,
-        token: str | None = None,
+        digest_column: str | None = None,
     ) -> None:
         table = cast(Table, model.__table__)  # type: ignore[attr-defined]
         self.model = model
         self.owner = owner
         self.kind = kind
-        self.token = token
+        self.digest_column = digest_column
         self.expired = delete(table).where(table.c.expires_at <= bindparam("now"))
         self.ended = delete(table).where(table.c.session_sha256 == bindparam("sha"))
 
@@ -117,8 +117,8 @@ class SessionRepository:
         columns = {self._table.owner: owner[:100]}
         if self._table.kind is not None:
             columns[self._table.kind] = kind
-        if self._table.token is not None:
-            columns[self._table.token] = token_sha256
+        if self._table.digest_column is not None:
+            columns[self._table.digest_column] = token_sha256
         self._session.add(
             self._table.model(
                 session_sha256=session_sha256(session_id),

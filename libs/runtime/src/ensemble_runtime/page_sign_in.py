@@ -151,8 +151,7 @@ class PageSignIn(Generic[Who]):
 
     def _token_held(self, runtime: Runtime, kind: str, who: Who) -> bool:
         """Whether the token the session signed in with is still one of its kind's."""
-        # Sessions of a table without the column (hospital-feed's) or of a store-held token
-        # keep none: a store token's revoke is the store's to tell.
+        # Sessions of a store-held token (or of a table without the column) keep none.
         sha256 = getattr(who, "token_sha256", "")
         if not sha256:
             return True

@@ -32,11 +32,13 @@ class PageSession(SQLModel, table=True):
     practice_ods: str = Field(max_length=limits.ODS_CODE)
     user: str = Field(max_length=100)
     csrf_token: str = Field(max_length=64)
+    # Of an env or file token (migration 0013); "" for a token held in the store.
+    token_sha256: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)
 
 
-SESSIONS = SessionTable(PageSession, "practice_ods")
+SESSIONS = SessionTable(PageSession, "practice_ods", digest_column="token_sha256")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class SignedIn:
     practice_ods: str
     user: str
     csrf_token: str
+    token_sha256: str = ""  # the runtime ends the session once its token is rotated or revoked
 
 
 class PageSessionRepository(SessionRepository):
@@ -58,4 +61,4 @@ def signed_in(session: Session, session_id: str, now: datetime) -> SignedIn | No
     found = live_session(session, SESSIONS, session_id, now)
     if found is None:
         return None
-    return SignedIn(found.practice_ods, found.user, found.csrf_token)
+    return SignedIn(found.practice_ods, found.user, found.csrf_token, found.token_sha256)

@@ -25,11 +25,13 @@ class StaffSession(SQLModel, table=True):
     principal: str = Field(max_length=100)  # the staff token's principal
     user: str = Field(max_length=100)
     csrf_token: str = Field(max_length=64)
+    # Of the env or file staff token that signed in (migration 0013).
+    token_sha256: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)
 
 
-SESSIONS = SessionTable(StaffSession, "principal")
+SESSIONS = SessionTable(StaffSession, "principal", digest_column="token_sha256")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class StaffSignedIn:
     principal: str
     user: str
     csrf_token: str
+    token_sha256: str = ""  # the runtime ends the session once its token is rotated or revoked
 
 
 class StaffSessionRepository(SessionRepository):
@@ -49,4 +52,4 @@ def staff_signed_in(session: Session, session_id: str, now: datetime) -> StaffSi
     found = live_session(session, SESSIONS, session_id, now)
     if found is None:
         return None
-    return StaffSignedIn(found.principal, found.user, found.csrf_token)
+    return StaffSignedIn(found.principal, found.user, found.csrf_token, found.token_sha256)
