@@ -93,3 +93,20 @@ def test_a_token_file_holds_a_session_s_token_only_while_the_token_is_in_it(
     path.write_text(json.dumps({"ops": new}))  # rotated
     assert registry.holds(token_sha256(new)) and not registry.holds(token_sha256(old))
     assert not registry.holds(old)  # the token itself is no sha256 of one
+
+
+async def test_the_sign_in_form_parses_with_the_runtime_alone() -> None:
+    """Starlette's form parser is the runtime's dependency: a service that installs only the
+    runtime (make test's package run) parses its sign-in forms instead of answering 500."""
+    body = b"csrf_token=abc&next=%2Fv1%2Fthings%2Fx&token=a+b"
+    headers = [
+        (b"content-type", b"application/x-www-form-urlencoded"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    scope = {"type": "http", "method": "POST", "path": "/v1/things/sign-in", "headers": headers}
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    form = await SIGN_IN.form(Request(scope, receive))
+    assert dict(form) == {"csrf_token": "abc", "next": "/v1/things/x", "token": "a b"}
