@@ -14,11 +14,7 @@ Created: 2026-12-07
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-import sqlmodel.sql.sqltypes
-from alembic import op
-
-import ensemble_runtime.db
+from ensemble_runtime.page_session_schema import create_page_session_table, drop_page_session_table
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -26,32 +22,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _string(length: int) -> sqlmodel.sql.sqltypes.AutoString:
-    return sqlmodel.sql.sqltypes.AutoString(length=length)
-
-
-def _time(name: str) -> sa.Column[object]:
-    return sa.Column(name, ensemble_runtime.db.UtcDateTime(timezone=True), nullable=False)
-
-
 def upgrade() -> None:
-    op.create_table(
-        "referral_page_sessions",
-        sa.Column("session_sha256", _string(64), nullable=False),
-        sa.Column("kind", _string(20), nullable=False),
-        sa.Column("principal", _string(100), nullable=False),
-        sa.Column("user", _string(100), nullable=False),
-        sa.Column("csrf_token", _string(64), nullable=False),
-        sa.Column("token_sha256", _string(64), nullable=False),
-        _time("created_at"),
-        _time("expires_at"),
-        sa.PrimaryKeyConstraint("session_sha256"),
-    )
-    with op.batch_alter_table("referral_page_sessions", schema=None) as batch_op:
-        batch_op.create_index("ix_referral_page_sessions_expires_at", ["expires_at"], unique=False)
+    create_page_session_table("referral_page_sessions")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("referral_page_sessions", schema=None) as batch_op:
-        batch_op.drop_index("ix_referral_page_sessions_expires_at")
-    op.drop_table("referral_page_sessions")
+    drop_page_session_table("referral_page_sessions")
