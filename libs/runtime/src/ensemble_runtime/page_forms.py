@@ -4,13 +4,15 @@ script, one hashed inline style."""
 
 import base64
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
-from typing import Final
+from typing import Any, Final
 
 from fastapi.responses import HTMLResponse, Response
 
 from ensemble_runtime.page_sessions import SignedIn
+from ensemble_runtime.page_sign_in import PageSignIn
 
 STYLE: Final = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 36rem; color: #111;
@@ -91,6 +93,35 @@ class PlainPages:
             '<button type="submit">Sign out</button></form>'
         )
         return _page(f"Signed in - {self.title}", body, 200)
+
+    def page_sign_in(
+        self,
+        prefix: str,
+        home: str,
+        kinds: tuple[str, ...],
+        cookies: str,
+        live: Callable[..., SignedIn | None],
+        log: Any,
+    ) -> PageSignIn[SignedIn]:
+        """The sign-in these pages show, on a `PageSessionColumns` table (`live` reads it; the
+        unit of work holds it as `page_sessions`): cookies `<cookies>_session` and
+        `<cookies>_sign_in` (the pre-session double-submit token) under `prefix`."""
+        return PageSignIn[SignedIn](
+            prefix=prefix,
+            home=home,
+            kinds=kinds,
+            session_cookie=f"{cookies}_session",
+            sign_in_cookie=f"{cookies}_sign_in",
+            sign_in_form=self.sign_in_form,
+            max_form_fields=8,
+            live=live,
+            principal_of=lambda who: who.principal,
+            store_of=lambda uow: uow.page_sessions,
+            refused=self.refused,
+            log=log,
+            log_field="principal",
+            kind_of=lambda who: who.kind,
+        )
 
     def refused(self, status_code: int, message: str, who: object = None) -> Response:
         body = f'<h1>{escape(self.title.capitalize())}</h1><p class="error">{escape(message)}</p>'

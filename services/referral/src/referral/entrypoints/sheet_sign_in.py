@@ -9,13 +9,9 @@ import structlog
 from fastapi import APIRouter
 
 from ensemble_runtime.page_forms import PlainPages
-from ensemble_runtime.page_sessions import SignedIn
-from ensemble_runtime.page_sign_in import PageSignIn
 from referral.adapters import page_sessions
 
 PREFIX = "/v1/teams"
-SESSION_COOKIE = "referral_session"
-SIGN_IN_COOKIE = "referral_sign_in"  # the pre-session double-submit token
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 log = structlog.get_logger(__name__)
 PAGES = PlainPages(
@@ -25,21 +21,10 @@ PAGES = PlainPages(
     label="Staff access token",
     hint="The staff token you were given for Ensemble.",
 )
-SHEET_SIGN_IN = PageSignIn[SignedIn](
-    prefix=PREFIX,
-    home=f"{PREFIX}/sign-in",
-    kinds=("staff",),
-    session_cookie=SESSION_COOKIE,
-    sign_in_cookie=SIGN_IN_COOKIE,
-    sign_in_form=PAGES.sign_in_form,
-    max_form_fields=8,
-    live=page_sessions.signed_in,
-    principal_of=lambda who: who.principal,
-    store_of=lambda uow: uow.page_sessions,
-    refused=PAGES.refused,
-    log=log,
-    log_field="principal",
-    kind_of=lambda who: who.kind,
+SHEET_SIGN_IN = PAGES.page_sign_in(
+    PREFIX, f"{PREFIX}/sign-in", ("staff",), "referral", page_sessions.signed_in, log
 )
+SESSION_COOKIE = SHEET_SIGN_IN.session_cookie
+SIGN_IN_COOKIE = SHEET_SIGN_IN.sign_in_cookie  # the pre-session double-submit token
 
 SHEET_SIGN_IN.add_routes(router, PAGES.signed_in)
