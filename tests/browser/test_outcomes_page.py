@@ -2,8 +2,8 @@
 the enrolled against the comparison group as SVG charts with tables beside them, read with a
 practice token; screenshots at laptop and phone sizes in run/screenshots/.
 
-The page is behind the same bearer tokens as the JSON API (scoring has no sign-in session of
-its own), so the browser sends the token as a header (Chrome DevTools' extra headers)."""
+The browser signs in as a person would: the page shows the sign-in form, the practice's token
+is typed in, and the form returns to the page (a session in scoring's store, not a header)."""
 
 import base64
 from collections.abc import Iterator
@@ -20,7 +20,13 @@ from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
 from ensemble_contracts.referral import ReferralEvent
 from ensemble_contracts.scheduling import AppointmentEvent, AppointmentEventType
 from ensemble_devkit import synthetic
-from ensemble_devkit.browser import SCREENSHOTS, chromium_session, needs_browser, served_on_thread
+from ensemble_devkit.browser import (
+    SCREENSHOTS,
+    chromium_session,
+    needs_browser,
+    served_on_thread,
+    submit,
+)
 from ensemble_devkit.testkit import FrozenClock, ServiceKit, token, tokens
 from scoring.service import DEFINITION
 from scoring.service_layer.commands import LoadProfiles
@@ -125,17 +131,19 @@ def chromium(tmp_path: Path) -> Iterator[WebDriver]:
         yield driver
 
 
-def _as(driver: WebDriver, kind: str, principal: str) -> None:
-    driver.execute_cdp_cmd("Network.enable", {})
-    bearer = {"Authorization": f"Bearer {token(kind, principal)}"}
-    driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": bearer})
+def _sign_in(driver: WebDriver, page: str, kind: str, principal: str) -> None:
+    """Open the page, which is the sign-in form until signed in, and sign in with the token."""
+    driver.get(page)
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Sign in to the outcomes report"
+    driver.find_element(By.ID, "token").send_keys(token(kind, principal))
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    assert driver.current_url == page
 
 
 def test_a_practice_reads_its_outcomes_against_the_comparison_group(
     served: str, chromium: WebDriver
 ) -> None:
-    _as(chromium, "practice", PRACTICE)
-    chromium.get(f"{served}/v1/outcomes/page")
+    _sign_in(chromium, f"{served}/v1/outcomes/page", "practice", PRACTICE)
     assert chromium.find_element(By.TAG_NAME, "h1").text == "Outcomes and return on investment"
     assert chromium.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en-GB"
     intro = chromium.find_element(By.CSS_SELECTOR, "header p").text
@@ -197,7 +205,10 @@ def test_a_practice_reads_its_outcomes_against_the_comparison_group(
         skip.get_attribute("href") or ""
     ).endswith("#main")
 
-    # Another practice's token sees none of this practice's enrolments.
-    _as(chromium, "practice", "L85002")
-    chromium.get(f"{served}/v1/outcomes/page")
+    # Signed out, then in with another practice's token: none of this practice's enrolments.
+    chromium.get(f"{served}/v1/outcomes/sign-in")
+    sign_out = chromium.find_element(By.CSS_SELECTOR, "form button[type=submit]")
+    submit(chromium, sign_out)
+    assert chromium.get_cookie("scoring_session") is None
+    _sign_in(chromium, f"{served}/v1/outcomes/page", "practice", "L85002")
     assert "0 enrolments" in chromium.find_element(By.CSS_SELECTOR, "header p").text

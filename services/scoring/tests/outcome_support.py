@@ -4,17 +4,26 @@ enrolment date."""
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 from ensemble_contracts.hospital import EncounterEventType
 from ensemble_contracts.referral import ReferralEvent
 from ensemble_contracts.scheduling import AppointmentEvent, AppointmentEventType
+from ensemble_devkit.testkit import tokens
 
-from .support import NHS_NUMBERS, NOW, Kit, encounter, high_risk, load
+from .support import NHS_NUMBERS, NOW, Kit, encounter, high_risk, load, scoring_kit
 
 PRACTICE = "L85001"
 ENROLLED_ON = NOW - timedelta(days=180)  # six months of follow-up when the report is read
+
+
+def outcomes_kit(folder: Path) -> Kit:
+    """scoring on a fresh SQLite store, with staff and two practices that hold tokens."""
+    return scoring_kit(
+        f"sqlite:///{folder / 'scoring.db'}", practice_tokens=tokens("practice", PRACTICE, "L85002")
+    )
 
 
 def referral(

@@ -1,5 +1,6 @@
 """Page tests in Debian's headless Chromium: whether the browser is here, a driver, a service's
-app served on a thread, and where screenshots go (run/screenshots, for a person to look at).
+app served on a thread, a form submitted and waited for, and where screenshots go
+(run/screenshots, for a person to look at).
 
 `make test` installs the browser and sets ENSEMBLE_REQUIRE_BROWSER: there a missing browser
 fails the page tests instead of skipping them.
@@ -20,6 +21,9 @@ import uvicorn
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import WebDriverWait
 
 from ensemble_devkit import REPO_ROOT
 
@@ -66,6 +70,14 @@ def chromium_session(profile: Path) -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
+
+
+def submit(driver: WebDriver, button: WebElement, seconds: float = 10) -> None:
+    """Click a form's submit button and wait until the page it was on is gone: the click
+    returns before the navigation it starts is over, and on a busy machine the next lookup
+    would otherwise read the old page (e.g. the sign-in form posting to its own address)."""
+    button.click()
+    WebDriverWait(driver, seconds).until(staleness_of(button))
 
 
 def free_port() -> int:

@@ -9,7 +9,9 @@
 The clock is a `FrozenClock` the test moves by hand. Nothing here contacts Kafka.
 """
 
+import html
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
@@ -33,6 +35,7 @@ E = TypeVar("E", bound=Envelope)
 R = TypeVar("R")
 
 UNREACHABLE_BROKER = "127.0.0.1:1"  # never contacted: tests run without the lifespan
+_HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
 class FrozenClock:
@@ -57,6 +60,12 @@ def token(kind: str, principal: str) -> str:
 def tokens(kind: str, *principals: str) -> str:
     """A `<kind>_tokens` setting (JSON) for these principals."""
     return json.dumps({principal: token(kind, principal) for principal in principals})
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    """A page's hidden form fields (a CSRF token, a page to return to), name -> value, for a
+    test that posts the form back as a browser would."""
+    return {name: html.unescape(value) for name, value in _HIDDEN_FIELD.findall(page)}
 
 
 class ServiceKit(Generic[S, U]):

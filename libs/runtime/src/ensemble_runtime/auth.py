@@ -14,6 +14,7 @@ The caller's user (a person at a practice; for an env token, the principal) is
 """
 
 import functools
+import hashlib
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -53,6 +54,11 @@ def parse_token_map(raw: str, setting: str = "tokens") -> dict[str, str]:
     return tokens
 
 
+def token_sha256(token: str) -> str:
+    """What a page session keeps of the token that signed it in (never the token itself)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class TokenRegistry:
     """Maps a presented token to the principal it belongs to, in constant time per entry."""
 
@@ -69,6 +75,15 @@ class TokenRegistry:
             if hmac.compare_digest(token.encode(), expected.encode()):
                 found = principal
         return found
+
+    def holds(self, sha256: str) -> bool:
+        """Whether a token as they are now has this `token_sha256`: a page session signed in
+        with a token that was since rotated or revoked does not."""
+        held = False
+        for token in self.tokens().values():
+            if hmac.compare_digest(token_sha256(token), sha256):
+                held = True
+        return held
 
 
 class FileTokenRegistry(TokenRegistry):

@@ -10,7 +10,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from ensemble_runtime.auth import parse_token_map
-from ensemble_runtime.config import SECRET_FIELD, ServiceSettings
+from ensemble_runtime.config import SECRET_FIELD
+from ensemble_runtime.page_sessions import PageSessionSettings
 from hospital_feed.domain.message_search import MIN_KEY_LENGTH
 from hospital_feed.domain.webhooks import parse_networks
 
@@ -33,7 +34,7 @@ class MllpPolicy:
         return self.allowed.get(sender.upper(), self.allowed.get("*"))
 
 
-class Settings(ServiceSettings):
+class Settings(PageSessionSettings):
     model_config = SettingsConfigDict(env_prefix="HOSPITAL_FEED_", extra="ignore")
 
     service_name: str = "hospital-feed"
@@ -86,12 +87,6 @@ class Settings(ServiceSettings):
     # is overdue (domain/acknowledgement.is_overdue).
     alert_overdue_minutes: int = 240
     """An unactioned alert about a high-risk patient is overdue this long after it arrived."""
-    # The practice page (/practice/): its session cookie is Secure unless the page is served
-    # over plain HTTP (localhost); a session lasts this long after sign-in.
-    page_cookie_secure: bool = False
-    """The practice page's session cookie is Secure (false only for plain HTTP on localhost)."""
-    page_session_hours: float = 12.0
-    """How long a practice page session lasts after sign-in."""
     # The alert stream (GET /v1/practices/{ods}/alerts/stream): one feed polls the store this
     # often for every practice's new alerts; each stream queues at most this many alerts its
     # client has not taken (more: dropped, it resumes with Last-Event-ID), and a client that

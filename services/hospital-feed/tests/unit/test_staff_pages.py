@@ -1,6 +1,7 @@
 """The staff message page: staff sign-in sessions of their own, CSRF and Origin checks,
 search by POST, an audited message view, and the resubmit and discard forms."""
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,3 +164,22 @@ async def test_channels_page_lists_every_sender(keyed: FeedKit) -> None:
     assert page.status_code == 200
     assert 'data-sender="RCB"' in page.text and 'data-sender="RVJ"' in page.text
     assert "Never" in page.text
+
+
+async def test_a_staff_session_ends_when_its_token_file_drops_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens_file = tmp_path / "staff-tokens"
+    tokens_file.write_text(json.dumps({"staff": token("staff", "staff")}))
+    monkeypatch.setenv("HOSPITAL_FEED_STAFF_TOKENS_FILE", str(tokens_file))
+    kit = feed_kit(f"sqlite:///{tmp_path / 'feed.db'}", secret_reload_seconds=0)
+    try:
+        async with kit.client() as http:
+            await sign_in(http)
+            signed_in = await http.get("/staff/messages")
+            tokens_file.write_text(json.dumps({"staff": "staff-rotated-token-0123"}))
+            rotated = await http.get("/staff/messages")
+    finally:
+        kit.dispose()
+    assert "Signed in: staff" in signed_in.text
+    assert "Sign in to the message browser" in rotated.text

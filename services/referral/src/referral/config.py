@@ -6,12 +6,13 @@ from functools import cache
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from ensemble_runtime.config import SECRET_FIELD, ServiceSettings
+from ensemble_runtime.config import SECRET_FIELD
+from ensemble_runtime.page_sessions import PageSessionSettings
 from referral.domain.huddle import PERSON_ID, Team, parse_team
 from referral.domain.sla import SlaPolicy
 
 
-class Settings(ServiceSettings):
+class Settings(PageSessionSettings):
     model_config = SettingsConfigDict(env_prefix="REFERRAL_", extra="ignore")
 
     service_name: str = "referral"

@@ -15,7 +15,7 @@ from ensemble_contracts.topics import (
 from ensemble_runtime.definition import ServiceDefinition, Subscription
 from referral.adapters.unit_of_work import ReferralUnitOfWork
 from referral.config import Settings
-from referral.entrypoints import http, huddle_http, lifecycle_http
+from referral.entrypoints import http, huddle_http, lifecycle_http, sheet_sign_in
 from referral.entrypoints.sla_watch import sla_watch
 from referral.service_layer import handlers, huddles, lifecycle, notes
 from referral.service_layer.commands import (
@@ -118,6 +118,6 @@ DEFINITION = ServiceDefinition(
         CompleteAction: huddles.complete_action,
     },
     # The lifecycle's router first: its /referrals/worklist must win over /referrals/{id}.
-    routers=[lifecycle_http.router, http.router, huddle_http.router],
+    routers=[lifecycle_http.router, http.router, huddle_http.router, sheet_sign_in.router],
     components=[sla_watch],
 )

@@ -1,6 +1,7 @@
 """The printable huddle sheet in Debian's headless Chromium: headings in order, tables whose
-headers have a scope, no script, readable at laptop width and on paper (print media, a PDF);
-screenshots in run/screenshots/."""
+headers have a scope, no script, readable at laptop width and on paper (print media, a PDF).
+The browser signs in as a person would: the sheet shows the sign-in form, a staff token is
+typed in, and the form returns to the sheet. Screenshots in run/screenshots/."""
 
 import base64
 from collections.abc import Iterator
@@ -13,7 +14,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from ensemble_contracts.hospital import EncounterEventType
-from ensemble_devkit.browser import SCREENSHOTS, chromium_session, needs_browser, served_on_thread
+from ensemble_devkit.browser import (
+    SCREENSHOTS,
+    chromium_session,
+    needs_browser,
+    served_on_thread,
+    submit,
+)
 from ensemble_devkit.testkit import token
 from referral.domain.huddle import parse_team
 from referral.service_layer.huddle_commands import AddAction
@@ -91,13 +98,16 @@ def test_the_huddle_sheet_reads_and_prints_without_script(
 ) -> None:
     kit, base = served
     a_week_of_news(kit)
-    # The sheet takes the staff token like the API: Chromium sends it on every request.
-    browser.execute_cdp_cmd("Network.enable", {})
-    browser.execute_cdp_cmd(
-        "Network.setExtraHTTPHeaders",
-        {"headers": {"Authorization": f"Bearer {token('staff', 'staff')}"}},
-    )
-    browser.get(f"{base}/v1/teams/complex_care/huddles/{THURSDAY.isoformat()}/sheet")
+    sheet = f"{base}/v1/teams/complex_care/huddles/{THURSDAY.isoformat()}/sheet"
+    browser.get(sheet)  # not signed in: the sign-in form in the sheet's place
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Sign in to the huddle sheets"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / "huddle-sheet-sign-in.png"))
+    browser.find_element(By.ID, "token").send_keys(token("staff", "staff"))
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    assert browser.current_url == sheet
+    session = browser.get_cookie("referral_session")
+    assert session is not None and session["httpOnly"] and session["sameSite"] == "Strict"
 
     assert browser.title == "Huddle sheet: Complex care, Thursday 26 November 2026"
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en-GB"
@@ -144,7 +154,6 @@ def test_the_huddle_sheet_reads_and_prints_without_script(
     )
     assert overflow <= 0
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / "huddle-sheet-1366x768.png"))
     browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
     margin = browser.execute_script("return getComputedStyle(document.body).marginTop")

@@ -6,13 +6,14 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from ensemble_runtime.config import SECRET_FIELD, ServiceSettings
+from ensemble_runtime.config import SECRET_FIELD
+from ensemble_runtime.page_sessions import PageSessionSettings
 from scoring.domain.hot_onboarding import HotOnboardingPolicy
 from scoring.domain.model import Band
 from scoring.domain.outcome_report import UnitCostsError, read_unit_costs
 
 
-class Settings(ServiceSettings):
+class Settings(PageSessionSettings):
     model_config = SettingsConfigDict(env_prefix="SCORING_", extra="ignore")
 
     service_name: str = "scoring"

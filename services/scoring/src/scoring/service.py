@@ -15,7 +15,7 @@ from ensemble_contracts.topics import (
 from ensemble_runtime.definition import ServiceDefinition, Subscription
 from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.config import Settings
-from scoring.entrypoints import cohort_http, http, outcomes_http
+from scoring.entrypoints import cohort_http, http, outcomes_http, outcomes_sign_in
 from scoring.entrypoints.active_model import active_model_check
 from scoring.entrypoints.ageing import hospital_use_ageing
 from scoring.entrypoints.cohorts import cohort_refresh
@@ -109,6 +109,6 @@ DEFINITION = ServiceDefinition(
         AgeHospitalUse: ageing.age_hospital_use,
         RefreshCohorts: cohorts.refresh_cohorts,
     },
-    routers=[http.router, cohort_http.router, outcomes_http.router],
+    routers=[http.router, cohort_http.router, outcomes_http.router, outcomes_sign_in.router],
     components=[active_model_check, hospital_use_ageing, cohort_refresh],
 )

@@ -10,20 +10,23 @@ from uuid import uuid4
 import pytest
 
 from ensemble_contracts.scheduling import AppointmentEventType
-from ensemble_devkit.testkit import tokens
 from ensemble_runtime.consumer import RejectedEvent
 from scoring.adapters.orm import OutcomeEnrolment, OutcomeSession
 
-from ..outcome_support import ENROLLED_ON, PRACTICE, appointment, referral, seed_practice
-from ..support import NHS_NUMBERS, NOW, STAFF, Kit, high_risk, load, patient_rows, scoring_kit
+from ..outcome_support import (
+    ENROLLED_ON,
+    PRACTICE,
+    appointment,
+    outcomes_kit,
+    referral,
+    seed_practice,
+)
+from ..support import NHS_NUMBERS, NOW, STAFF, Kit, high_risk, load, patient_rows
 
 
 @pytest.fixture
 def kit(tmp_path: Path) -> Iterator[Kit]:
-    kit = scoring_kit(
-        f"sqlite:///{tmp_path / 'scoring.db'}",
-        practice_tokens=tokens("practice", PRACTICE, "L85002"),
-    )
+    kit = outcomes_kit(tmp_path)
     yield kit
     kit.dispose()
 

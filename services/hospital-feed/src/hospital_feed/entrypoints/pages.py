@@ -36,6 +36,7 @@ from hospital_feed.entrypoints.page_sign_in import (
     Runtime,
     render,
     see_other,
+    sign_in_form,
 )
 from hospital_feed.service_layer.commands import AcknowledgeAlert
 
@@ -68,10 +69,10 @@ def _refused(status_code: int, message: str, who: object = None) -> HTMLResponse
 PAGE = PageSignIn[sessions.SignedIn](
     prefix=PREFIX,
     home=f"{PREFIX}/",
-    kind="practice",
+    kinds=("practice",),
     session_cookie=SESSION_COOKIE,
     sign_in_cookie=SIGN_IN_COOKIE,
-    sign_in_template="sign_in.html",
+    sign_in_form=sign_in_form("sign_in.html"),
     max_form_fields=MAX_FORM_FIELDS,
     live=sessions.signed_in,
     principal_of=lambda who: who.practice_ods,
@@ -81,6 +82,7 @@ PAGE = PageSignIn[sessions.SignedIn](
     log_field="practice",
     normalise=str.upper,
 )
+PAGE.add_routes(router)  # POST sign-in and sign-out; the page's home is its form
 
 
 # --- the pages -----------------------------------------------------------------------------------
@@ -123,7 +125,7 @@ def _spaced(nhs_number: str) -> str:
 async def inbox(request: Request, runtime: Runtime) -> Response:
     who = await PAGE.signed_in(request, runtime)
     if who is None:
-        return PAGE.sign_in_page(runtime)
+        return PAGE.sign_in_page(request, runtime)
     chosen = _filters(request.query_params)
     query = partial(views.practice_inbox, **view_options(runtime))
     alerts = await runtime.read(query, who.practice_ods, INBOX_LIMIT)
@@ -148,16 +150,6 @@ async def inbox(request: Request, runtime: Runtime) -> Response:
         outcomes=OUTCOMES,
         newest=max((card["alert_id"] for card in cards), default=0),
     )
-
-
-@router.post("/sign-in")
-async def sign_in(request: Request, runtime: Runtime) -> Response:
-    return await PAGE.sign_in(request, runtime)
-
-
-@router.post("/sign-out")
-async def sign_out(request: Request, runtime: Runtime) -> Response:
-    return await PAGE.sign_out(request, runtime)
 
 
 @router.post("/alerts/{alert_id}/{action}")

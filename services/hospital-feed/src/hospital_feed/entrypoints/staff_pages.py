@@ -32,6 +32,7 @@ from hospital_feed.entrypoints.page_sign_in import (
     Runtime,
     render,
     see_other,
+    sign_in_form,
 )
 from hospital_feed.service_layer.message_browser import (
     CLOSABLE,
@@ -61,10 +62,10 @@ def _refused(status_code: int, message: str, who: Any = None, back: str = "") ->
 PAGE = PageSignIn[staff_sessions.StaffSignedIn](
     prefix=PREFIX,
     home=f"{PREFIX}/messages",
-    kind="staff",
+    kinds=("staff",),
     session_cookie=SESSION_COOKIE,
     sign_in_cookie=SIGN_IN_COOKIE,
-    sign_in_template="staff_sign_in.html",
+    sign_in_form=sign_in_form("staff_sign_in.html"),
     max_form_fields=MAX_FORM_FIELDS,
     live=staff_sessions.staff_signed_in,
     principal_of=lambda who: who.principal,
@@ -73,6 +74,7 @@ PAGE = PageSignIn[staff_sessions.StaffSignedIn](
     log=log,
     log_field="principal",
 )
+PAGE.add_routes(router)  # POST sign-in and sign-out; the page's home is its form
 
 
 def _field(form: FormData, name: str) -> str:
@@ -137,7 +139,7 @@ async def messages(request: Request, runtime: Runtime) -> Response:
     """The newest messages and the search form (or the sign-in form)."""
     who = await PAGE.signed_in(request, runtime)
     if who is None:
-        return PAGE.sign_in_page(runtime)
+        return PAGE.sign_in_page(request, runtime)
     return await _results(runtime, who, {}, 0)
 
 
@@ -153,16 +155,6 @@ async def search(request: Request, runtime: Runtime) -> Response:
     return await _results(runtime, who, chosen, min(cursor, MAX_ID))
 
 
-@router.post("/sign-in")
-async def sign_in(request: Request, runtime: Runtime) -> Response:
-    return await PAGE.sign_in(request, runtime)
-
-
-@router.post("/sign-out")
-async def sign_out(request: Request, runtime: Runtime) -> Response:
-    return await PAGE.sign_out(request, runtime)
-
-
 MessageId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 
@@ -172,7 +164,7 @@ async def message(request: Request, runtime: Runtime, message_id: MessageId) -> 
     in it: audited by the command)."""
     who = await PAGE.signed_in(request, runtime)
     if who is None:
-        return PAGE.sign_in_page(runtime)
+        return PAGE.sign_in_page(request, runtime)
     shown = await runtime.execute(ShowMessage(message_id, StaffAction(who.user, "page")))
     if shown is None:
         return _refused(404, "No such message.", who)
@@ -234,7 +226,7 @@ async def discard(request: Request, runtime: Runtime, message_id: MessageId) -> 
 async def channels(request: Request, runtime: Runtime) -> Response:
     who = await PAGE.signed_in(request, runtime)
     if who is None:
-        return PAGE.sign_in_page(runtime)
+        return PAGE.sign_in_page(request, runtime)
     found = await runtime.read(views.channel_statistics, runtime.settings.known_senders())
     return render("staff_channels.html", who=who, section="channels", channels=found)
 

@@ -2,7 +2,9 @@
 
 from sqlmodel import Session
 
+from ensemble_runtime.page_sessions import SessionRepository
 from ensemble_runtime.unit_of_work import UnitOfWork
+from referral.adapters import page_sessions
 from referral.adapters.huddle_repository import HuddleRepository, SignalRepository
 from referral.adapters.repository import (
     NoteRepository,
@@ -18,6 +20,7 @@ class ReferralUnitOfWork(UnitOfWork[Settings]):
     notes: NoteRepository
     signals: SignalRepository
     huddles: HuddleRepository
+    page_sessions: SessionRepository
 
     def open_repositories(self, session: Session) -> None:
         self.referrals = ReferralRepository(session)
@@ -25,3 +28,4 @@ class ReferralUnitOfWork(UnitOfWork[Settings]):
         self.notes = NoteRepository(session)
         self.signals = SignalRepository(session)
         self.huddles = HuddleRepository(session)
+        self.page_sessions = SessionRepository(session, page_sessions.SESSIONS)

@@ -3,6 +3,8 @@ action to an item, mark an action done, and print the huddle sheet.
 
 A team is a service, for every practice or one: `complex_care`, `complex_care.L85001`.
 A practice's token is a 403 (huddles are the care team's business), no known token a 401.
+The sheet is also for a browser signed in with a staff token (entrypoints/sheet_sign_in.py):
+without a bearer header or a session it is the sign-in form (401), which returns to it.
 """
 
 from datetime import date, datetime
@@ -10,13 +12,14 @@ from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 
 from ensemble_runtime.audit import audit_detail
 from ensemble_runtime.auth import Caller
+from ensemble_runtime.page_sign_in import has_bearer, this_page
 from referral.adapters import huddle_views
 from referral.domain.huddle import (
     ACTION_TEXT,
@@ -31,11 +34,13 @@ from referral.domain.huddle import (
 from referral.domain.sla import LONDON
 from referral.entrypoints.http import PlainText, Runtime
 from referral.entrypoints.lifecycle_http import PersonId, staff_only
+from referral.entrypoints.sheet_sign_in import SHEET_SIGN_IN
 from referral.service_layer.huddle_commands import AddAction, CompleteAction, OpenHuddle
 from referral.service_layer.huddles import HuddleNotFound
 
 router = APIRouter(prefix="/v1/teams/{team}/huddles/{on}", tags=["huddles"])
-StaffMember = Annotated[Caller, Depends(staff_only("only staff hold huddles"))]
+_STAFF_ONLY = staff_only("only staff hold huddles")
+StaffMember = Annotated[Caller, Depends(_STAFF_ONLY)]
 _PAGES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -151,8 +156,14 @@ async def mark_done(
 
 
 @router.get("/sheet", response_class=HTMLResponse)
-async def sheet(team: TeamPath, on: date, _staff: StaffMember, runtime: Runtime) -> HTMLResponse:
-    """The huddle sheet: one printable page, no script."""
+async def sheet(request: Request, team: TeamPath, on: date, runtime: Runtime) -> Response:
+    """The huddle sheet: one printable page, no script. For a staff bearer token, or a
+    browser signed in with one (else the sign-in form)."""
+    if has_bearer(request):
+        await _STAFF_ONLY(request)  # 401 or 403 as the API's
+    elif await SHEET_SIGN_IN.signed_in(request, runtime) is None:
+        page = this_page(request)
+        return SHEET_SIGN_IN.sign_in_page(request, runtime, status_code=401, next_page=page)
     found = await _agenda(runtime, team, on)
     return HTMLResponse(render_sheet(found, team, on), headers=SHEET_HEADERS)
 

@@ -2,7 +2,9 @@
 
 from sqlmodel import Session
 
+from ensemble_runtime.page_sessions import SessionRepository
 from ensemble_runtime.unit_of_work import UnitOfWork
+from scoring.adapters import page_sessions
 from scoring.adapters.ageing import AgeingRepository
 from scoring.adapters.cohort_store import CohortRepository
 from scoring.adapters.merges import MergeRepository
@@ -34,6 +36,7 @@ class ScoringUnitOfWork(UnitOfWork[Settings]):
     merges: MergeRepository
     cohorts: CohortRepository
     outcomes: OutcomeRepository
+    page_sessions: SessionRepository
 
     def open_repositories(self, session: Session) -> None:
         self.patients = PatientRepository(session)
@@ -49,3 +52,4 @@ class ScoringUnitOfWork(UnitOfWork[Settings]):
         self.merges = MergeRepository(session)
         self.cohorts = CohortRepository(session)
         self.outcomes = OutcomeRepository(session)
+        self.page_sessions = SessionRepository(session, page_sessions.SESSIONS)

@@ -1,5 +1,7 @@
 """The outcomes report over HTTP: JSON, a CSV export and a server-rendered page with SVG
 charts. Staff see every practice (or the one asked for); a practice's token sees its own only.
+The page is also for a browser signed in with either token (entrypoints/outcomes_sign_in.py),
+by the same rules; without a bearer header or a session it is the sign-in form (401).
 """
 
 import csv
@@ -13,11 +15,14 @@ from fastapi.responses import HTMLResponse, Response
 
 from ensemble_runtime import auth
 from ensemble_runtime.audit import audit_detail
+from ensemble_runtime.page_sessions import SignedIn
+from ensemble_runtime.page_sign_in import has_bearer, this_page
 from ensemble_runtime.service import ServiceRuntime, runtime_of
 from scoring.adapters.outcome_views import Selection, outcomes
 from scoring.adapters.unit_costs import unit_costs
 from scoring.domain.outcome_report import MEASURES, PATIENT_CSV_COLUMNS, patient_csv_row
 from scoring.entrypoints.outcomes_page import SECURITY_HEADERS, render_page
+from scoring.entrypoints.outcomes_sign_in import OUTCOMES_SIGN_IN, PAGES
 from scoring.service_layer.cohorts import saved_cohorts
 
 Runtime = Annotated[ServiceRuntime[Any, Any], Depends(runtime_of)]
@@ -26,13 +31,18 @@ _ODS: Final = re.compile(r"[A-Za-z0-9]{3,12}")
 Programme = Literal["health_coaching", "complex_care"]
 
 
-async def outcomes_reader(
-    request: Request, practice: Annotated[str | None, Query(max_length=12)] = None
-) -> str | None:
-    """The practice the caller may read (None: every practice, staff only): 401 for an unknown
-    token, 403 for another practice's, 400 for a practice that is no ODS code."""
+PracticeQuery = Annotated[str | None, Query(max_length=12)]
+
+
+def _ods_code(practice: str | None) -> None:
     if practice is not None and not _ODS.fullmatch(practice):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "practice is not an ODS code")
+
+
+async def outcomes_reader(request: Request, practice: PracticeQuery = None) -> str | None:
+    """The practice the caller may read (None: every practice, staff only): 401 for an unknown
+    token, 403 for another practice's, 400 for a practice that is no ODS code."""
+    _ods_code(practice)
     token = auth.bearer_token(request)
     staff = await auth.caller_of(request, "staff", token)
     if staff is not None:
@@ -153,15 +163,38 @@ def _group_lines(by: str, group: dict[str, Any]) -> list[list[Any]]:
     return lines
 
 
+def _session_reader(who: SignedIn, practice: str | None) -> str | None:
+    """The practice a signed-in session may read, by its token's rules (outcomes_reader)."""
+    if who.kind == "staff":
+        return practice.upper() if practice else None
+    if practice is not None and practice.upper() != who.principal.upper():
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "not your practice")
+    return who.principal.upper()
+
+
 @router.get("/outcomes/page", response_class=HTMLResponse)
 async def outcomes_page(
-    practice: Reader,
+    request: Request,
     runtime: Runtime,
+    practice: PracticeQuery = None,
     programme: Annotated[Programme | None, Query()] = None,
     cohort: Cohort = None,
-) -> HTMLResponse:
+) -> Response:
     """The report as a page: before/after A&E use of the enrolled against the comparison group
-    as SVG charts, each with its table."""
+    as SVG charts, each with its table. For a bearer token, or a browser signed in with one
+    (else the sign-in form)."""
+    if has_bearer(request):
+        practice = await outcomes_reader(request, practice)
+    else:
+        _ods_code(practice)
+        who = await OUTCOMES_SIGN_IN.signed_in(request, runtime)
+        if who is None:
+            page = this_page(request)
+            return OUTCOMES_SIGN_IN.sign_in_page(request, runtime, status_code=401, next_page=page)
+        try:
+            practice = _session_reader(who, practice)
+        except HTTPException as refused:
+            return PAGES.refused(refused.status_code, str(refused.detail), who)
     selection = _selection(runtime, practice, programme=programme, cohort=cohort)
     _rows, answer = await _report(runtime, selection)
     return HTMLResponse(render_page(answer), headers=SECURITY_HEADERS)
