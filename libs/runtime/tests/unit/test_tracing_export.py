@@ -131,6 +131,7 @@ def test_a_bad_span_batch_setting_stops_the_start_in_one_line(
         TracingSettingError, match=r"^OTEL_BSP_MAX_QUEUE_SIZE: 'lots' is not a positive"
     ):
         Tracing.otlp("unit", endpoint())
+
     class StoreHere(RuntimeTestSettings):
         database_url: str = f"sqlite:///{tmp_path}/store.db"
 
