@@ -55,6 +55,35 @@ def test_one_proposal_per_trigger_even_past_the_handler(kit: Kit) -> None:
     assert len(published(kit)) == 1
 
 
+def test_a_prepared_insert_writes_and_reads_back_what_the_orm_does(kit: Kit) -> None:
+    """`insert` (a trigger's proposal) and `add` write the same row; the prepared reads give
+    back what the ORM's `get` does, every field and UTC; a twin trigger trips at the insert."""
+    now = datetime(2026, 11, 23, 9, 30, 15, 123456, tzinfo=UTC)
+    written = Referral.propose(
+        nhs_number="9990000018",
+        practice_ods="L85001",
+        now=now,
+        source_event_id=uuid4(),
+        trigger_event_id=uuid4(),
+        reason="hot onboarding",
+        preferred_language="pa",
+    )
+    by_orm = request(now, service="health_coaching")
+    with kit.unit_of_work() as uow:
+        uow.referrals.insert(written)
+        uow.referrals.add(by_orm)
+        uow.commit()
+    with kit.unit_of_work() as uow:
+        assert uow.referrals.get(written.referral_id) == written
+        assert uow.referrals.get(by_orm.referral_id) == by_orm
+        assert uow.referrals.proposed_from(written.source_event_id) == written  # type: ignore[arg-type]
+        assert uow.referrals.open_for("9990000018", "L85001", "complex_care") == written
+        assert uow.referrals.open_for("9990000018", "L85001", "health_coaching") == by_orm
+        twin = Referral(**{**vars(written), "referral_id": uuid4(), "status": "declined"})
+        with pytest.raises(IntegrityError):
+            uow.referrals.insert(twin)
+
+
 def test_one_open_referral_per_patient_practice_and_service(kit: Kit) -> None:
     now = datetime(2026, 11, 23, 9, tzinfo=UTC)
     first = request(now)
