@@ -2,8 +2,9 @@
 
 Every encounter records a registration, and every hot-onboarding trigger records one, looks
 for an earlier proposal and an open referral and inserts its proposal, so those statements are
-`Prepared` (ADR 7): compiled once, run on the session's connection. Other referrals are
-written through the ORM, and listing them and the rare paths (triage, withdrawals) use it too.
+`Prepared` (ADR 7): compiled once, run on the session's connection, as are the listings staff
+poll. Other referrals are written through the ORM, and the rare paths (triage, withdrawals)
+read through it too.
 """
 
 from collections.abc import Sequence
@@ -80,6 +81,33 @@ _RECORD_REGISTRATION = {
     "sqlite": Prepared(_record_registration(sqlite.insert(REGISTRATIONS))),
     "postgresql": Prepared(_record_registration(postgresql.insert(REGISTRATIONS))),
 }
+
+
+# Staff poll the proposed referrals, so each shape of listing is prepared once (ADR 7).
+_LISTINGS: dict[tuple[tuple[str, ...], bool], Prepared] = {}
+
+
+def _listing(filtered_by: tuple[str, ...], visible: bool) -> Prepared:
+    """`find`'s SELECT for the columns it filters on (equal to the parameter of that name) and,
+    when `visible`, the practice `visible_to` may see; oldest first, at most `limit`."""
+    key = (filtered_by, visible)
+    if key in _LISTINGS:
+        return _LISTINGS[key]
+    statement = core_select(REFERRALS).where(
+        *(REFERRALS.c[name] == bindparam(name) for name in filtered_by)
+    )
+    if visible:
+        held = REGISTRATIONS.c
+        statement = (
+            statement.select_from(
+                REFERRALS.outerjoin(REGISTRATIONS, held.nhs_number == REFERRALS.c.nhs_number)
+            )
+            .where(REFERRALS.c.practice_ods == bindparam("visible_to"))
+            .where(or_(held.practice_ods.is_(None), held.practice_ods == bindparam("visible_to")))
+        )
+    ordered = statement.order_by(REFERRALS.c.created_at, REFERRALS.c.referral_id)
+    found = _LISTINGS[key] = Prepared(ordered.limit(bindparam("limit")))
+    return found
 
 
 def to_domain(record: ReferralRecord) -> Referral:
@@ -196,27 +224,12 @@ class ReferralRepository:
         """Oldest first. `visible_to`: only what that practice may see, i.e. its own referrals
         of patients who are registered with it or whose registration is unknown."""
         given = {"nhs_number": nhs_number, "status": status, "practice_ods": practice_ods}
-        statement = select(ReferralRecord).filter_by(
-            **{k: v for k, v in given.items() if v is not None}
-        )
+        filters = {name: value for name, value in given.items() if value is not None}
+        listing = _listing(tuple(filters), visible_to is not None)
         if visible_to is not None:
-            registered = PatientRegistrationRecord
-            statement = (
-                statement.outerjoin(
-                    registered, col(registered.nhs_number) == col(ReferralRecord.nhs_number)
-                )
-                .where(ReferralRecord.practice_ods == visible_to)
-                .where(
-                    or_(
-                        col(registered.practice_ods).is_(None),
-                        col(registered.practice_ods) == visible_to,
-                    )
-                )
-            )
-        ordered = statement.order_by(
-            col(ReferralRecord.created_at), col(ReferralRecord.referral_id)
-        )
-        return [to_domain(r) for r in self.session.exec(ordered.limit(min(limit, MAX_LISTED)))]
+            filters["visible_to"] = visible_to
+        found = listing.execute(self._flushed(), {**filters, "limit": min(limit, MAX_LISTED)})
+        return [from_row(row) for row in found.rows]
 
     def _flushed(self) -> Session:
         """A prepared statement sees only what was flushed; an ORM query would have flushed
