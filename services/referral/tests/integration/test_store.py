@@ -7,10 +7,10 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from referral.adapters.orm import PatientRegistrationRecord
-from referral.adapters.repository import ReferralRepository
+from referral.adapters.orm import PatientRegistrationRecord, ReferralRecord
+from referral.adapters.repository import ReferralRepository, to_domain
 from referral.domain.referral import Referral
 from referral.service_layer.commands import RequestReferral
 
@@ -53,6 +53,35 @@ def test_one_proposal_per_trigger_even_past_the_handler(kit: Kit) -> None:
         with pytest.raises(IntegrityError):
             uow.commit()
     assert len(published(kit)) == 1
+
+
+def test_a_prepared_insert_writes_and_reads_back_what_the_orm_does(kit: Kit) -> None:
+    """`insert` (a trigger's proposal) and `add` write the same row; the prepared reads give
+    back what the ORM's `get` does, every field and UTC; a twin trigger trips at the insert."""
+    now = datetime(2026, 11, 23, 9, 30, 15, 123456, tzinfo=UTC)
+    written = Referral.propose(
+        nhs_number="9990000018",
+        practice_ods="L85001",
+        now=now,
+        source_event_id=uuid4(),
+        trigger_event_id=uuid4(),
+        reason="hot onboarding",
+        preferred_language="pa",
+    )
+    by_orm = request(now, service="health_coaching")
+    with kit.unit_of_work() as uow:
+        uow.referrals.insert(written)
+        uow.referrals.add(by_orm)
+        uow.commit()
+    with kit.unit_of_work() as uow:
+        assert uow.referrals.get(written.referral_id) == written
+        assert uow.referrals.get(by_orm.referral_id) == by_orm
+        assert uow.referrals.proposed_from(written.source_event_id) == written  # type: ignore[arg-type]
+        assert uow.referrals.open_for("9990000018", "L85001", "complex_care") == written
+        assert uow.referrals.open_for("9990000018", "L85001", "health_coaching") == by_orm
+        twin = Referral(**{**vars(written), "referral_id": uuid4(), "status": "declined"})
+        with pytest.raises(IntegrityError):
+            uow.referrals.insert(twin)
 
 
 def test_one_open_referral_per_patient_practice_and_service(kit: Kit) -> None:
@@ -186,3 +215,36 @@ def test_a_practice_sees_its_referrals_of_patients_not_registered_elsewhere(kit:
     assert visible("L85001") == [(ours, "L85001"), (unknown, "L85001")]
     assert visible("L85002") == [(unknown, "L85002"), (moved, "L85002")]
     assert len(kit.run(lambda uow: uow.referrals.find())) == 6  # staff see every one
+
+
+def test_a_listing_gives_what_the_orm_query_gives(kit: Kit) -> None:
+    """`find` (prepared per shape) lists, in order and within the limit, the rows an ORM
+    query with the same filters gives, and sees what this transaction has not flushed."""
+    start = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    patients = ("9990000018", "9990000026", "9990000034")
+    with kit.unit_of_work() as uow:
+        for i, (nhs, practice) in enumerate((n, p) for n in patients for p in ("L85001", "L85002")):
+            for service in ("complex_care", "health_coaching"):
+                made = request(start + timedelta(minutes=i % 3), service, practice)
+                uow.referrals.add(Referral(**{**vars(made), "nhs_number": nhs}))
+        uow.registrations.record(patients[1], "L85002", start)
+        uow.commit()
+        (first,) = uow.referrals.find(nhs_number=patients[0], practice_ods="L85001", limit=1)
+        first.status = "declined"
+        uow.referrals.save(first)  # not flushed: the listing must see it all the same
+        for given in (
+            {},
+            {"status": "requested"},
+            {"status": "declined", "practice_ods": "L85001"},
+            {"nhs_number": patients[1], "status": "requested", "practice_ods": "L85002"},
+        ):
+            patient, status, ods = (given.get(k) for k in ("nhs_number", "status", "practice_ods"))
+            listed = uow.referrals.find(nhs_number=patient, status=status, practice_ods=ods)
+            two = uow.referrals.find(nhs_number=patient, status=status, practice_ods=ods, limit=2)
+            expected = uow.referrals.session.exec(
+                select(ReferralRecord)
+                .filter_by(**given)
+                .order_by(col(ReferralRecord.created_at), col(ReferralRecord.referral_id))
+            ).all()
+            assert listed == [to_domain(r) for r in expected] and two == listed[:2]
+        assert [r.practice_ods for r in uow.referrals.find(visible_to="L85001")] == ["L85001"] * 4

@@ -1,11 +1,12 @@
 """Signals, huddles and actions in and out of the store.
 
 Every admission, A&E attendance and discharge asks which referrals of the patient are on a
-caseload, so that lookup is SQLAlchemy Core, compiled once (ADR 7). A huddle takes its
+caseload, and every band rise and trigger records a signal, so those two statements are
+`Prepared` (ADR 7): compiled once, run on the session's connection. A huddle takes its
 signals in one SELECT and one multi-row INSERT, whatever the caseload's size.
 """
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import date
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -16,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, or_, select
 
 from ensemble_runtime.db import core_sql
+from ensemble_runtime.prepared import Prepared
 from referral.adapters.huddle_orm import (
     CaseloadSignalRecord,
     HuddleActionRecord,
@@ -23,6 +25,7 @@ from referral.adapters.huddle_orm import (
     HuddleRecord,
 )
 from referral.adapters.orm import ReferralRecord
+from referral.adapters.repository import from_row
 from referral.domain.huddle import (
     CASELOAD_STATUSES,
     LATE_COMMIT,
@@ -38,15 +41,18 @@ SIGNALS = cast(Table, CaseloadSignalRecord.__table__)  # type: ignore[attr-defin
 ITEMS = cast(Table, HuddleItemRecord.__table__)  # type: ignore[attr-defined]
 HUDDLES = cast(Table, HuddleRecord.__table__)  # type: ignore[attr-defined]
 
-_CASELOAD_OF = core_select(REFERRALS).where(
-    REFERRALS.c.nhs_number == bindparam("nhs_number"),
-    REFERRALS.c.status.in_(CASELOAD_STATUSES),
+_CASELOAD_OF = Prepared(
+    core_select(REFERRALS).where(
+        REFERRALS.c.nhs_number == bindparam("nhs_number"),
+        REFERRALS.c.status.in_(CASELOAD_STATUSES),
+    )
 )
 # A signal delivered twice (another group, a replay) is kept once.
 _ADD_SIGNAL = {
-    "sqlite": sqlite.insert(SIGNALS).on_conflict_do_nothing(),
-    "postgresql": postgresql.insert(SIGNALS).on_conflict_do_nothing(),
+    "sqlite": Prepared(sqlite.insert(SIGNALS).on_conflict_do_nothing()),
+    "postgresql": Prepared(postgresql.insert(SIGNALS).on_conflict_do_nothing()),
 }
+_SIGNAL_FIELDS = tuple(f.name for f in fields(Signal))
 
 
 def _huddle(record: HuddleRecord) -> Huddle:
@@ -65,12 +71,13 @@ class SignalRepository:
     def caseload_referrals(self, nhs_number: str) -> list[Referral]:
         """The patient's referrals on a caseload now (accepted or active), any practice."""
         self.session.flush()
-        found = core_sql(self.session).execute(_CASELOAD_OF, {"nhs_number": nhs_number})
-        return [Referral(**row) for row in found.mappings()]
+        found = _CASELOAD_OF.execute(self.session, {"nhs_number": nhs_number})
+        return [from_row(row) for row in found.rows]
 
     def add(self, signal: Signal) -> None:
         self.session.flush()  # the referral it names may have been added just now
-        core_sql(self.session).execute(self._add, asdict(signal))
+        # Its fields are immutable values: no deep copy (asdict's) needed.
+        self._add.execute(self.session, {name: getattr(signal, name) for name in _SIGNAL_FIELDS})
 
 
 class HuddleRepository:

@@ -1,25 +1,26 @@
 """Referrals in and out of the store, as domain objects; the registration projection.
 
-Every encounter records a registration, and every hot-onboarding trigger records one and
-looks for an earlier proposal and an open referral, so those statements are SQLAlchemy Core,
-built once and compiled once (ADR 7). Referrals are still written through the ORM, and
-listing them and the rare paths (triage, withdrawals) use it too.
+Every encounter records a registration, and every hot-onboarding trigger records one, looks
+for an earlier proposal and an open referral and inserts its proposal, so those statements are
+`Prepared` (ADR 7): compiled once, run on the session's connection, as are the listings staff
+poll. Other referrals are written through the ORM, and the rare paths (triage, withdrawals)
+read through it too.
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import RowMapping, Table, and_, bindparam
+from sqlalchemy import Table, and_, bindparam
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlmodel import Session, col, or_, select
 
-from ensemble_runtime.db import CoreSql, core_sql
+from ensemble_runtime.prepared import Prepared, Ran, Row
 from referral.adapters.orm import (
     OPEN,
     PatientRegistrationRecord,
@@ -32,21 +33,31 @@ MAX_LISTED = 1000
 REFERRALS = cast(Table, ReferralRecord.__table__)  # type: ignore[attr-defined]
 REGISTRATIONS = cast(Table, PatientRegistrationRecord.__table__)  # type: ignore[attr-defined]
 
-_PROPOSED_FROM = core_select(REFERRALS).where(
-    REFERRALS.c.source_event_id == bindparam("source_event_id")
+# A referral row's columns, in the order `select(REFERRALS)` gives them.
+REFERRAL_COLUMNS = tuple(column.key for column in REFERRALS.c)
+_REFERRAL_FIELDS = tuple(f.name for f in fields(Referral))
+_PROPOSED_FROM = Prepared(
+    core_select(REFERRALS).where(REFERRALS.c.source_event_id == bindparam("source_event_id"))
 )
 # OPEN is the condition of the one-open-referral index, so the store may look there.
-_OPEN_FOR = core_select(REFERRALS).where(
-    REFERRALS.c.nhs_number == bindparam("nhs_number"),
-    REFERRALS.c.practice_ods == bindparam("practice_ods"),
-    REFERRALS.c.service == bindparam("service"),
-    OPEN,
+_OPEN_FOR = Prepared(
+    core_select(REFERRALS).where(
+        REFERRALS.c.nhs_number == bindparam("nhs_number"),
+        REFERRALS.c.practice_ods == bindparam("practice_ods"),
+        REFERRALS.c.service == bindparam("service"),
+        OPEN,
+    )
 )
-_PRACTICE_OF = core_select(REGISTRATIONS.c.practice_ods).where(
-    REGISTRATIONS.c.nhs_number == bindparam("nhs_number")
+_INSERT_REFERRAL = Prepared(REFERRALS.insert())
+_PRACTICE_OF = Prepared(
+    core_select(REGISTRATIONS.c.practice_ods).where(
+        REGISTRATIONS.c.nhs_number == bindparam("nhs_number")
+    )
 )
-_REGISTRATION_OF = core_select(REGISTRATIONS.c.practice_ods, REGISTRATIONS.c.updated_at).where(
-    REGISTRATIONS.c.nhs_number == bindparam("nhs_number")
+_REGISTRATION_OF = Prepared(
+    core_select(REGISTRATIONS.c.practice_ods, REGISTRATIONS.c.updated_at).where(
+        REGISTRATIONS.c.nhs_number == bindparam("nhs_number")
+    )
 )
 
 
@@ -67,17 +78,56 @@ def _record_registration(statement: SqliteInsert | PostgresInsert) -> Any:
 
 
 _RECORD_REGISTRATION = {
-    "sqlite": _record_registration(sqlite.insert(REGISTRATIONS)),
-    "postgresql": _record_registration(postgresql.insert(REGISTRATIONS)),
+    "sqlite": Prepared(_record_registration(sqlite.insert(REGISTRATIONS))),
+    "postgresql": Prepared(_record_registration(postgresql.insert(REGISTRATIONS))),
 }
+
+
+# Staff poll the proposed referrals, so each shape of listing is prepared once (ADR 7).
+_LISTINGS: dict[tuple[tuple[str, ...], bool], Prepared] = {}
+
+
+def _listing(filtered_by: tuple[str, ...], visible: bool) -> Prepared:
+    """`find`'s SELECT for the columns it filters on (equal to the parameter of that name) and,
+    when `visible`, the practice `visible_to` may see; oldest first, at most `limit`."""
+    key = (filtered_by, visible)
+    if key in _LISTINGS:
+        return _LISTINGS[key]
+    statement = core_select(REFERRALS).where(
+        *(REFERRALS.c[name] == bindparam(name) for name in filtered_by)
+    )
+    if visible:
+        held = REGISTRATIONS.c
+        statement = (
+            statement.select_from(
+                REFERRALS.outerjoin(REGISTRATIONS, held.nhs_number == REFERRALS.c.nhs_number)
+            )
+            .where(REFERRALS.c.practice_ods == bindparam("visible_to"))
+            .where(or_(held.practice_ods.is_(None), held.practice_ods == bindparam("visible_to")))
+        )
+    ordered = statement.order_by(REFERRALS.c.created_at, REFERRALS.c.referral_id)
+    found = _LISTINGS[key] = Prepared(ordered.limit(bindparam("limit")))
+    return found
 
 
 def to_domain(record: ReferralRecord) -> Referral:
     return Referral(**record.model_dump())  # UtcDateTime columns read back aware UTC
 
 
-def _from_row(row: RowMapping | None) -> Referral | None:
-    return None if row is None else Referral(**row)
+def from_row(row: Row) -> Referral:
+    """A referral from a row of `select(REFERRALS)` (types converted as Core converts them)."""
+    return Referral(**dict(zip(REFERRAL_COLUMNS, row, strict=True)))
+
+
+def _first(found: Ran) -> Referral | None:
+    row = found.first()
+    return None if row is None else from_row(row)
+
+
+def referral_values(referral: Referral) -> dict[str, Any]:
+    """The referral's columns. Its fields are all immutable values, so no copy (asdict's
+    deep copy was a sixth of a hot-onboarding trigger's time)."""
+    return {name: getattr(referral, name) for name in _REFERRAL_FIELDS}
 
 
 class ReferralRepository:
@@ -86,6 +136,11 @@ class ReferralRepository:
 
     def add(self, referral: Referral) -> None:
         self.session.add(ReferralRecord(**asdict(referral)))
+
+    def insert(self, referral: Referral) -> None:
+        """Write a new referral now, not at the next flush (a trigger's proposal: the same row
+        `add` writes, without building an ORM record). A broken constraint raises here."""
+        _INSERT_REFERRAL.execute(self._flushed(), referral_values(referral))
 
     def save(self, referral: Referral) -> None:
         record = self.session.get(ReferralRecord, referral.referral_id)
@@ -102,15 +157,15 @@ class ReferralRepository:
     def open_for(self, nhs_number: str, practice_ods: str, service: str) -> Referral | None:
         """The practice's open referral of the patient to the service (another practice's
         never counts: it must not block the patient's own GP)."""
-        found = self._core().execute(
-            _OPEN_FOR,
+        found = _OPEN_FOR.execute(
+            self._flushed(),
             {"nhs_number": nhs_number, "practice_ods": practice_ods, "service": service},
         )
-        return _from_row(found.mappings().first())
+        return _first(found)
 
     def proposed_from(self, source_event_id: UUID) -> Referral | None:
-        found = self._core().execute(_PROPOSED_FROM, {"source_event_id": source_event_id})
-        return _from_row(found.mappings().first())
+        found = _PROPOSED_FROM.execute(self._flushed(), {"source_event_id": source_event_id})
+        return _first(found)
 
     def proposals_pending(self, nhs_number: str) -> list[Referral]:
         """The patient's hot-onboarding proposals nobody has triaged yet."""
@@ -169,32 +224,18 @@ class ReferralRepository:
         """Oldest first. `visible_to`: only what that practice may see, i.e. its own referrals
         of patients who are registered with it or whose registration is unknown."""
         given = {"nhs_number": nhs_number, "status": status, "practice_ods": practice_ods}
-        statement = select(ReferralRecord).filter_by(
-            **{k: v for k, v in given.items() if v is not None}
-        )
+        filters = {name: value for name, value in given.items() if value is not None}
+        listing = _listing(tuple(filters), visible_to is not None)
         if visible_to is not None:
-            registered = PatientRegistrationRecord
-            statement = (
-                statement.outerjoin(
-                    registered, col(registered.nhs_number) == col(ReferralRecord.nhs_number)
-                )
-                .where(ReferralRecord.practice_ods == visible_to)
-                .where(
-                    or_(
-                        col(registered.practice_ods).is_(None),
-                        col(registered.practice_ods) == visible_to,
-                    )
-                )
-            )
-        ordered = statement.order_by(
-            col(ReferralRecord.created_at), col(ReferralRecord.referral_id)
-        )
-        return [to_domain(r) for r in self.session.exec(ordered.limit(min(limit, MAX_LISTED)))]
+            filters["visible_to"] = visible_to
+        found = listing.execute(self._flushed(), {**filters, "limit": min(limit, MAX_LISTED)})
+        return [from_row(row) for row in found.rows]
 
-    def _core(self) -> CoreSql:
-        """Core SQL sees only what was flushed; an ORM query would have flushed first."""
-        self.session.flush()  # nothing to do, and cheap, unless referrals were added or changed
-        return core_sql(self.session)
+    def _flushed(self) -> Session:
+        """A prepared statement sees only what was flushed; an ORM query would have flushed
+        first. Nothing to do, and cheap, unless referrals were added or changed."""
+        self.session.flush()
+        return self.session
 
 
 class NoteRepository:
@@ -224,7 +265,7 @@ class RegistrationRepository:
         self._record = _RECORD_REGISTRATION[session.get_bind().dialect.name]
 
     def practice_of(self, nhs_number: str) -> str | None:
-        found = core_sql(self.session).execute(_PRACTICE_OF, {"nhs_number": nhs_number})
+        found = _PRACTICE_OF.execute(self.session, {"nhs_number": nhs_number})
         return cast(str | None, found.scalar())
 
     def record(self, nhs_number: str, practice_ods: str, as_of: datetime) -> bool:
@@ -235,12 +276,11 @@ class RegistrationRepository:
         fact over a newer one: PostgreSQL locks the row and checks the condition against
         what the other committed, and SQLite lets one writer in at a time.
         """
-        sql = core_sql(self.session)
         fact = {"nhs_number": nhs_number, "practice_ods": practice_ods, "updated_at": as_of}
-        if sql.execute(self._record, fact).rowcount:
+        if self._record.execute(self.session, fact).rowcount:
             return True
-        held = sql.execute(_REGISTRATION_OF, {"nhs_number": nhs_number}).first()
-        return held is not None and held.updated_at <= as_of  # else what we hold is newer
+        held = _REGISTRATION_OF.execute(self.session, {"nhs_number": nhs_number}).first()
+        return held is not None and held[1] <= as_of  # else what we hold is newer
 
     def move(self, retired: str, surviving: str) -> None:
         """A merge: the retired number's registration becomes the surviving one's unless

@@ -1,6 +1,5 @@
 """Read models for HTTP: JSON-ready referrals, straight from the store."""
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,6 +11,7 @@ from referral.adapters.repository import (
     NoteRepository,
     ReferralRepository,
     RegistrationRepository,
+    referral_values,
 )
 from referral.domain.referral import Referral
 from referral.domain.registration import may_see
@@ -26,8 +26,9 @@ def _json(value: object) -> object:
 
 
 def referral_json(referral: Referral) -> dict[str, Any]:
-    """Every field of the referral; ids as strings, times as ISO 8601 with their UTC offset."""
-    return {name: _json(value) for name, value in asdict(referral).items()}
+    """Every field of the referral; ids as strings, times as ISO 8601 with their UTC offset.
+    (No `asdict`: its deep copy was most of a listing's time, and the values are immutable.)"""
+    return {name: _json(value) for name, value in referral_values(referral).items()}
 
 
 def referral(session: Session, referral_id: UUID) -> dict[str, Any] | None:

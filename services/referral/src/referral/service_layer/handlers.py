@@ -204,7 +204,7 @@ def on_hot_onboarding_triggered(uow: ReferralUnitOfWork, event: HotOnboarding) -
         reason=f"hot onboarding: {band} risk (score {event.score}) on {event.trigger}",
         preferred_language=event.preferred_language,
     )
-    uow.referrals.add(referral)
+    uow.referrals.insert(referral)  # at once, without an ORM record: every trigger runs it
     _publish(uow, referral, cause=event)
     signals.proposal_made(uow, referral, event.event_id)  # news for the next huddle
     log.info("referral proposed", referral_id=str(referral.referral_id))
