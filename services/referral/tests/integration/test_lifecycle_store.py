@@ -6,18 +6,22 @@ from uuid import UUID, uuid4
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, update
 from sqlalchemy.exc import IntegrityError
 
 from ensemble_contracts.hospital import EncounterEventType
+from ensemble_contracts.referral import ReferralEventType
 from ensemble_runtime.db import create_db_engine
 from ensemble_runtime.migrations import _config, migrate, schema_drift
+from referral.adapters.repository import REFERRALS
+from referral.domain.referral import InvalidTransition
 from referral.service import DEFINITION
 from referral.service_layer.commands import (
     AcceptReferral,
     ActivateReferral,
     AddNote,
     AssignReferral,
+    DeclineReferral,
     FindSlaBreaches,
     RequestReferral,
     TriageReferral,
@@ -112,3 +116,38 @@ def test_0003_downgrades_and_upgrades_again(database_url: str) -> None:
     migrate(engine, DEFINITION.migrations)
     assert schema_drift(engine) == []
     engine.dispose()
+
+
+def test_a_decision_writes_only_the_columns_it_changed(kit: Kit) -> None:
+    """A decision reads its referral prepared and saves it with a prepared UPDATE of what it
+    changed, as the ORM's flush did: a column changed under it in the same transaction (here
+    a worker's name) survives, and the stored referral is what a read gives back."""
+    kit.consume(trigger(nhs_number="9990000018"))
+    (proposed,) = stored(kit)
+    with kit.unit_of_work() as uow:
+        referral = uow.referrals.get(proposed.referral_id)
+        assert referral == proposed
+        uow.referrals.session.execute(
+            update(REFERRALS)
+            .where(REFERRALS.c.referral_id == proposed.referral_id)
+            .values(worker_name="Kim")
+        )
+        referral.decline("not for us", kit.clock())
+        uow.referrals.save(referral)
+        uow.referrals.save(referral)  # nothing changed since: no write, no error
+        uow.commit()
+    (declined,) = stored(kit)
+    assert declined == replace(referral, worker_name="Kim")
+    assert (declined.status, declined.decline_reason) == ("declined", "not for us")
+
+
+def test_a_decline_through_the_handler_is_stored_and_announced_once(kit: Kit) -> None:
+    kit.consume(trigger(nhs_number="9990000018"))
+    (proposed,) = stored(kit)
+    declined = kit.execute(DeclineReferral(proposed.referral_id, "triaged elsewhere"))
+    assert stored(kit) == [declined]
+    with pytest.raises(InvalidTransition):  # a closed referral refuses, and nothing changes
+        kit.execute(DeclineReferral(proposed.referral_id, "again"))
+    assert stored(kit) == [declined]
+    announced = [(e.event_type, e.reason) for e in published(kit)]
+    assert announced[1:] == [(ReferralEventType.DECLINED, "triaged elsewhere")]

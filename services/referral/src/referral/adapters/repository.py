@@ -3,7 +3,9 @@
 Every encounter records a registration, and every hot-onboarding trigger records one, looks
 for an earlier proposal and an open referral and inserts its proposal, so those statements are
 `Prepared` (ADR 7): compiled once, run on the session's connection, as are the listings staff
-poll. Other referrals are written through the ORM, and the rare paths (triage, withdrawals)
+poll. Staff decisions (triage, accept, decline and the rest of the lifecycle) read their
+referral prepared and save it with a prepared UPDATE of the columns they changed. Other
+referrals are written through the ORM, and the rare paths (withdrawals, merges, the SLA watch)
 read through it too.
 """
 
@@ -18,6 +20,7 @@ from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, or_, select
 
 from ensemble_runtime.prepared import Prepared, Ran, Row
@@ -49,6 +52,9 @@ _OPEN_FOR = Prepared(
     )
 )
 _INSERT_REFERRAL = Prepared(REFERRALS.insert())
+_REFERRAL_BY_ID = Prepared(
+    core_select(REFERRALS).where(REFERRALS.c.referral_id == bindparam("referral_id"))
+)
 _PRACTICE_OF = Prepared(
     core_select(REGISTRATIONS.c.practice_ods).where(
         REGISTRATIONS.c.nhs_number == bindparam("nhs_number")
@@ -110,6 +116,25 @@ def _listing(filtered_by: tuple[str, ...], visible: bool) -> Prepared:
     return found
 
 
+# Per set of changed columns, the UPDATE that writes just those, as the ORM's flush would.
+_UPDATES: dict[tuple[str, ...], Prepared] = {}
+
+
+def _update_of(changed: tuple[str, ...]) -> Prepared:
+    """`UPDATE referrals SET <changed> WHERE referral_id = :saved_referral_id` (the new values
+    under `new_<column>`: a SET column's own name is reserved for SQLAlchemy's binds)."""
+    found = _UPDATES.get(changed)
+    if found is None:
+        columns = REFERRALS.c
+        statement = (
+            REFERRALS.update()
+            .where(columns.referral_id == bindparam("saved_referral_id"))
+            .values({name: bindparam(f"new_{name}", type_=columns[name].type) for name in changed})
+        )
+        found = _UPDATES[changed] = Prepared(statement)
+    return found
+
+
 def to_domain(record: ReferralRecord) -> Referral:
     return Referral(**record.model_dump())  # UtcDateTime columns read back aware UTC
 
@@ -133,6 +158,9 @@ def referral_values(referral: Referral) -> dict[str, Any]:
 class ReferralRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        # Referral id -> the object `get` gave and its columns as read: saving that very
+        # object writes only what changed since (what the ORM's flush would have written).
+        self._read: dict[UUID, tuple[Referral, dict[str, Any]]] = {}
 
     def add(self, referral: Referral) -> None:
         self.session.add(ReferralRecord(**asdict(referral)))
@@ -143,6 +171,26 @@ class ReferralRepository:
         _INSERT_REFERRAL.execute(self._flushed(), referral_values(referral))
 
     def save(self, referral: Referral) -> None:
+        """Write the referral's changes in this transaction: at once (a prepared UPDATE of
+        the changed columns, nothing when none changed) for the object `get` gave; else
+        through the ORM, at the next flush. Like the ORM's flush, no other condition than
+        the id: concurrent decisions are ordered by the store (SQLite's one writer; on
+        PostgreSQL the row lock of the UPDATE) exactly as before."""
+        read = self._read.pop(referral.referral_id, None)
+        key = identity_key(ReferralRecord, referral.referral_id)
+        if read is None or read[0] is not referral or key in self.session.identity_map:
+            self._save_by_orm(referral)  # an ORM record in the session must stay current
+            return
+        now = referral_values(referral)
+        changed = tuple(name for name, value in now.items() if value != read[1][name])
+        if changed:
+            values = {f"new_{name}": now[name] for name in changed}
+            values["saved_referral_id"] = referral.referral_id
+            if not _update_of(changed).execute(self._flushed(), values).rowcount:
+                raise LookupError(referral.referral_id)
+        self._read[referral.referral_id] = (referral, now)  # saved again: only what changes
+
+    def _save_by_orm(self, referral: Referral) -> None:
         record = self.session.get(ReferralRecord, referral.referral_id)
         if record is None:
             raise LookupError(referral.referral_id)
@@ -151,8 +199,13 @@ class ReferralRepository:
         self.session.add(record)
 
     def get(self, referral_id: UUID) -> Referral | None:
-        record = self.session.get(ReferralRecord, referral_id)
-        return None if record is None else to_domain(record)
+        """Read prepared (unflushed ORM changes flushed first, as an ORM query would)."""
+        row = _REFERRAL_BY_ID.execute(self._flushed(), {"referral_id": referral_id}).first()
+        if row is None:
+            return None
+        referral = from_row(row)
+        self._read[referral_id] = (referral, referral_values(referral))
+        return referral
 
     def open_for(self, nhs_number: str, practice_ods: str, service: str) -> Referral | None:
         """The practice's open referral of the patient to the service (another practice's
