@@ -46,15 +46,6 @@ class WebhookError(ValueError):
 # --- endpoints --------------------------------------------------------------------------------
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower().rstrip(".") in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def parse_networks(text: str) -> tuple[Network, ...]:
     """ "127.0.0.0/8, ::1/128" -> the networks (ValueError names the bad one)."""
     networks = []
@@ -113,11 +104,12 @@ def check_url(url: str, allow_http: bool = False, allowed: Sequence[Network] = (
         raise WebhookError("the url must not carry credentials (user:password@)")
     if parts.fragment or url.endswith("#"):
         raise WebhookError("the url must not have a fragment (#...)")
-    if scheme == "http" and not (allow_http or _is_loopback(host)):
+    address = _literal_address(host)
+    loopback = address is not None and ipaddress.ip_address(address).is_loopback
+    if scheme == "http" and not (allow_http or loopback):
         raise WebhookError("the url must be https (http only to this machine)")
     if port == 0:
         raise WebhookError("the url's port must be 1-65535")
-    address = _literal_address(host)
     reason = refused_address(address, allowed) if address is not None else None
     if reason is not None:
         raise WebhookError(f"the url's host is refused: {reason}")
