@@ -8,7 +8,13 @@ from pydantic import ValidationError
 
 from referral.config import Settings
 from referral.domain.referral import Referral
-from referral.domain.sla import SlaPolicy, add_working_days, is_working_day
+from referral.domain.sla import (
+    SlaPolicy,
+    _bank_holidays,
+    add_working_days,
+    is_working_day,
+    load_calendar,
+)
 
 
 def london_winter(year: int, month: int, day: int, hour: int = 10) -> datetime:
@@ -94,3 +100,11 @@ def test_the_policy_is_per_service_source_and_priority() -> None:
 def test_a_bad_policy_refuses_to_start(raw: str) -> None:
     with pytest.raises(ValidationError):
         Settings(sla_policy=raw)
+
+
+def test_the_calendar_loaded_at_start_holds_this_year_and_next() -> None:
+    _bank_holidays.cache_clear()
+    load_calendar(datetime(2026, 12, 31, tzinfo=UTC).date())
+    assert _bank_holidays.cache_info().currsize == 2
+    assert datetime(2027, 1, 1).date() in _bank_holidays(2027)
+    assert _bank_holidays.cache_info().misses == 2  # 2027 was already there
