@@ -5,6 +5,7 @@ import contextlib
 import functools
 import json
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlmodel import Session
 
 from ensemble_devkit.testkit import token
 from hospital_feed.adapters import views
+from hospital_feed.adapters.alert_bell import AlertBell
 from hospital_feed.adapters.orm import PracticeAlert
 from hospital_feed.entrypoints import alert_stream
 from hospital_feed.entrypoints.alert_stream import (
@@ -347,6 +349,38 @@ async def test_an_open_stream_does_not_hold_up_server_shutdown(
         await asyncio.wait_for(server.task, WAIT)
     # Ended by the stream's shutdown watch (sse-starlette), not the 10 s graceful timeout.
     assert time.monotonic() - began < 3
+
+
+async def test_a_commit_that_inserts_alerts_wakes_the_feed_at_once(tmp_path: Path) -> None:
+    """The feed's poll is only the fallback (for other replicas' alerts): an alert this
+    process commits rings the bell and is handed out at once, not a poll interval later."""
+    kit = feed_kit(f"sqlite:///{tmp_path / 'bell.db'}", alert_stream_poll_ms=600_000)
+    feed = feed_of(kit.runtime)
+    await feed.start()
+    try:
+        subscriber = feed.subscribe("L85001")
+        await asyncio.sleep(0.1)  # the feed's first read is done: it waits for 600 s now
+        alert_id = new_alert(kit)
+        queued = await asyncio.wait_for(subscriber.next(0), WAIT)
+        assert queued is not None and queued["alert_id"] == alert_id
+        assert feed.high_water == alert_id
+    finally:
+        await feed.stop()
+        kit.dispose()
+
+
+async def test_the_bell_rings_from_the_thread_that_committed() -> None:
+    bell = AlertBell()
+    woken = bell.listen()
+    ringer = threading.Thread(target=bell.ring)
+    ringer.start()
+    await asyncio.wait_for(woken.wait(), WAIT)
+    ringer.join()
+    bell.unlisten(woken)
+    woken.clear()
+    bell.ring()  # nobody listens: nothing is set
+    await asyncio.sleep(0.05)
+    assert not woken.is_set()
 
 
 def test_a_subscriber_queue_is_bounded() -> None:

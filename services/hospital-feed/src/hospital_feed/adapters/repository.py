@@ -6,7 +6,7 @@ run on the driver's cursor (ensemble_runtime.prepared); the rare paths (reproces
 retracting) use the ORM.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 from uuid import UUID
@@ -188,8 +188,9 @@ class MessageRepository:
 class AlertRepository:
     """What each recipient (practice or care team) sees about its patients."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, on_insert: Callable[[], None] = lambda: None) -> None:
         self._session = session
+        self._on_insert = on_insert  # told of each insert (the unit of work rings a bell)
 
     def exists_for(self, practice_ods: str, encounter_event_id: UUID) -> bool:
         """Whether this practice already has the alert of this encounter event."""
@@ -224,6 +225,7 @@ class AlertRepository:
         paging with `after=<last alert_id>` cannot pass an id that commits later."""
         serialize_on(self._session, "hospital_feed.practice_alerts")
         _INSERT_ALERT.execute(self._session, values)
+        self._on_insert()
 
     def add(self, alert: PracticeAlert) -> None:
         """Stage a changed alert (written at the next flush or commit)."""

@@ -4,6 +4,7 @@ from sqlmodel import Session
 
 from ensemble_runtime.unit_of_work import UnitOfWork
 from hospital_feed.adapters.access import AccessRepository
+from hospital_feed.adapters.alert_bell import ALERT_BELL
 from hospital_feed.adapters.message_browser import BrowserRepository
 from hospital_feed.adapters.repository import (
     AlertRepository,
@@ -36,7 +37,8 @@ class HospitalFeedUnitOfWork(UnitOfWork[Settings]):
 
     def open_repositories(self, session: Session) -> None:
         self.messages = MessageRepository(session)
-        self.alerts = AlertRepository(session)
+        # Once committed, new alerts ring the bell the SSE feed waits on between its polls.
+        self.alerts = AlertRepository(session, lambda: self.after_commit(ALERT_BELL.ring))
         self.risks = RiskRepository(session)
         self.caseloads = CaseloadRepository(session)
         self.page_sessions = PageSessionRepository(session)

@@ -1,7 +1,9 @@
 """Practices' alerts as Server-Sent Events, from one feed per process.
 
-`AlertFeed` (a component) polls the store for new alerts of every practice, one query per
-tick on the reader, and hands each new alert to the connected streams of its practice. A
+`AlertFeed` (a component) reads the store for new alerts of every practice, one query per
+tick on the reader, and hands each new alert to the connected streams of its practice. A tick
+follows each commit of this process that inserted alerts (the alert bell), and at the latest
+`alert_stream_poll_ms` after the last one (for alerts other replicas commit). A
 stream (`alert_stream`) first catches up from the store, strictly after the client's
 `Last-Event-ID`, until it reaches the feed's high-water mark, and then sends what the feed
 hands it; it never sends an id at or below one it has sent, so nothing is missed or repeated
@@ -42,6 +44,7 @@ from starlette.types import Receive, Scope, Send
 
 from ensemble_runtime.service import ServiceRuntime
 from hospital_feed.adapters import views
+from hospital_feed.adapters.alert_bell import ALERT_BELL
 from hospital_feed.entrypoints.alert_display import view_options
 
 log = structlog.get_logger(__name__)
@@ -122,6 +125,7 @@ class AlertFeed:
         self.subscribers: dict[str, set[Subscriber]] = {}
         self._gap_since: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self._bell: asyncio.Event | None = None
 
     @property
     def running(self) -> bool:
@@ -132,7 +136,8 @@ class AlertFeed:
 
     async def start(self) -> None:
         self.high_water = await self.runtime.read(views.newest_alert_id)
-        self._task = asyncio.create_task(self._run(), name="alert-feed")
+        self._bell = ALERT_BELL.listen()
+        self._task = asyncio.create_task(self._run(self._bell), name="alert-feed")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -140,6 +145,9 @@ class AlertFeed:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._bell is not None:
+            ALERT_BELL.unlisten(self._bell)
+            self._bell = None
         for subscribers in self.subscribers.values():
             for subscriber in subscribers:
                 subscriber.close("shutdown")
@@ -162,17 +170,20 @@ class AlertFeed:
         if not subscribers:
             del self.subscribers[subscriber.practice]
 
-    async def _run(self) -> None:
+    async def _run(self, bell: asyncio.Event) -> None:
         while True:
+            bell.clear()  # before reading: a commit during the read rings for another tick
             try:
                 full = await self.poll()
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the store is away: streams wait, the feed retries
                 log.warning("alert feed poll failed", error_type=type(error).__name__)
-                full = False
-            if not full:
                 await asyncio.sleep(self.poll_seconds)
+                continue
+            if not full:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(bell.wait(), self.poll_seconds)
 
     async def poll(self) -> bool:
         """One tick: hand out the alerts committed since the last; True if there may be more."""
