@@ -45,6 +45,8 @@ REDACTED = "[redacted]"
 
 
 def redact_text(text: str) -> str:
+    if len(text) < 10:  # too short to hold ten digits: most values (codes, states, names)
+        return text
     return NHS_NUMBER_PATTERN.sub("[nhs-number]", text)
 
 
@@ -139,6 +141,8 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every request at INFO: a webhook delivery's own line already says it.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
     if _transient_coordinator_errors_are_warnings not in coordinator.filters:
         coordinator.addFilter(_transient_coordinator_errors_are_warnings)
