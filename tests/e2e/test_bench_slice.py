@@ -37,6 +37,7 @@ def tiny(store: str, state_dir: Path) -> BenchOptions:
         connections=2,
         load_processes=1,
         raw_messages=200,
+        idle_seconds=0.5,
         high_risk_share=1 / HIGH_RISK_EVERY,
         lag_interval=0.5,
         base_port=27000,  # not the bench's own 28000, nor 8000 (make run) or 18000 (e2e)
@@ -103,6 +104,8 @@ def test_a_tiny_bench_reports_every_section_with_sane_numbers(
         assert phase["samples"] and set(phase["groups"]) == groups
         assert phase["quiet_after_seconds"] is not None
 
+    idle = result["idle_cpu_percent"]
+    assert all(idle[name] >= 0 for name in SERVICES) and "At idle, before the first" in report
     for phase, used in result["cpu_ms_per_admission"].items():
         assert all(used[name] > 0 for name in SERVICES), phase
         assert used["load generator"] > 0

@@ -1,7 +1,8 @@
 """`ensemble-local bench`: the whole system against raw Kafka, in one run on one broker.
 
 Starts the four services (own ports, run directory and stores, an MLLP listener on), then:
-1. raw aiokafka produce → consume: the reference (bench_kafka.py);
+1. raw aiokafka produce → consume: the reference (bench_kafka.py), then each process's CPU
+   at idle;
 2. admissions at an offered rate, open loop, while each practice polls its alerts and staff
    the proposed referrals: admission → alert visible, and → proposal visible (two hops);
 3. closed-loop ingest over HTTP, then over MLLP: msg/s and ACK latency;
@@ -56,6 +57,7 @@ class BenchOptions:
     load_processes: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1) // 4))
     mllp_window: int = 1  # frames in flight per MLLP connection (1: send, wait for the ACK)
     raw_messages: int = 50_000
+    idle_seconds: float = 10.0  # of quiet before the load, for each process's CPU at idle
     high_risk_share: float = 0.1  # of the alerts phase's admissions: the two-hop sample
     poll_interval: float = 0.015  # seconds between a reader's polls
     lag_interval: float = 2.0  # seconds between lag samples
@@ -79,6 +81,7 @@ QUICK: dict[str, Any] = {
     "mode": "quick",
     "ingest_seconds": 8.0,
     "raw_messages": 10_000,
+    "idle_seconds": 3.0,
     "lag_interval": 1.0,
 }
 

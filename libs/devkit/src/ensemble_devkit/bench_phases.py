@@ -92,8 +92,11 @@ class Bench:
             with self._timed("earlier backlog"):
                 backlog = (await self.lag.sample()).lag
                 backlog_quiet = await self.lag.wait_quiet(600.0)
-            before = await self._traffic()
             o = self.options
+            print(f"bench: idle CPU for {o.idle_seconds:g} s", flush=True)
+            with self._timed("idle"):
+                idle = await self.idle()
+            before = await self._traffic()
             print(f"bench: {o.admissions} admissions at {o.rate:g}/s", flush=True)
             with self._timed("offered"):
                 offered = await self.offered()
@@ -112,6 +115,7 @@ class Bench:
         return {
             "seconds": self.seconds,
             "raw_kafka": raw,
+            "idle_cpu_percent": idle,
             "offered": offered,
             "ingest": ingest,
             "lag": {
@@ -131,6 +135,14 @@ class Bench:
                 for phase, used in self.cpu.items()
             },
         }
+
+    async def idle(self) -> dict[str, float | None]:
+        """Each process's CPU with nothing sent (pollers, consumer loops, the broker's own
+        work), as % of one core: a cost every phase pays per second, not per admission."""
+        before, started = cpu_seconds(self.pids), time.monotonic()
+        await asyncio.sleep(self.options.idle_seconds)
+        used, seconds = cpu_used(before, cpu_seconds(self.pids)), time.monotonic() - started
+        return {name: None if cpu is None else 100 * cpu / seconds for name, cpu in used.items()}
 
     async def _traffic(self) -> dict[str, Any]:
         """Events written per topic, and what this system consumed and published."""

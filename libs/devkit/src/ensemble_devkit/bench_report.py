@@ -321,6 +321,15 @@ def _cpu(result: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | " + " | ".join(_n(cpu[phase][name], 2) for phase in phases) + " |"
         )
+    idle = result.get("idle_cpu_percent")
+    if idle:  # reports written before the idle step have none
+        shares = ", ".join(f"{name} {_n(share, 1)}%" for name, share in idle.items())
+        lines += [
+            "",
+            "At idle, before the first phase (nothing sent; pollers, consumer loops and the "
+            f"broker's own work), each process used, of one core: {shares}. Every phase pays "
+            "this per second, whatever its admissions.",
+        ]
     return "\n".join(lines)
 
 
