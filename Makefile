@@ -90,11 +90,12 @@ fuzz: bootstrap ## property-based fuzz run, FUZZ_EXAMPLES per target (10000); ru
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} uv run pytest tests/fuzz -q
 
 # RATE (admissions/s offered, 500), DURATION (s at that rate, 60; quick 10) or ADMISSIONS,
-# STORE (sqlite, postgresql), MLLP_WINDOW (frames each MLLP sender keeps in flight, 1).
+# STORE (sqlite, postgresql), MLLP_WINDOW (frames each MLLP sender keeps in flight, 1),
+# OFFERED (the alerts phase's transport: http, mllp; http).
 # The bench starts its own broker unless KAFKA_BOOTSTRAP_SERVERS.
 BENCH_ARGS = $${RATE:+--rate $$RATE} $${DURATION:+--duration $$DURATION} \
 	$${ADMISSIONS:+--admissions $$ADMISSIONS} $${STORE:+--store $$STORE} \
-	$${MLLP_WINDOW:+--mllp-window $$MLLP_WINDOW}
+	$${MLLP_WINDOW:+--mllp-window $$MLLP_WINDOW} $${OFFERED:+--offered-transport $$OFFERED}
 
 bench: bootstrap ## full benchmark against raw Kafka (RATE, DURATION, ADMISSIONS, STORE)
 	uv run ensemble-local bench $(BENCH_ARGS)

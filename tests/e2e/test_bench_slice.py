@@ -27,10 +27,11 @@ SECTIONS = (
 SERVICES = ("hospital-feed", "scoring", "referral", "scheduling")
 
 
-def tiny(store: str, state_dir: Path) -> BenchOptions:
+def tiny(store: str, offered: str, state_dir: Path) -> BenchOptions:
     return BenchOptions(
         mode="quick",
         store=store,  # type: ignore[arg-type]
+        offered_transport=offered,  # type: ignore[arg-type]
         rate=40.0,
         admissions=ADMISSIONS,
         ingest_seconds=1.5,
@@ -51,13 +52,18 @@ def in_order(p: dict[str, Any], count: int) -> bool:
 
 
 @pytest.mark.parametrize(
-    "store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+    ("store", "transport"),
+    [
+        ("sqlite", "http"),
+        pytest.param("postgresql", "http", marks=pytest.mark.postgres),
+        ("sqlite", "mllp"),  # the alerts phase over MLLP (OFFERED=mllp)
+    ],
 )
 def test_a_tiny_bench_reports_every_section_with_sane_numbers(
-    kafka_bootstrap: str, store: str, tmp_path: Path, systems: Systems
+    kafka_bootstrap: str, store: str, transport: str, tmp_path: Path, systems: Systems
 ) -> None:
     systems.pause()  # the e2e system would share the consumer groups of the bench's services
-    options = tiny(store, tmp_path)
+    options = tiny(store, transport, tmp_path)
     result = run(options, kafka_bootstrap, "the test broker")
     write_report(result, options.report)
 
@@ -76,6 +82,7 @@ def test_a_tiny_bench_reports_every_section_with_sane_numbers(
     assert raw["per_second"] > 0 and in_order(raw["latency_ms"], 200)
 
     offered = result["offered"]
+    assert offered["transport"] == transport
     high_risk = ADMISSIONS // HIGH_RISK_EVERY
     assert offered["acks"] == {"AA": ADMISSIONS}
     assert offered["alerts_expected"] == ADMISSIONS

@@ -54,6 +54,7 @@ class BenchOptions:
     ingest_seconds: float = 30.0  # each closed-loop ingest phase
     connections: int = 16  # closed-loop connections, shared out over the load processes
     offered_connections: int = 64  # the open loop's pool: a late ACK holds no later send
+    offered_transport: Literal["http", "mllp"] = "http"  # how the open loop sends
     load_processes: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1) // 4))
     mllp_window: int = 1  # frames in flight per MLLP connection (1: send, wait for the ACK)
     raw_messages: int = 50_000
@@ -114,7 +115,9 @@ def run(options: BenchOptions, bootstrap: str, broker_label: str) -> dict[str, A
     mllp_port = options.base_port + MLLP_PORT_OFFSET
     extra_env = {
         "HOSPITAL_FEED_MLLP_LISTENERS": json.dumps({"RCB": mllp_port}),
-        "HOSPITAL_FEED_MLLP_MAX_CONNECTIONS": str(options.connections + 2),
+        "HOSPITAL_FEED_MLLP_MAX_CONNECTIONS": str(
+            max(options.connections, options.offered_connections) + 2
+        ),
     }
     with contextlib.ExitStack() as stack:
         databases = stack.enter_context(_stores(options.store, options.state_dir))

@@ -3,8 +3,9 @@
 - `run_ingest`: closed loop, as fast as the service answers: each connection sends its next
   HL7 admission once the previous one is ACKed (MLLP may keep a window of frames in flight).
 - `run_offered`: open loop, admissions released at a fixed rate whatever the service does,
-  over a pool of keep-alive connections; a late ACK delays no later send (while a connection
-  is free), so slowness shows up as latency instead of a politely lower rate.
+  over a pool of keep-alive connections (HTTP, or MLLP with one frame in flight on each); a
+  late ACK delays no later send (while a connection is free), so slowness shows up as
+  latency instead of a politely lower rate.
 
 Times are `time.monotonic()`, which Linux keeps system-wide, so the bench's readers in
 another process can subtract them. Each generator reports its own CPU time: a reader can see
@@ -71,6 +72,7 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class OfferedPlan:
+    transport: Literal["http", "mllp"]
     target: Target
     messages: tuple[bytes, ...]  # in send order; message i is due at start_at + i / rate
     rate: float
@@ -215,22 +217,30 @@ async def _offer(plan: OfferedPlan) -> OfferedResult:
     result = OfferedResult([math.nan] * count, [math.nan] * count, [""] * count)
     target = plan.target
     connections = [
-        HttpConnection(target.host, target.port, target.token) for _ in range(plan.connections)
+        HttpConnection(target.host, target.port, target.token)
+        if plan.transport == "http"
+        else MllpConnection(target.host, target.port)
+        for _ in range(plan.connections)
     ]
     await asyncio.gather(*(connection.open() for connection in connections))
     due: asyncio.Queue[int] = asyncio.Queue()
 
-    async def send(connection: HttpConnection) -> None:
+    async def send(connection: HttpConnection | MllpConnection) -> None:
+        reopened = 0  # MLLP's (HTTP reconnects by itself, and counts)
         while (index := await due.get()) >= 0:
             result.sent_at[index] = time.monotonic()
             try:
-                response, _ = await _post_hl7(connection, plan.messages[index])
-                result.codes[index] = response.ack_code()
-            except (OSError, EOFError, ProtocolError) as error:
+                result.codes[index] = await _offer_one(connection, plan.messages[index])
+            except (OSError, EOFError, ProtocolError) as error:  # IncompleteRead: an EOFError
                 result.codes[index] = f"error {type(error).__name__}"
                 await connection.close()
+                if isinstance(connection, MllpConnection):
+                    await connection.open()
+                    reopened += 1
             result.acked_at[index] = time.monotonic()
-        result.reconnects += connection.reconnects
+        result.reconnects += (
+            connection.reconnects if isinstance(connection, HttpConnection) else reopened
+        )
 
     await _sleep_until(plan.start_at)
     cpu_before, result.started = time.process_time(), time.monotonic()
@@ -245,6 +255,15 @@ async def _offer(plan: OfferedPlan) -> OfferedResult:
         await connection.close()
     result.finished, result.cpu_seconds = time.monotonic(), time.process_time() - cpu_before
     return result
+
+
+async def _offer_one(connection: HttpConnection | MllpConnection, message: bytes) -> str:
+    """Send one admission and wait for its ACK (one in flight per connection): the code."""
+    if isinstance(connection, HttpConnection):
+        response, _ = await _post_hl7(connection, message)
+        return response.ack_code()
+    await connection.send(message)
+    return ack_code(await connection.read_ack())
 
 
 def run_offered(plan: OfferedPlan) -> OfferedResult:

@@ -198,8 +198,14 @@ class Bench:
         webhooks = WebhookProbe(host, port, self.credentials.practices)
         await webhooks.open()
         event_at = datetime.now(UTC)
+        sender = (
+            Target(host, port, self.credentials.senders["RCB"])
+            if o.offered_transport == "http"
+            else Target(host, self.mllp_port)  # the listener's port names the sender
+        )
         plan = OfferedPlan(
-            Target(host, port, self.credentials.senders["RCB"]),
+            o.offered_transport,
+            sender,
             tuple(admission(nhs, "O", event_at) for nhs in numbers),
             o.rate,
             o.offered_connections,
@@ -232,6 +238,7 @@ class Bench:
         due = [plan.start_at + i / o.rate for i in range(len(numbers))]
         sent_at = list(sent.sent_at)
         return {
+            "transport": o.offered_transport,
             "rate": o.rate,
             "seconds": len(numbers) / o.rate,
             "admissions": len(numbers),

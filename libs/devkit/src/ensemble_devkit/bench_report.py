@@ -207,11 +207,13 @@ def _ingest(result: dict[str, Any]) -> str:
 
 def _offered(result: dict[str, Any]) -> str:
     o = result["offered"]
+    transport = o.get("transport", "http").upper()  # reports before MLLP was offered: HTTP
     return "\n".join(
         [
             f"## Alerts and hot onboarding at {o['rate']:g} admissions/s (open loop)",
             "",
-            f"{o['admissions']:,} A01s over HTTP in {o['seconds']:g} s ({o['high_risk']:,} of "
+            f"{o['admissions']:,} A01s over {transport} in {o['seconds']:g} s "
+            f"({o['high_risk']:,} of "
             f"high-risk patients whose profiles scoring holds), released on schedule over up "
             f"to {o['connections']} connections; achieved {_n(o['achieved_rate'], 0)}/s. Every "
             "latency runs from the time the admission was due, so waiting for a free "
@@ -226,7 +228,9 @@ def _offered(result: dict[str, Any]) -> str:
             "| latency from due time, ms | seen | p50 | p95 | p99 | max |",
             "|---|---|---|---|---|---|",
             _latency_row("sent (waiting for a free connection)", o["late_ms"]),
-            _latency_row("HL7 POST → ACK", o["ack_ms"]),
+            _latency_row(
+                "HL7 POST → ACK" if transport == "HTTP" else "MLLP frame → ACK", o["ack_ms"]
+            ),
             _latency_row(
                 "admission → practice alert visible",
                 o["alert_ms"],

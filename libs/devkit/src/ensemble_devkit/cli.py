@@ -147,6 +147,7 @@ BENCH_OPTIONS = (
     "connections",
     "load_processes",
     "mllp_window",
+    "offered_transport",
     "raw_messages",
     "report",
 )
@@ -163,6 +164,9 @@ def add_bench_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--connections", type=int, help="closed-loop connections (16)")
     bench.add_argument("--load-processes", type=int, help="generator processes (cores/4)")
     bench.add_argument("--mllp-window", type=int, help="MLLP frames in flight (1)")
+    bench.add_argument(
+        "--offered-transport", choices=["http", "mllp"], help="the open loop's transport (http)"
+    )
     bench.add_argument("--raw-messages", type=int, help="raw Kafka messages (50000; 10000)")
     bench.add_argument("--report", type=Path, help="Markdown report; JSON next to it")
 
