@@ -11,6 +11,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
+import structlog
 from sqlalchemy import Engine
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
@@ -23,6 +24,7 @@ from ensemble_runtime.inbox import Inbox
 from ensemble_runtime.outbox import add_to_outbox
 
 S = TypeVar("S", bound=ServiceSettings)
+log = structlog.get_logger(__name__)
 
 
 class UnitOfWork(Generic[S]):
@@ -72,6 +74,35 @@ class UnitOfWork(Generic[S]):
                 event = event.model_copy(update={"correlation_id": intake})
         add_to_outbox(self._session, topic, event)
         self._published = True
+
+    def apply_here(
+        self, group: str, handler: Callable[[Self, Any], None] | None, event: Envelope
+    ) -> bool:
+        """Apply a consumer group's `handler` (None: the group ignores this type) to an event
+        this transaction publishes, and remember the event in the group's inbox, so the group's
+        consumer skips it when Kafka brings it: its effect commits with the change that caused
+        it, a hop earlier, while the event still goes to Kafka for everyone else.
+
+        Only for a group that consumes this service's own topic, and only if every event of
+        that topic goes through here (or the consumer could apply an older one after a newer
+        one). In a SAVEPOINT: a handler that fails is undone alone and logged, and the event
+        is left to the consumer (its retries, then its dead-letter topic), so a bug in a
+        projection never stops the change that published the event. Returns whether it was
+        applied here."""
+        savepoint = self._session.begin_nested()
+        actions = len(self._after_commit)
+        try:
+            if handler is not None:
+                handler(self, event)
+            self._session.flush()
+            self.inbox.record_all(group, [event.event_id])
+        except Exception as error:
+            savepoint.rollback()
+            del self._after_commit[actions:]
+            log.warning("event left to its consumer", consumer=group, error=type(error).__name__)
+            return False
+        savepoint.commit()
+        return True
 
     def flush(self) -> None:
         """Send pending writes now, so constraints speak inside this transaction."""

@@ -83,6 +83,11 @@ class Settings(PageSessionSettings):
     # back in frame order. A full window stops reading (backpressure).
     mllp_window: int = 32
     """Frames read ahead of their ACKs per MLLP connection (1: strictly one by one)."""
+    # Project each encounter to its alerts in the intake transaction (the alerts consumer then
+    # finds it done); off: the consumer projects it after the Kafka hop, as before.
+    alerts_at_intake: bool = True
+    """Project each admission, discharge, ... to its alerts in the transaction that stores the
+    message, so the alert is visible when the sender hears AA (off: after the Kafka hop)."""
     # An alert about a high-risk patient that nobody has actioned this long after it arrived
     # is overdue (domain/acknowledgement.is_overdue).
     alert_overdue_minutes: int = 240

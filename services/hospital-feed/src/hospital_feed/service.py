@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-from ensemble_contracts.hospital import EncounterEventType
 from ensemble_contracts.referral import ReferralEventType
 from ensemble_contracts.scoring import HotOnboardingEventType, ScoreEventType
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS, HOT_ONBOARDING, REFERRALS, SCORE_CHANGES
@@ -45,24 +44,12 @@ DEFINITION = ServiceDefinition(
     publishes=[HOSPITAL_ENCOUNTERS],
     subscriptions=[
         # Its own encounters, projected to each registered practice's alerts.
+        # With `alerts_at_intake` (the default) intake already projected each one, in the
+        # transaction that published it, and this group finds it in its inbox.
         Subscription(
             topic=HOSPITAL_ENCOUNTERS,
-            group="hospital-feed.alerts",
-            handlers={
-                EncounterEventType.ADMITTED: handlers.project_alert,
-                EncounterEventType.TRANSFERRED: handlers.project_alert,
-                EncounterEventType.DISCHARGED: handlers.project_alert,
-                EncounterEventType.AE_ATTENDANCE: handlers.project_alert,
-                EncounterEventType.ADMISSION_CANCELLED: handlers.project_alert,
-                EncounterEventType.DISCHARGE_CANCELLED: handlers.project_alert,
-                # Schema version 3 (ADR 9): minor alerts; patient.merged alerts no one.
-                EncounterEventType.TRANSFER_CANCELLED: handlers.project_alert,
-                EncounterEventType.LEAVE_STARTED: handlers.project_alert,
-                EncounterEventType.LEAVE_ENDED: handlers.project_alert,
-                EncounterEventType.CLASS_CHANGED: handlers.project_alert,
-                EncounterEventType.PRACTICE_CHANGED: handlers.project_alert,
-                EncounterEventType.MERGED: handlers.project_alert,  # no alert: taken and let go
-            },
+            group=handlers.ALERTS_GROUP,
+            handlers=dict.fromkeys(handlers.ALERT_EVENT_TYPES, handlers.project_alert),
         ),
         # What the alerts show beside the encounter: the patient's risk band (from scoring,
         # never by calling it) and referral caseloads; and scoring's hot onboarding proposals,

@@ -34,8 +34,10 @@ async def test_an_encounter_is_stored_as_json_and_alerts(database_url: str) -> N
         assert json.loads(restored(message.raw, message.raw_escaped)) == resource
         [event] = kit.published(HOSPITAL_ENCOUNTERS)
         assert (event.event_type, event.location) == (T.ADMITTED, "Salle \xc9 \u2013 7")
-        assert kit.consume(event) == ["processed"]
+        # Projected by intake, in the transaction that stored it: the consumer finds it done.
         assert [(a.practice_ods, a.kind) for a in alerts(kit)] == [("L85001", "admitted")]
+        assert kit.consume(event) == ["duplicate"]
+        assert len(alerts(kit)) == 1
     finally:
         kit.dispose()
 

@@ -10,9 +10,9 @@ from ..support import FeedKit, msa, stored
 
 
 def project_all(kit: FeedKit) -> list[EncounterEvent]:
-    """Every published encounter through the alerts consumer."""
+    """Every published encounter through the alerts consumer, which finds intake did it."""
     events = kit.published(HOSPITAL_ENCOUNTERS)
-    assert set(kit.consume(*events)) <= {"processed"}
+    assert set(kit.consume(*events)) <= {"duplicate"}
     return events
 
 

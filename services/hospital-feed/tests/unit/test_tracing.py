@@ -35,7 +35,8 @@ ORIGINAL_MODE_A01 = RCB_A01.replace("|||AL|NE", "")
 @pytest.fixture
 def traced(tmp_path: Path) -> Iterator[tuple[FeedKit, InMemorySpanExporter]]:
     tracing, spans = in_memory_tracing("hospital-feed")
-    kit = feed_kit(f"sqlite:///{tmp_path / 'feed.db'}", tracing=tracing)
+    # The alerts consumer projects (not intake): these tests follow the trace across its hop.
+    kit = feed_kit(f"sqlite:///{tmp_path / 'feed.db'}", tracing=tracing, alerts_at_intake=False)
     yield kit, spans
     kit.dispose()
 

@@ -14,7 +14,7 @@ import structlog
 from pydantic import ValidationError
 
 from ensemble_contracts import limits
-from ensemble_contracts.hospital import EncounterEvent
+from ensemble_contracts.hospital import EncounterEvent, EncounterEventType
 from ensemble_contracts.referral import ReferralEvent
 from ensemble_contracts.scoring import HotOnboarding, HotOnboardingEventType, ScoreChanged
 from ensemble_contracts.topics import HOSPITAL_ENCOUNTERS
@@ -64,6 +64,25 @@ SENDER_NOT_ALLOWED = "this sender may not send messages for the facility in MSH-
 NUL_NOT_ALLOWED = "the message contains NUL characters (0x00), which HL7 v2 text may not carry"
 NOT_PROCESSED = "the message could not be processed; it is kept for staff to look at"
 STORE_INTEGER = range(-(2**31), 2**31)  # what an INTEGER column holds on every store
+# The consumer group projecting this service's own encounters to alerts, and the types it
+# projects (the others it ignores). Its handler runs where each encounter is published
+# (`_stage_event`), when `alerts_at_intake` is on.
+ALERTS_GROUP = "hospital-feed.alerts"
+ALERT_EVENT_TYPES = (
+    EncounterEventType.ADMITTED,
+    EncounterEventType.TRANSFERRED,
+    EncounterEventType.DISCHARGED,
+    EncounterEventType.AE_ATTENDANCE,
+    EncounterEventType.ADMISSION_CANCELLED,
+    EncounterEventType.DISCHARGE_CANCELLED,
+    # Schema version 3 (ADR 9): minor alerts; patient.merged alerts no one.
+    EncounterEventType.TRANSFER_CANCELLED,
+    EncounterEventType.LEAVE_STARTED,
+    EncounterEventType.LEAVE_ENDED,
+    EncounterEventType.CLASS_CHANGED,
+    EncounterEventType.PRACTICE_CHANGED,
+    EncounterEventType.MERGED,  # no alert: taken and let go
+)
 
 log = structlog.get_logger(__name__)
 
@@ -362,15 +381,19 @@ def _verdict_columns(verdict: Verdict) -> dict[str, object]:
 
 
 def _stage_event(uow: HospitalFeedUnitOfWork, verdict: Verdict) -> None:
-    """Stage the verdict's event, first re-opening what it re-opens (so its business key is
-    free again), in the transaction that stores the message."""
+    """Stage the verdict's events, first re-opening what it re-opens (so its business key is
+    free again), in the transaction that stores the message; and (`alerts_at_intake`) project
+    each to its alerts there too, as the alerts consumer would, so an alert is committed and
+    visible when the sender hears AA. Every encounter this service publishes passes here."""
     if verdict.event is None:
         return
     if verdict.visit_key is not None and verdict.reopens:
         uow.messages.reopen(verdict.visit_key, verdict.reopens)
-    uow.publish(HOSPITAL_ENCOUNTERS, verdict.event)
-    for event in verdict.more_events:
+    for event in (verdict.event, *verdict.more_events):
         uow.publish(HOSPITAL_ENCOUNTERS, event)
+        if uow.settings.alerts_at_intake:
+            projects = event.event_type in ALERT_EVENT_TYPES
+            uow.apply_here(ALERTS_GROUP, project_alert if projects else None, event)
 
 
 def _encounter(message: AdtMessage, event_type: str) -> EncounterEvent:
