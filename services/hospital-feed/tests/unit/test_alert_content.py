@@ -4,6 +4,7 @@ patient's risk and caseloads, hot onboarding proposals, filters and paging."""
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -297,19 +298,25 @@ async def test_the_patient_s_caseloads_are_shown_newest_status_first(kit: FeedKi
 
 @contextmanager
 def statements(kit: FeedKit) -> Iterator[list[str]]:
-    """The SQL queries (SELECTs) run on the kit's store while in the block."""
+    """The SQL queries (SELECTs) SQLite runs on the kit's store while in the block: traced by
+    the driver, so prepared statements (which fire no SQLAlchemy events) are counted too."""
     seen: list[str] = []
 
-    def record(*args: Any) -> None:
-        if args[2].lstrip().upper().startswith("SELECT"):
-            seen.append(args[2])
+    def record(sql: str) -> None:
+        if sql.lstrip().upper().startswith("SELECT"):
+            seen.append(sql)
+
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(record)
 
     engine = kit.service.engine
-    event.listen(engine, "before_cursor_execute", record)
+    engine.dispose()  # the block's connections are new ones, traced
+    event.listen(engine, "connect", trace)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "connect", trace)
+        engine.dispose()
 
 
 def test_risk_and_caseloads_cost_the_same_queries_for_one_alert_or_many(kit: FeedKit) -> None:
@@ -321,10 +328,16 @@ def test_risk_and_caseloads_cost_the_same_queries_for_one_alert_or_many(kit: Fee
         (single,) = kit.read(views.practice_alerts, "L85001", 0, 1)
     with statements(kit) as many:
         page = kit.read(views.practice_alerts, "L85001", 0, 100)
-    assert len(page) == len(numbers)
-    assert len(one) == len(many) == 2
+    with statements(kit) as filtered:  # the ORM's query
+        high = kit.read(partial(views.practice_alerts, band="high"), "L85001", 0, 100)
+    assert len(page) == len(high) == len(numbers)
+    assert len(one) == len(many) == len(filtered) == 2
     assert single["caseload"] == [{"service": "complex_care", "status": "accepted"}]
     assert {a["risk_band"] for a in page} == {"high"}
+    # A poll that finds nothing new (most of a practice's polls) is one query.
+    with statements(kit) as empty:
+        assert kit.read(views.practice_alerts, "L85001", page[-1]["alert_id"], 100) == []
+    assert len(empty) == 1
 
 
 # --- hot onboarding ----------------------------------------------------------------------

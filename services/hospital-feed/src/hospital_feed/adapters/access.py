@@ -25,6 +25,7 @@ from sqlmodel import Field, Session, SQLModel
 from ensemble_contracts import limits
 from ensemble_runtime.auth import Caller
 from ensemble_runtime.db import UtcDateTime, core_sql
+from ensemble_runtime.prepared import Prepared
 
 USERNAME = 100  # as seen_by / actioned_by, which record it
 LABEL = 100
@@ -75,8 +76,9 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-# The one query per practice request: the unique index on token_sha256 finds the row.
-_CALLER = (
+# The one query per practice request (prepared, ADR 7): the unique index on token_sha256
+# finds the row.
+_CALLER = Prepared(
     select(USERS.c.practice_ods, USERS.c.username)
     .select_from(TOKENS.join(USERS, USERS.c.id == TOKENS.c.user_id))
     .where(
@@ -92,8 +94,11 @@ def practice_caller(session: Session, token: str, now: datetime) -> Caller | Non
     """The practice (principal) and user of a valid token, or None (a read model query)."""
     if not token or len(token) > MAX_PRESENTED:
         return None
-    row = core_sql(session).execute(_CALLER, {"sha": token_sha256(token), "now": now}).first()
-    return None if row is None else Caller(row.practice_ods, row.username)
+    row = _CALLER.execute(session, {"sha": token_sha256(token), "now": now}).first()
+    if row is None:
+        return None
+    practice_ods, username = row
+    return Caller(practice_ods, username)
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,15 @@
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
+from uuid import UUID
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, bindparam, func
+from sqlalchemy import select as core_select
 from sqlmodel import Session, and_, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from ensemble_runtime.prepared import Prepared
 from hospital_feed.adapters.orm import (
     AlertStatus,
     Hl7Message,
@@ -17,6 +20,7 @@ from hospital_feed.adapters.orm import (
     PatientRisk,
     PracticeAlert,
 )
+from hospital_feed.adapters.repository import ALERTS, CASELOADS, RISKS
 from hospital_feed.domain.acknowledgement import AlertState, is_overdue, state_of
 from hospital_feed.domain.encounters import alert_title
 
@@ -44,13 +48,51 @@ def _reasons(stored: str) -> list[dict[str, Any]]:
     ]
 
 
+class AlertRow(NamedTuple):
+    """What the view shows of an alert, as the prepared poll reads it (the ORM's PracticeAlert
+    has the same attributes)."""
+
+    alert_id: int
+    kind: str
+    nhs_number: str
+    encounter_event_id: UUID
+    sending_facility: str
+    visit_number: str | None
+    location: str | None
+    event_at: datetime | None
+    created_at: datetime
+    status: str
+    retracted_by_event_id: UUID | None
+    emergency: bool
+    disposition: str | None
+    recipient_reason: str
+    seen_at: datetime | None
+    seen_by: str | None
+    actioned_at: datetime | None
+    actioned_by: str | None
+    outcome: str | None
+
+
+class RiskRow(NamedTuple):
+    band: str  # NOT NULL in the table: NULL in the poll's row means the patient has no risk
+    score: int
+    reasons: str
+    model_version: str
+
+
+class CaseloadRow(NamedTuple):
+    nhs_number: str
+    service: str
+    status: str
+
+
 def alert_view(
-    alert: PracticeAlert,
+    alert: PracticeAlert | AlertRow,
     *,
     now: datetime | None = None,
     overdue_after: timedelta = OVERDUE_AFTER,
-    risk: PatientRisk | None = None,
-    caseload: Sequence[PatientCaseload] = (),
+    risk: PatientRisk | RiskRow | None = None,
+    caseload: Sequence[PatientCaseload | CaseloadRow] = (),
 ) -> dict[str, Any]:
     """One alert as a practice reads it: what happened, the patient's current risk and
     caseloads, and the team's acknowledgement. `overdue`: an active, unactioned alert about
@@ -142,6 +184,59 @@ def _caseloads(session: Session, nhs_numbers: set[str]) -> dict[str, list[Patien
     return found
 
 
+# Practices poll their alerts over and over (`after` their last alert_id; most polls find
+# nothing new), and the alert stream and webhooks read the same list: unfiltered, it is these
+# prepared statements (ADR 7), the alerts with their patients' risk, then (only if any came
+# back) those patients' caseloads.
+_POLL = Prepared(
+    core_select(
+        *(ALERTS.c[name] for name in AlertRow._fields),
+        *(RISKS.c[name] for name in RiskRow._fields),
+    )
+    .select_from(ALERTS.outerjoin(RISKS, RISKS.c.nhs_number == ALERTS.c.nhs_number))
+    .where(ALERTS.c.practice_ods == bindparam("ods"), ALERTS.c.alert_id > bindparam("after"))
+    .order_by(ALERTS.c.alert_id)
+    .limit(bindparam("limit"))
+)
+_RISK_AT = len(AlertRow._fields)  # where the risk's columns begin in a row of _POLL
+_CASELOADS = Prepared(
+    core_select(*(CASELOADS.c[name] for name in CaseloadRow._fields))
+    .where(CASELOADS.c.nhs_number.in_(bindparam("patients", expanding=True)))
+    .order_by(CASELOADS.c.nhs_number, CASELOADS.c.service)
+)
+
+
+def _padded(values: set[str]) -> list[str]:
+    """The values, repeated up to a power of two: a prepared IN list is compiled per length,
+    so this keeps the lengths few (a repeat changes nothing an IN finds)."""
+    listed = sorted(values)
+    size = 1 << (len(listed) - 1).bit_length()
+    return listed + [listed[-1]] * (size - len(listed))
+
+
+def _polled(
+    session: Session, practice_ods: str, after: int, limit: int, **options: Any
+) -> list[dict[str, Any]]:
+    """`practice_alerts` without filters: the prepared statements, and the same views."""
+    rows = _POLL.execute(session, {"ods": practice_ods, "after": after, "limit": limit}).rows
+    if not rows:
+        return []
+    read = [(AlertRow._make(row[:_RISK_AT]), row[_RISK_AT:]) for row in rows]
+    patients = _padded({alert.nhs_number for alert, _ in read})
+    caseloads: dict[str, list[CaseloadRow]] = {}
+    for found in _CASELOADS.execute(session, {"patients": patients}).rows:
+        caseloads.setdefault(found[0], []).append(CaseloadRow._make(found))
+    return [
+        alert_view(
+            alert,
+            risk=RiskRow._make(risk) if risk[0] is not None else None,
+            caseload=caseloads.get(alert.nhs_number, ()),
+            **options,
+        )
+        for alert, risk in read
+    ]
+
+
 def practice_alerts(
     session: Session,
     practice_ods: str,
@@ -161,8 +256,12 @@ def practice_alerts(
     Filters: `kind`; `band`, the patient's current risk band; `since`, alerts received
     (`created_at`) at or after that moment; `status` (active, retracted); `state` (new, seen,
     actioned). Each page costs two queries, whatever its size: the alerts with their
-    patients' risk, and the patients' caseloads.
+    patients' risk, and the patients' caseloads (none for an empty page without filters).
     """
+    moment = now or datetime.now(UTC)
+    if kind is None and band is None and since is None and status is None and state is None:
+        return _polled(session, practice_ods, after, limit, now=moment, overdue_after=overdue_after)
+    # Filtered (someone's search): the ORM's query, built for the filters given.
     query = (
         select(PracticeAlert, PatientRisk)
         .outerjoin(PatientRisk, col(PatientRisk.nhs_number) == col(PracticeAlert.nhs_number))
@@ -180,7 +279,6 @@ def practice_alerts(
         query = query.where(_state_is(state))
     rows = session.exec(query.order_by(col(PracticeAlert.alert_id)).limit(limit)).all()
     caseloads = _caseloads(session, {alert.nhs_number for alert, _ in rows})
-    moment = now or datetime.now(UTC)
     return [
         alert_view(
             alert,
@@ -236,15 +334,19 @@ def newest_alert_id(session: Session) -> int:
     return session.exec(select(func.max(col(PracticeAlert.alert_id)))).one() or 0
 
 
+# The stream's tick, every `alert_stream_poll_ms`: prepared (ADR 7).
+_ALERTS_AFTER = Prepared(
+    core_select(ALERTS.c.alert_id, ALERTS.c.practice_ods)
+    .where(ALERTS.c.alert_id > bindparam("after"))
+    .order_by(ALERTS.c.alert_id)
+    .limit(bindparam("limit"))
+)
+
+
 def alerts_after(session: Session, after: int, limit: int) -> list[tuple[int, str]]:
     """(alert_id, practice) of every practice's alerts above `after`, oldest first."""
-    rows = session.exec(
-        select(PracticeAlert.alert_id, PracticeAlert.practice_ods)
-        .where(col(PracticeAlert.alert_id) > after)
-        .order_by(col(PracticeAlert.alert_id))
-        .limit(limit)
-    ).all()
-    return [(int(alert_id), practice) for alert_id, practice in rows if alert_id is not None]
+    rows = _ALERTS_AFTER.execute(session, {"after": after, "limit": limit}).rows
+    return [(int(alert_id), practice) for alert_id, practice in rows]
 
 
 def views_of(
