@@ -58,12 +58,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if _DECIMAL.fullmatch(declared) and (len(declared) > 18 or int(declared) > limit):
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "message too large")
-    body = bytearray()
+    chunks: list[bytes] = []  # joined once: a body in one chunk (the guard's) is not copied
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
+        size += len(chunk)
+        if size > limit:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "message too large")
-    return bytes(body)
+        if chunk:
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @router.post("/hl7v2", tags=["hospital senders"], response_class=Response)
