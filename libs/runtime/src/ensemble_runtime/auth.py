@@ -3,7 +3,8 @@
 One dependency for every route of every service: `Depends(caller("practice"))` answers 401
 unless the request carries a token of that kind, and gives the route the caller's principal
 (an MSH-4 code, an ODS code, a staff name). `own_practice` adds the rule every practice route
-shares: the ODS code in the path must be the caller's own.
+shares: the ODS code in the path must be the caller's own. A hot route may instead call
+`principal_for_request(request, kind)` itself, marked `@authenticates(kind)`.
 
 A token is looked up first in the kind's env-configured `TokenRegistry`, then, when the
 service definition names one (`ServiceDefinition.credential_lookups`), in the service's own
@@ -20,7 +21,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlmodel import Session
@@ -118,11 +119,13 @@ def bearer_token(request: Request) -> str:
 # Dependencies are coroutines: FastAPI runs a plain `def` dependency on a worker thread, a hop
 # per request that costs more than the token lookup itself.
 Dependency = Callable[[Request], Awaitable[str]]
-_KIND_OF: dict[Dependency, str] = {}
+_KIND_OF: dict[Callable[..., Any], str] = {}
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
 def kind_of(dependency: object) -> str | None:
-    """The caller kind a dependency made by `caller(kind)` authenticates, else None."""
+    """The caller kind a dependency made by `caller(kind)` authenticates (or a route marked
+    `authenticates(kind)`), else None."""
     return _KIND_OF.get(dependency) if callable(dependency) else None
 
 
@@ -217,19 +220,38 @@ def caller(kind: str) -> Dependency:
     """
 
     async def authenticated(request: Request) -> str:
-        found = await caller_of(request, kind, bearer_token(request))
-        if found is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "unknown token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        request.state.caller_user = found.user
-        return found.principal
+        return await principal_for_request(request, kind)
 
     authenticated.__name__ = f"{kind}_caller"
     _KIND_OF[authenticated] = kind
     return authenticated
+
+
+async def principal_for_request(request: Request, kind: str) -> str:
+    """The principal of the request's caller of `kind`: what `caller(kind)` gives a route,
+    with the same 401s (no token, unknown token), for a route that calls it itself."""
+    found = await caller_of(request, kind, bearer_token(request))
+    if found is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "unknown token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    request.state.caller_user = found.user
+    return found.principal
+
+
+def authenticates(kind: str) -> Callable[[Endpoint], Endpoint]:
+    """Mark a route that checks its caller itself (`principal_for_request(request, kind)`,
+    before it reads the body) instead of taking a `caller(kind)` dependency, as a hot route
+    may: FastAPI's dependency solving costs more per request than the check. The HTTP guard
+    and the route checks see the mark as they see the dependency (`kind_of`)."""
+
+    def mark(endpoint: Endpoint) -> Endpoint:
+        _KIND_OF[endpoint] = kind
+        return endpoint
+
+    return mark
 
 
 Sender = Annotated[str, Depends(caller("sender"))]

@@ -1,7 +1,8 @@
 """The HTTP guard every service's app runs behind: no input gets a 500 or leaks a detail.
 
 - **Authentication before anything else**: a request to a route that needs a caller (any
-  `ensemble_runtime.auth.caller(kind)` dependency, e.g. `Staff`) without a token of that kind
+  `ensemble_runtime.auth.caller(kind)` dependency, e.g. `Staff`, or a route marked
+  `ensemble_runtime.auth.authenticates(kind)`) without a token of that kind
   gets the 401 the route itself would give, whatever else is wrong with it: not a byte of its
   body is read, and validation details (422) are for authenticated callers only. They never
   echo input values.
@@ -20,7 +21,8 @@
   numbers), the status, and what the route added with `ensemble_runtime.audit.audit_detail`
   (an action and counts).
 
-`guard(app, max_body_bytes)` installs all of it; `create_app` calls it for every service.
+`guard(app, max_body_bytes, tracing=...)` installs all of it (with the correlation id, span
+and metrics of http_edge.py); `create_app` calls it for every service.
 """
 
 import email.message
@@ -44,6 +46,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ensemble_runtime import auth
 from ensemble_runtime.audit import AuditDetails, collecting_details
+from ensemble_runtime.http_edge import HttpEdge
+from ensemble_runtime.tracing import Tracing
 
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
 MAX_JSON_DEPTH: Final = 64
@@ -287,7 +291,8 @@ def declared_length(headers: Headers) -> int | None:
 
 
 class HttpGuard:
-    """ASGI middleware: auth-first refusals, body cap, strict JSON, last resort, audit.
+    """Auth-first refusals, body cap, strict JSON, last resort, audit: run by `HttpEdge`
+    (http_edge.py) around the app for every HTTP request.
 
     Nothing of the body is read until the route asks for it. By then the router has chosen the
     route (`scope["route"]`), so the first read can check, in this order: the caller the
@@ -298,19 +303,17 @@ class HttpGuard:
 
     def __init__(
         self,
-        app: ASGIApp,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         audited_kinds: frozenset[str] = AUDITED_KINDS,
     ) -> None:
-        self.app = app
         self.max_body_bytes = max_body_bytes
         self.audited_kinds = audited_kinds
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
+    async def serve(
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, status: list[int]
+    ) -> None:
+        """Run `app` on one HTTP request; `status` holds the status the answer started with
+        (kept by the caller's `send`), so the last resort knows whether one has."""
         first = True
 
         async def guarded() -> Message:
@@ -318,18 +321,11 @@ class HttpGuard:
             if not first:
                 return await receive()
             first = False
-            return await self._first_read(scope, headers, receive)
-
-        status: list[int] = []
-
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))
-            await send(message)
+            return await self._first_read(scope, receive)
 
         with collecting_details() as details:
             try:
-                await self.app(scope, guarded, sending)
+                await app(scope, guarded, send)
             except ClientDisconnect:
                 pass  # nobody is waiting for an answer
             except Exception as error:
@@ -342,12 +338,13 @@ class HttpGuard:
                 )
                 if not status:
                     await SafeJSONResponse({"detail": "internal error"}, status_code=500)(
-                        scope, receive, sending
+                        scope, receive, send
                     )
-        await self._audit(scope, headers, status, details)
+        await self._audit(scope, status, details)
 
-    async def _first_read(self, scope: Scope, headers: Headers, receive: Receive) -> Message:
+    async def _first_read(self, scope: Scope, receive: Receive) -> Message:
         route = scope.get("route")
+        headers = Headers(scope=scope)  # here, not per request: most requests have no body
         failure = await authentication_failure(scope, headers)
         if failure is not None:
             raise failure
@@ -383,12 +380,11 @@ class HttpGuard:
             headers={"Connection": "close"},
         )
 
-    async def _audit(
-        self, scope: Scope, headers: Headers, status: list[int], details: AuditDetails
-    ) -> None:
+    async def _audit(self, scope: Scope, status: list[int], details: AuditDetails) -> None:
         """One line per audited caller of the request, with the route's own details."""
         kinds = caller_kinds(scope.get("route")) & self.audited_kinds
-        callers = await principals(scope, headers, kinds) if kinds else None  # memo answers
+        # The memo answers (the route asked the same).
+        callers = await principals(scope, Headers(scope=scope), kinds) if kinds else None
         # Callers signed in another way (a page's session) are audited alike.
         declared = auth.declared_callers(scope)
         callers = (callers or {}) | {k: c for k, c in declared.items() if k in self.audited_kinds}
@@ -409,9 +405,11 @@ def guard(
     app: FastAPI,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     audited_kinds: frozenset[str] = AUDITED_KINDS,
+    tracing: Tracing | None = None,
 ) -> None:
-    """Put every service's HTTP rules in front of `app` (see the module docstring)."""
-    app.add_middleware(HttpGuard, max_body_bytes=max_body_bytes, audited_kinds=audited_kinds)
+    """Put every service's HTTP rules in front of `app` (see the module docstring), in the
+    one middleware that also gives each request its correlation id, span and metrics."""
+    app.add_middleware(HttpEdge, guard=HttpGuard(max_body_bytes, audited_kinds), tracing=tracing)
     app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_exception_handler(Exception, unexpected_error)
 

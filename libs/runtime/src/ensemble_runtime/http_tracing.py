@@ -6,74 +6,72 @@ continuing the caller's `traceparent`, named by method and route template
 (`POST /v1/hl7v2`), never by the raw path, which may carry NHS numbers; its attributes are the
 method, the route template and the status. Probes and scrapes (`/healthz`, `/readyz`,
 `/metrics`) are not traced: one root trace per probe would bury the messages' traces.
+
+`HttpEdge` (http_edge.py) applies both to every request; the pieces are here.
 """
 
+import contextlib
+import os
+import random
+from collections.abc import Iterator
 from typing import Any
-from uuid import uuid4
+from uuid import UUID
 
 from opentelemetry.trace import SpanKind
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from ensemble_runtime.correlation import (
-    CORRELATION_HEADER,
-    bind_correlation,
-    parse_correlation_id,
-    unbind_correlation,
-)
-from ensemble_runtime.http_metrics import METHODS, route_template
+from ensemble_runtime.correlation import CORRELATION_HEADER, parse_correlation_id
+from ensemble_runtime.http_metrics import method_label, route_template
 from ensemble_runtime.tracing import TRACEPARENT, Tracing, parent_from
 
-_CORRELATION = CORRELATION_HEADER.encode()
+CORRELATION = CORRELATION_HEADER.encode()
 _TRACEPARENT = TRACEPARENT.encode()
 UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
+# A new id has uuid4's layout: 122 random bits, version 4, RFC 4122 variant. The bits come
+# from a generator seeded once from os.urandom (and again in a forked child, so two workers
+# never share a sequence), not from a getrandom call per request as uuid4 makes: ids are
+# only labels (nothing is authorised by one), so they need uniqueness, not secrecy, and 122
+# random bits give it as uuid4 does (a repeat is a ~2**-61 chance after 2**30 ids).
+_VERSION_4 = (0x4 << 76) | (0x2 << 62)
+_KEEP = ~((0xF << 76) | (0x3 << 62))
+_random = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _random.seed(os.urandom(32)))
 
-class HttpTracing:
-    """ASGI middleware, outermost: the guard's and the metrics' log lines carry the ids too."""
 
-    def __init__(self, app: ASGIApp, tracing: Tracing) -> None:
-        self.app = app
-        self.tracing = tracing
+def new_correlation_id() -> UUID:
+    """A fresh correlation id (a version 4 UUID)."""
+    return UUID(int=(_random.getrandbits(128) & _KEEP) | _VERSION_4)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        correlation_id = parse_correlation_id(_header(scope, _CORRELATION)) or uuid4()
-        text = str(correlation_id)
-        echoed = text.encode()
-        status = 500  # no answer started: the server answers 500
 
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                message["headers"] = [*message.get("headers", ()), (_CORRELATION, echoed)]
-            await send(message)
+def request_correlation(scope: Scope) -> UUID:
+    """The caller's correlation id when it sent a valid one, else a new one."""
+    return parse_correlation_id(header(scope, CORRELATION)) or new_correlation_id()
 
-        bound = bind_correlation(correlation_id, text)
+
+def traced(tracing: Tracing, scope: Scope) -> bool:
+    return tracing.enabled and scope.get("path") not in UNTRACED_PATHS
+
+
+@contextlib.contextmanager
+def server_span(tracing: Tracing, scope: Scope, status: list[int]) -> Iterator[None]:
+    """The request's SERVER span (tracing on); named and labelled when the block ends, with
+    the route the router chose and the status the answer started with (500 without one)."""
+    method = method_label(scope)
+    parent = parent_from(header(scope, _TRACEPARENT))
+    with tracing.span(method, kind=SpanKind.SERVER, parent=parent) as span:
+        assert span is not None  # tracing is on
         try:
-            if not self.tracing.enabled or scope.get("path") in UNTRACED_PATHS:
-                await self.app(scope, receive, sending)
-                return
-            method = str(scope.get("method", ""))
-            method = method if method in METHODS else "other"
-            parent = parent_from(_header(scope, _TRACEPARENT))
-            with self.tracing.span(method, kind=SpanKind.SERVER, parent=parent) as span:
-                assert span is not None  # tracing is on
-                try:
-                    await self.app(scope, receive, sending)
-                finally:
-                    route = route_template(scope)
-                    span.update_name(f"{method} {route}")
-                    span.set_attribute("http.request.method", method)
-                    span.set_attribute("http.route", route)
-                    span.set_attribute("http.response.status_code", status)
+            yield
         finally:
-            unbind_correlation(bound)
+            route = route_template(scope)
+            span.update_name(f"{method} {route}")
+            span.set_attribute("http.request.method", method)
+            span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status[0] if status else 500)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
     headers: Any = scope.get("headers") or ()
     for key, value in headers:
         if key == name:

@@ -10,6 +10,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -28,8 +29,6 @@ from ensemble_runtime.db import (
 from ensemble_runtime.definition import Command, Component, ServiceDefinition
 from ensemble_runtime.group_commit import GroupCommitter, Overloaded
 from ensemble_runtime.http_guard import DEFAULT_MAX_BODY_BYTES, guard
-from ensemble_runtime.http_metrics import HttpMetrics
-from ensemble_runtime.http_tracing import HttpTracing
 from ensemble_runtime.kafka import create_broker, ensure_topics
 from ensemble_runtime.lifeline import watch_lifeline
 from ensemble_runtime.logging import configure_logging
@@ -53,6 +52,16 @@ S = TypeVar("S", bound=ServiceSettings)
 U = TypeVar("U", bound=UnitOfWork[Any])
 log = structlog.get_logger(__name__)
 TRANSIENT_CONFLICT_ATTEMPTS = 3
+# FastAPI's own OpenTelemetry (on whenever a global provider is set, e.g. by an agent or
+# FASTAPI_OTEL_AUTO_CONFIGURE) would put raw paths (NHS numbers) in its spans and exception
+# messages in its logs; the runtime's spans and metrics (http_edge.py) are the services'.
+# Off, it also costs each request no provider checks.
+NO_FASTAPI_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "auto_configure": False,
+}
 
 
 class UnknownCommand(LookupError):
@@ -237,9 +246,14 @@ class ServiceRuntime(Generic[S, U]):
         }
 
 
+def runtime_from(request: Request) -> "ServiceRuntime[Any, Any]":
+    """The runtime of the app serving this request (for a route without dependencies)."""
+    return cast("ServiceRuntime[Any, Any]", request.app.state.runtime)
+
+
 async def runtime_of(request: Request) -> "ServiceRuntime[Any, Any]":
     """FastAPI dependency: the runtime of the app serving this request."""
-    return cast("ServiceRuntime[Any, Any]", request.app.state.runtime)
+    return runtime_from(request)
 
 
 def create_app(runtime: ServiceRuntime[Any, Any]) -> FastAPI:
@@ -251,7 +265,7 @@ def create_app(runtime: ServiceRuntime[Any, Any]) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=runtime.definition.title, lifespan=lifespan)
+    app = FastAPI(title=runtime.definition.title, lifespan=lifespan, telemetry=NO_FASTAPI_TELEMETRY)
     app.state.runtime = runtime
 
     @app.exception_handler(Overloaded)
@@ -279,10 +293,10 @@ def create_app(runtime: ServiceRuntime[Any, Any]) -> FastAPI:
 
     for router in runtime.definition.routers:
         app.include_router(router)
-    # Body cap, strict JSON, auth before validation, no 500 details, staff and practice audit.
-    guard(app, getattr(runtime.settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES))
-    app.add_middleware(HttpMetrics)  # counts every answer, the guard's too
-    app.add_middleware(HttpTracing, tracing=runtime.tracing)  # outermost: ids for every line
+    # Correlation ids, spans and metrics for every answer; body cap, strict JSON, auth before
+    # validation, no 500 details, staff and practice audit.
+    max_body_bytes = getattr(runtime.settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+    guard(app, max_body_bytes, tracing=runtime.tracing)
     return app
 
 

@@ -4,7 +4,7 @@ import httpx
 from fastapi import FastAPI, HTTPException
 from prometheus_client import REGISTRY
 
-from ensemble_runtime.http_metrics import HttpMetrics
+from ensemble_runtime.http_guard import guard
 
 NHS_NUMBER = "9990000018"
 
@@ -18,7 +18,7 @@ def app() -> FastAPI:
             raise HTTPException(404, "no such patient")
         return {"ok": "yes"}
 
-    service.add_middleware(HttpMetrics)
+    guard(service)  # the runtime's one middleware: metrics with the rest
     return service
 
 
