@@ -1,10 +1,8 @@
 """A doorbell for new alerts: rung after a commit that inserted alerts, from whichever thread
-committed, so the process's SSE feed and webhook dispatcher read them at once instead of at
-their next poll.
+committed, so the process's SSE feed reads them at once instead of at its next poll.
 
-The polls stay (`alert_stream_poll_ms`, `webhook_poll_ms`) for what no bell announces: alerts
-another replica committed, deliveries falling due. A ring that wakes a feed with nothing new
-costs it one read.
+The poll stays (`alert_stream_poll_ms`) for what no bell announces: alerts another replica
+committed. A ring that wakes the feed with nothing new costs it one read (on a reader).
 """
 
 import asyncio
@@ -17,10 +15,9 @@ class AlertBell:
         self._listeners: dict[asyncio.Event, asyncio.AbstractEventLoop] = {}
         self._lock = threading.Lock()
 
-    def listen(self, event: asyncio.Event | None = None) -> asyncio.Event:
-        """`event` (default: a new one), set at each ring on the running loop (call from
-        that loop)."""
-        event = event or asyncio.Event()
+    def listen(self) -> asyncio.Event:
+        """An event set at each ring, on the running loop (call from that loop)."""
+        event = asyncio.Event()
         with self._lock:
             self._listeners[event] = asyncio.get_running_loop()
         return event

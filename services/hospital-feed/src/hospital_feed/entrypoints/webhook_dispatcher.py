@@ -1,12 +1,11 @@
 """The webhook dispatcher: a component that plans deliveries from the store and sends them.
 
-Every tick (`webhook_poll_ms`, at once when an attempt ends, or when this process commits new
-alerts: adapters/alert_bell.py) it reads, in one query, whether an endpoint has alerts above
-its cursor and which queue heads are due. If there is planning to do (or a digest slot has
-come) it runs the planner (`PlanDeliveries`, one transaction), then starts an attempt for
-each due head: at most `webhook_concurrency` in flight in all, at most one per endpoint, and
-an endpoint's deliveries strictly in order (its next one is only read once this one is
-recorded). An endpoint that hangs or fails holds
+Every tick (`webhook_poll_ms`, or at once when an attempt ends) it reads, in one query,
+whether an endpoint has alerts above its cursor and which queue heads are due. If there is
+planning to do (or a digest slot has come) it runs the planner (`PlanDeliveries`, one
+transaction), then starts an attempt for each due head: at most `webhook_concurrency` in
+flight in all, at most one per endpoint, and an endpoint's deliveries strictly in order
+(its next one is only read once this one is recorded). An endpoint that hangs or fails holds
 up only itself: its attempt is bounded by the timeouts, and other endpoints' heads go on.
 Finished attempts are recorded together (`RecordAttempts`, one transaction per tick).
 
@@ -26,7 +25,6 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from ensemble_runtime.service import ServiceRuntime
 from hospital_feed.adapters import webhook_views
-from hospital_feed.adapters.alert_bell import ALERT_BELL
 from hospital_feed.adapters.webhook_sender import WebhookSender
 from hospital_feed.domain.webhooks import Attempt, DeliveryType, Outcome, short_error
 from hospital_feed.entrypoints.alert_display import view_options
@@ -88,11 +86,9 @@ class WebhookDispatcher:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
-        ALERT_BELL.listen(self._wake)  # new alerts: plan their deliveries now
         self._task = asyncio.create_task(self._run(), name="webhook-dispatcher")
 
     async def stop(self) -> None:
-        ALERT_BELL.unlisten(self._wake)
         task, self._task = self._task, None
         attempts = list(self.in_flight.values())
         for running in [task, *attempts]:
