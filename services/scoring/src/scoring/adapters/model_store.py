@@ -1,6 +1,7 @@
 """Which risk model is active, and the model files that were activated, in scoring's store.
 
-The active model is the newest activation's. Every rescore asks (one indexed read), so a model
+The active model is the newest activation's. Every rescore asks (one indexed read; an
+encounter's rescore reads it with the patient's inputs, rescore_reads.py), so a model
 activated by the admin CLI from another process is used by the next event the service scores;
 each model is parsed once per process (keyed by the digest of its text). A store that never
 activated one scores with the packaged default.
