@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from scoring.adapters.orm import HospitalStay
 from scoring.adapters.packaged_models import packaged_text
 from scoring.adapters.stays import StayRepository
 from scoring.domain.model_file import read_model
+from scoring.domain.stays import Stay
 from scoring.service_layer.commands import ActivateModel
 
 from ..support import (
@@ -113,3 +114,75 @@ def test_cohort_membership_is_kept_and_changes_published_on_both_stores(store: K
     load(store, {"nhs_number": nhs, "birth_date": "1990-01-01"})  # one domain left
     assert refresh() == (0, 1)
     assert published(store, COHORT_MEMBERSHIP, nhs)[-1].event_type == "cohort.left"
+
+
+def _refreshed_both_ways(
+    kit: Kit, nhs: str, visit: str, cancel: bool
+) -> tuple[list[Stay], list[Stay], list[HospitalStay]]:
+    """The patient's stays after refreshing `visit`: by `refresh_and_stays` (one read), and
+    by `refresh` then `stays` (two), each from the same stored state; and the rows left."""
+    since = kit.clock() - timedelta(days=365)
+
+    def in_order(stays: list[Stay]) -> list[Stay]:
+        return sorted(stays, key=lambda stay: (stay.intervals, stay.on_leave))
+
+    found = []
+    rows: list[list[tuple[Any, ...]]] = []
+    for one_read in (True, False):
+        with kit.unit_of_work() as uow:
+            if cancel:  # an A11: the visit's admission no longer counts, so its stay goes
+                uow.encounters.cancel_visit(nhs, "RCB", visit)
+            if one_read:
+                stays = uow.stays.refresh_and_stays(nhs, "RCB", visit, since)
+            else:
+                uow.stays.refresh(nhs, "RCB", visit)
+                stays = uow.stays.stays([nhs], since).get(nhs, [])
+            found.append(in_order(stays))
+            uow.flush()
+            kept = uow.stays.stays([nhs], datetime.min.replace(tzinfo=UTC)).get(nhs, [])
+            rows.append(sorted((s.first_in, s.last_out) for s in kept))
+    assert rows[0] == rows[1], "the rows kept differ"
+    return found[0], found[1], patient_rows(kit, HospitalStay, nhs)
+
+
+def test_one_read_refreshes_a_visit_and_reads_the_stays_as_the_two_reads_did(store: Kit) -> None:
+    nhs = next(NHS_NUMBERS)
+    load(store, moderate_risk(nhs))
+    store.consume(
+        event(store, nhs, T.ADMITTED, 400, visit="OLD"),  # over before the window
+        event(store, nhs, T.DISCHARGED, 390, visit="OLD"),
+        event(store, nhs, T.ADMITTED, 100, visit="V2"),  # in the window, ended
+        event(store, nhs, T.DISCHARGED, 90, visit="V2"),
+        event(store, nhs, T.ADMITTED, 5, visit="V3"),  # still in
+        event(store, nhs, T.LEAVE_STARTED, 2, visit="V3"),
+        event(store, nhs, T.AE_ATTENDANCE, 1, visit="AE"),  # no stay
+    )
+    for visit in ("OLD", "V2", "V3", "AE", "NEVER-SEEN"):
+        one, two, _rows = _refreshed_both_ways(store, nhs, visit, cancel=False)
+        assert one == two, visit
+    one, two, _rows = _refreshed_both_ways(store, nhs, "V3", cancel=True)
+    assert one == two
+    assert len(one) == 1  # V2 only: V3's stay went with its admission
+
+
+def test_the_encounter_rescore_counts_the_window_of_the_model_active_now(store: Kit) -> None:
+    """The rescore reads its inputs for the window of the model this process last saw active;
+    another model with another window activated since is read again with its own."""
+    source = packaged_text("ensemble-risk-1.2.0")
+    source = source.replace('"ensemble-risk-1.2.0"', '"ensemble-risk-1.2.1"').replace(
+        "hospital_window_days = 365", "hospital_window_days = 30"
+    )
+    store.execute(ActivateModel(read_model(source), source, "alice"))
+    nhs = next(NHS_NUMBERS)
+    load(store, moderate_risk(nhs))
+    store.consume(event(store, nhs, T.AE_ATTENDANCE, 60, visit="AE1"))
+    with store.unit_of_work() as uow:
+        assert uow.models.active().hospital_window_days == 30
+        uow.models.active_of(None, None)  # what this process saw last: the 365-day default
+        assert uow.models.last_active().hospital_window_days == 365
+    store.consume(event(store, nhs, T.AE_ATTENDANCE, 10, visit="AE2"))
+    found = json.loads(current(store, nhs).inputs)
+    assert found["ae_attendances_12m"] == 1  # the 30-day window's: not the one 60 days ago
+    assert current(store, nhs).model_version == "ensemble-risk-1.2.1"
+    with store.unit_of_work() as uow:
+        assert uow.models.last_active().hospital_window_days == 30

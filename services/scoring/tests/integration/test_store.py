@@ -176,6 +176,9 @@ def test_the_one_rescore_read_gives_what_the_separate_reads_give(store: Kit) -> 
         assert one.previous_band == uow.scores.latest_band(nhs)
         assert one.use == uow.encounters.hospital_use(nhs, now, 365)
         assert one.trigger == (uow.triggers.for_visit(nhs, "RCB", visit) if visit else None)
+        active = uow.models.active()
+        assert uow.models.active_of(one.active_version, one.active_digest) == active
+        assert (one.active_version, one.window_days) == (uow.models.active_version(), 365)
 
     with store.unit_of_work() as uow:
         both(uow, known, "V1")  # profile, band, both counts, the visit's trigger
@@ -184,3 +187,11 @@ def test_the_one_rescore_read_gives_what_the_separate_reads_give(store: Kit) -> 
         both(uow, known, None)  # no visit asked
         both(uow, stranger, "V1")  # nothing known at all
         assert uow.rescore_reads.inputs(stranger, now, 365).profile is None
+
+
+def test_the_rescore_read_says_no_model_was_activated_when_none_was(store: Kit) -> None:
+    nhs = next(NHS_NUMBERS)
+    with store.unit_of_work() as uow:
+        read = uow.rescore_reads.inputs(nhs, store.clock(), 365)
+        assert (read.active_version, read.active_digest) == (None, None)
+        assert uow.models.active_of(None, None) == uow.models.active()  # the packaged default

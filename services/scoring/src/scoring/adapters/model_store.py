@@ -1,6 +1,7 @@
 """Which risk model is active, and the model files that were activated, in scoring's store.
 
-The active model is the newest activation's. Every rescore asks (one indexed read), so a model
+The active model is the newest activation's. Every rescore asks (one indexed read; an
+encounter's rescore reads it with the patient's inputs, rescore_reads.py), so a model
 activated by the admin CLI from another process is used by the next event the service scores;
 each model is parsed once per process (keyed by the digest of its text). A store that never
 activated one scores with the packaged default.
@@ -21,14 +22,20 @@ from scoring.domain.model_file import read_model
 
 MODELS = cast(Table, RiskModelRecord.__table__)  # type: ignore[attr-defined]
 ACTIVATIONS = cast(Table, ModelActivation.__table__)  # type: ignore[attr-defined]
-# Read by every rescore: prepared (ADR 7). The limit is a bound parameter, so no literal.
-_ACTIVE: Final = Prepared(
+# The newest activation's version and digest. An encounter's rescore reads it with its inputs
+# (rescore_reads.py); the others ask `active()`: prepared (ADR 7). The limit is a bound
+# parameter, so no literal.
+ACTIVE_ROW: Final = (
     select(ACTIVATIONS.c.version, MODELS.c.digest)
     .join(MODELS, MODELS.c.version == ACTIVATIONS.c.version)
     .order_by(ACTIVATIONS.c.id.desc())
     .limit(1)
 )
+_ACTIVE: Final = Prepared(ACTIVE_ROW)
 _PARSED: dict[str, RiskModel] = {}  # digest -> model, for this process
+# The model this process last found active: the window a rescore reads its inputs for before
+# the same read says which model is active (read again in the rare case the window differs).
+_LAST_ACTIVE: list[RiskModel] = []
 
 
 class StoredModel(NamedTuple):
@@ -54,14 +61,24 @@ class ModelRepository:
 
     def active(self) -> RiskModel:
         row = _ACTIVE.execute(self._session).first()
-        if row is None:
-            return packaged_model()
-        version, digest = row
-        model = _PARSED.get(digest)
-        if model is None:
-            model = self.stored(version)
-            assert model is not None  # the join found it
+        return self.active_of(*row) if row is not None else self.active_of(None, None)
+
+    def active_of(self, version: str | None, digest: str | None) -> RiskModel:
+        """The model the newest activation (its version and digest; None: the store never
+        activated one, the packaged default) names, parsed once per process."""
+        if version is None or digest is None:
+            model = packaged_model()
+        else:
+            found = _PARSED.get(digest) or self.stored(version)
+            assert found is not None  # the activation's join found it
+            model = found
+        _LAST_ACTIVE[:] = [model]
         return model
+
+    @staticmethod
+    def last_active() -> RiskModel:
+        """The model this process last found active (no read): a guess, to be checked."""
+        return _LAST_ACTIVE[0] if _LAST_ACTIVE else packaged_model()
 
     def stored(self, version: str) -> RiskModel | None:
         """A stored model by version (parsed once per process), or None."""

@@ -75,6 +75,32 @@ _STAYS_OF = Prepared(
     )
 )
 
+# An encounter that moves its visit in or out of a bed refreshes that visit's stay, then its
+# patient is rescored with all their stays in the window: one read of the events of both (the
+# visit's, and those of the patient's other stays `_STAYS_OF` would give), not two.
+_STAYS = STAYS.alias("kept")
+_REFRESH_AND_STAYS = Prepared(
+    select(ENCOUNTERS.c.facility, ENCOUNTERS.c.visit_number, *_STAY_EVENT_COLUMNS).where(
+        ENCOUNTERS.c.nhs_number == bindparam("nhs"),
+        ENCOUNTERS.c.cancelled.is_(False),
+        or_(*(ENCOUNTERS.c.event_type == kind for kind in STAY_EVENTS)),
+        or_(
+            and_(
+                ENCOUNTERS.c.facility == bindparam("facility"),
+                ENCOUNTERS.c.visit_number == bindparam("visit"),
+            ),
+            select(_STAYS.c.nhs_number)
+            .where(
+                _STAYS.c.nhs_number == ENCOUNTERS.c.nhs_number,
+                _STAYS.c.facility == ENCOUNTERS.c.facility,
+                _STAYS.c.visit_number == ENCOUNTERS.c.visit_number,
+                or_(_STAYS.c.last_out.is_(None), _STAYS.c.last_out >= bindparam("since")),
+            )
+            .exists(),
+        ),
+    )
+)
+
 
 class StayRepository:
     def __init__(self, session: Session) -> None:
@@ -84,7 +110,31 @@ class StayRepository:
         """Walk the visit's events again and keep its stay (none: the row goes)."""
         key = {"nhs": nhs_number, "facility": facility, "visit": visit_number}
         events = _VISIT_EVENTS.execute(self._session, key).rows
-        stay = stay_of(StayEvent(*event) for event in events)
+        return self._keep(nhs_number, facility, visit_number, [StayEvent(*e) for e in events])
+
+    def refresh_and_stays(
+        self, nhs_number: str, facility: str, visit_number: str, since: datetime
+    ) -> list[Stay]:
+        """`refresh` the visit, then the patient's `stays` since `since`: one read."""
+        key = {"nhs": nhs_number, "facility": facility, "visit": visit_number, "since": since}
+        visits: dict[tuple[str, str], list[StayEvent]] = defaultdict(list)
+        for event_facility, visit, *event in _REFRESH_AND_STAYS.execute(self._session, key).rows:
+            visits[(event_facility, visit)].append(StayEvent(*event))
+        own = visits.pop((facility, visit_number), [])
+        refreshed = self._keep(nhs_number, facility, visit_number, own)
+        found = [stay_of(events) for events in visits.values()]
+        # As `stays` reads the refreshed row back: kept, and not over before `since`.
+        last_out = refreshed.last_out
+        if refreshed.first_in is not None and (last_out is None or last_out >= since):
+            found.append(refreshed)
+        return found
+
+    def _keep(
+        self, nhs_number: str, facility: str, visit_number: str, events: list[StayEvent]
+    ) -> Stay:
+        """The visit's stay from all its events, kept (none: the row goes)."""
+        stay = stay_of(events)
+        key = {"nhs": nhs_number, "facility": facility, "visit": visit_number}
         if stay.first_in is None:
             _DROP_STAY.execute(self._session, key)
         else:

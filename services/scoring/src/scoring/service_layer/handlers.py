@@ -1,9 +1,10 @@
 """Command and event handlers of the scoring service: one unit of work each.
 
 Hospital encounters (Kafka) end in `rescore` (profile loads in its batch form,
-`profile_loads.rescore_patients`), which scores with the active model (`uow.models.active()`),
-stores the score and publishes `ScoreChanged` only when the band changes (or on a patient's
-first score). Referral events only keep the caseload projection the practice worklist reads.
+`profile_loads.rescore_patients`), which scores with the active model (read with the
+patient's inputs: `_inputs`), stores the score and publishes `ScoreChanged` only when the band
+changes (or on a patient's first score). Referral events only keep the caseload projection
+the practice worklist reads.
 """
 
 from collections.abc import Mapping
@@ -25,9 +26,10 @@ from ensemble_contracts.scoring import (
 from ensemble_contracts.topics import HOT_ONBOARDING
 from ensemble_runtime.consumer import RejectedEvent
 from scoring.adapters.repository import VisitTrigger
+from scoring.adapters.rescore_reads import RescoreInputs
 from scoring.adapters.unit_of_work import ScoringUnitOfWork
 from scoring.domain.hot_onboarding import TriggerCheck, decide, trigger_kind, withdraws
-from scoring.domain.model import PatientProfile, RiskScore
+from scoring.domain.model import PatientProfile, RiskModel, RiskScore
 from scoring.domain.stays import STAY_EVENTS, with_stays
 from scoring.service_layer.scores import ScoreWrites, reasons_of
 
@@ -88,20 +90,23 @@ def _rescore(
     envelope: Mapping[str, Any],
     practice_hint: str | None,
     visit: tuple[str, str] | None = None,
+    refresh: tuple[str, str] | None = None,
 ) -> Rescored:
-    """Rescore; with `visit` (facility, visit key), also read that visit's trigger."""
+    """Rescore; with `visit` (facility, visit key), also read that visit's trigger; with
+    `refresh` (facility, visit number), first walk that visit's stay again (`stays.refresh`)."""
     # One rescore of a patient at a time, or two could each see the old band and both publish.
     uow.patients.lock(nhs_number)
-    model = uow.models.active()
+    model, read = _inputs(uow, nhs_number, as_of, visit)
     window = model.hospital_window_days
-    # Profile, current band, hospital use and the visit's trigger: one read.
-    facility, visit_number = visit if visit is not None else (None, None)
-    read = uow.rescore_reads.inputs(nhs_number, as_of, window, facility, visit_number)
-    profile, use = read.profile, read.use
     # Bed days of an open stay count up to now, however late its events arrive.
     upto = max(as_of, uow.clock())
-    stays = uow.stays.stays([nhs_number], upto - timedelta(days=window)).get(nhs_number, [])
-    use = with_stays(use, stays, upto, window)
+    since = upto - timedelta(days=window)
+    if refresh is not None:
+        stays = uow.stays.refresh_and_stays(nhs_number, *refresh, since)
+    else:
+        stays = uow.stays.stays([nhs_number], since).get(nhs_number, [])
+    profile = read.profile
+    use = with_stays(read.use, stays, upto, window)
     risk = model.score(profile, use, as_of.date())
     practice = (profile.practice_ods if profile else None) or practice_hint
     writes = ScoreWrites(uow, envelope)
@@ -113,6 +118,22 @@ def _rescore(
     )
     writes.flush()
     return Rescored(risk, profile, read.trigger)
+
+
+def _inputs(
+    uow: ScoringUnitOfWork, nhs_number: str, as_of: datetime, visit: tuple[str, str] | None
+) -> tuple[RiskModel, RescoreInputs]:
+    """The active model and the patient's inputs (profile, current band, hospital use in the
+    model's window, the visit's trigger), read together: the window is the last active
+    model's, read again in the rare case the active model has another."""
+    facility, visit_number = visit if visit is not None else (None, None)
+    window = uow.models.last_active().hospital_window_days
+    while True:
+        read = uow.rescore_reads.inputs(nhs_number, as_of, window, facility, visit_number)
+        model = uow.models.active_of(read.active_version, read.active_digest)
+        if model.hospital_window_days == window:
+            return model, read
+        window = model.hospital_window_days
 
 
 # --- hospital encounters ---------------------------------------------------------------------
@@ -143,6 +164,7 @@ def handle_encounter(uow: ScoringUnitOfWork, event: EncounterEvent) -> None:
         return  # already recorded (the inbox normally catches this first)
     if withdraws(event.event_type) and event.visit_number:
         uow.encounters.cancel_visit(event.nhs_number, event.sending_facility, event.visit_number)
+    refresh = None  # the visit whose stay the rescore walks again
     if event.visit_number:
         undone = _UNDOES.get(event.event_type)
         if undone is not None:  # A13, A12: the visit's latest discharge or transfer is undone
@@ -150,7 +172,7 @@ def handle_encounter(uow: ScoringUnitOfWork, event: EncounterEvent) -> None:
                 event.nhs_number, event.sending_facility, event.visit_number, undone
             )
         if undone is not None or withdraws(event.event_type) or event.event_type in STAY_EVENTS:
-            uow.stays.refresh(event.nhs_number, event.sending_facility, event.visit_number)
+            refresh = (event.sending_facility, event.visit_number)
 
     envelope = event.caused(producer=PRODUCER)
     # The trigger rule reads the visit's trigger: an admission's by its visit key, a
@@ -160,7 +182,7 @@ def handle_encounter(uow: ScoringUnitOfWork, event: EncounterEvent) -> None:
         visit = (event.sending_facility, event.visit_number) if event.visit_number else None
     elif trigger_kind(event.event_type, event.emergency) is not None:
         visit = (event.sending_facility, visit_key(event))
-    rescored = _rescore(uow, event.nhs_number, at, envelope, event.practice_ods, visit)
+    rescored = _rescore(uow, event.nhs_number, at, envelope, event.practice_ods, visit, refresh)
     if withdraws(event.event_type):
         _withdraw(uow, event, rescored)
     elif trigger_kind(event.event_type, event.emergency) is not None:
