@@ -236,7 +236,12 @@ def on_encounter(uow: ReferralUnitOfWork, event: EncounterEvent) -> None:
     """An encounter names the patient's registered practice (PD1-3): remember it, newest
     event wins. Encounters without a practice, or for a number that is not a patient's
     (a placeholder), teach nothing and are skipped: referral has no other use for them."""
+    if is_valid_nhs_number(event.nhs_number):
+        learn_registration(uow, event)
+
+
+def learn_registration(uow: ReferralUnitOfWork, event: EncounterEvent) -> None:
+    """`on_encounter` for an encounter whose NHS number is known to be a patient's."""
     practice_ods = practice_code(event.practice_ods or "")
-    if practice_ods is None or not is_valid_nhs_number(event.nhs_number):
-        return
-    _register(uow, event.nhs_number, practice_ods, event.occurred_at)
+    if practice_ods is not None:
+        _register(uow, event.nhs_number, practice_ods, event.occurred_at)
