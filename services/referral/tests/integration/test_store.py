@@ -5,10 +5,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
+from pydantic_core import to_json
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from referral.adapters import views
 from referral.adapters.orm import PatientRegistrationRecord, ReferralRecord
 from referral.adapters.repository import ReferralRepository, to_domain
 from referral.domain.referral import Referral
@@ -248,3 +250,26 @@ def test_a_listing_gives_what_the_orm_query_gives(kit: Kit) -> None:
             ).all()
             assert listed == [to_domain(r) for r in expected] and two == listed[:2]
         assert [r.practice_ods for r in uow.referrals.find(visible_to="L85001")] == ["L85001"] * 4
+
+
+def test_a_listed_row_renders_as_its_referral_does(kit: Kit) -> None:
+    """views.row_json (listings: straight from the row) gives referral_json's answer, key
+    order included, for referrals with every kind of field set or left empty."""
+    kit.consume(trigger())
+    with kit.unit_of_work() as uow:
+        (proposal,) = uow.referrals.find()
+        proposal.decline("on another team — “declined” ✓", kit.clock())
+        uow.referrals.save(proposal)
+        uow.referrals.add(request(kit.clock(), "health_coaching"))
+        consented = request(kit.clock(), "complex_care", "L85002")
+        consented.consent, consented.consent_at = "given", kit.clock() - timedelta(hours=1)
+        uow.referrals.add(consented)
+        uow.commit()
+        rows = uow.referrals.find_rows()
+        referrals = uow.referrals.find()
+    assert len(rows) == 3 and any(r.consent_at for r in referrals)
+    for row, referral in zip(rows, referrals, strict=True):
+        rendered = views.row_json(row)
+        assert rendered == views.referral_json(referral)
+        assert list(rendered) == list(views.referral_json(referral))
+        assert to_json(rendered) == to_json(views.referral_json(referral))

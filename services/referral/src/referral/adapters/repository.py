@@ -38,7 +38,7 @@ REGISTRATIONS = cast(Table, PatientRegistrationRecord.__table__)  # type: ignore
 
 # A referral row's columns, in the order `select(REFERRALS)` gives them.
 REFERRAL_COLUMNS = tuple(column.key for column in REFERRALS.c)
-_REFERRAL_FIELDS = tuple(f.name for f in fields(Referral))
+REFERRAL_FIELDS = tuple(f.name for f in fields(Referral))
 _PROPOSED_FROM = Prepared(
     core_select(REFERRALS).where(REFERRALS.c.source_event_id == bindparam("source_event_id"))
 )
@@ -152,7 +152,7 @@ def _first(found: Ran) -> Referral | None:
 def referral_values(referral: Referral) -> dict[str, Any]:
     """The referral's columns. Its fields are all immutable values, so no copy (asdict's
     deep copy was a sixth of a hot-onboarding trigger's time)."""
-    return {name: getattr(referral, name) for name in _REFERRAL_FIELDS}
+    return {name: getattr(referral, name) for name in REFERRAL_FIELDS}
 
 
 class ReferralRepository:
@@ -276,13 +276,33 @@ class ReferralRepository:
     ) -> Sequence[Referral]:
         """Oldest first. `visible_to`: only what that practice may see, i.e. its own referrals
         of patients who are registered with it or whose registration is unknown."""
+        found = self.find_rows(
+            nhs_number=nhs_number,
+            status=status,
+            practice_ods=practice_ods,
+            visible_to=visible_to,
+            limit=limit,
+        )
+        return [from_row(row) for row in found]
+
+    def find_rows(
+        self,
+        *,
+        nhs_number: str | None = None,
+        status: str | None = None,
+        practice_ods: str | None = None,
+        visible_to: str | None = None,
+        limit: int = MAX_LISTED,
+    ) -> list[Row]:
+        """`find`'s referrals as rows of `select(REFERRALS)` (listings render them as they
+        are: no domain object per listed referral)."""
         given = {"nhs_number": nhs_number, "status": status, "practice_ods": practice_ods}
         filters = {name: value for name, value in given.items() if value is not None}
         listing = _listing(tuple(filters), visible_to is not None)
         if visible_to is not None:
             filters["visible_to"] = visible_to
         found = listing.execute(self._flushed(), {**filters, "limit": min(limit, MAX_LISTED)})
-        return [from_row(row) for row in found.rows]
+        return found.rows
 
     def _flushed(self) -> Session:
         """A prepared statement sees only what was flushed; an ORM query would have flushed
