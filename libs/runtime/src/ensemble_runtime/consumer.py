@@ -2,11 +2,10 @@
 
 Messages come in batches (what one poll returns across the group's partitions). For a batch:
 validate each → one DB transaction applying the events in order (inbox check + handler +
-inbox row each) → commit → Kafka offset commit, in the background (offset_commits.py: the
-loop polls on at once; what a lost commit redelivers, the inbox skips). If a handler fails,
-that transaction is rolled back and the batch is applied again one event at a time, so one
-bad event neither holds back nor takes down the rest. Poison messages go to `<topic>.dlq`
-before their offset is committed.
+inbox row each) → commit → Kafka offset commit. If a handler fails, that transaction is
+rolled back and the batch is applied again one event at a time, so one bad event neither
+holds back nor takes down the rest. Poison messages go to `<topic>.dlq` before their offset
+is committed.
 
 Retries. A transient store error (outage, deadlock, busy SQLite: `errors.is_transient_store_error`)
 is waited out without limit, since blocking keeps order, with a capped backoff; it counts in
@@ -29,7 +28,6 @@ from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 import structlog
-from aiokafka import AIOKafkaConsumer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
@@ -46,7 +44,6 @@ from ensemble_runtime.errors import (
     describe_validation_error,
     is_transient_store_error,
 )
-from ensemble_runtime.offset_commits import OffsetCommits
 from ensemble_runtime.tracing import (
     TRACING_OFF,
     Tracing,
@@ -96,11 +93,8 @@ class EventConsumers(Generic[U]):
         self._batch_size = batch_size
         self._batch_timeout_ms = batch_timeout_ms
         self._retry_max = retry_max_seconds
-        self._commits: dict[str, OffsetCommits] = {}  # per consumer group
 
     def register(self, subscription: Subscription[Any, U]) -> None:
-        self._commits[subscription.group] = OffsetCommits(subscription.group)
-
         async def on_batch(message: KafkaMessage) -> None:
             await self.process_batch(subscription, message)
 
@@ -138,16 +132,7 @@ class EventConsumers(Generic[U]):
         for outcome in await self._apply_batch(subscription, valid) if valid else []:
             metrics.EVENTS_CONSUMED.labels(*labels, outcome).inc()
         metrics.EVENT_PROCESSING.labels(*labels).observe(time.perf_counter() - started)
-        consumer = getattr(message, "consumer", None)
-        if isinstance(consumer, AIOKafkaConsumer):
-            self._commits[subscription.group].applied(consumer, records)
-        else:  # FastStream's in-memory test broker: its own acknowledgement
-            await message.ack()
-
-    async def flush_commits(self) -> None:
-        """Wait for every offset handed over to be committed (or dropped)."""
-        for commits in self._commits.values():
-            await commits.flush()
+        await message.ack()
 
     async def _apply_batch(
         self, subscription: Subscription[Any, U], batch: list[tuple[Any, Envelope]]

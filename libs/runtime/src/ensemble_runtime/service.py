@@ -224,7 +224,6 @@ class ServiceRuntime(Generic[S, U]):
         for component in reversed(self.components):
             await component.stop()
         self.components.clear()
-        await self.consumers.flush_commits()  # what is applied so far is not read again
         await self.broker.stop()  # stops intake, waits for in-flight handlers
         await self.relay.stop()
         await asyncio.to_thread(self.tracing.flush)  # the last spans, before the process ends
