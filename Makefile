@@ -91,11 +91,13 @@ fuzz: bootstrap ## property-based fuzz run, FUZZ_EXAMPLES per target (10000); ru
 
 # RATE (admissions/s offered, 500), DURATION (s at that rate, 60; quick 10) or ADMISSIONS,
 # STORE (sqlite, postgresql), MLLP_WINDOW (frames each MLLP sender keeps in flight, 1),
-# OFFERED (the alerts phase's transport: http, mllp; http).
+# OFFERED (the alerts phase's transport: http, mllp; http), POLL (seconds between the
+# practices' and staff's polls, 0.015).
 # The bench starts its own broker unless KAFKA_BOOTSTRAP_SERVERS.
 BENCH_ARGS = $${RATE:+--rate $$RATE} $${DURATION:+--duration $$DURATION} \
 	$${ADMISSIONS:+--admissions $$ADMISSIONS} $${STORE:+--store $$STORE} \
-	$${MLLP_WINDOW:+--mllp-window $$MLLP_WINDOW} $${OFFERED:+--offered-transport $$OFFERED}
+	$${MLLP_WINDOW:+--mllp-window $$MLLP_WINDOW} $${OFFERED:+--offered-transport $$OFFERED} \
+	$${POLL:+--poll-interval $$POLL}
 
 bench: bootstrap ## full benchmark against raw Kafka (RATE, DURATION, ADMISSIONS, STORE)
 	uv run ensemble-local bench $(BENCH_ARGS)

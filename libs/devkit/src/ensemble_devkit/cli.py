@@ -148,6 +148,7 @@ BENCH_OPTIONS = (
     "load_processes",
     "mllp_window",
     "offered_transport",
+    "poll_interval",
     "raw_messages",
     "report",
 )
@@ -166,6 +167,9 @@ def add_bench_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--mllp-window", type=int, help="MLLP frames in flight (1)")
     bench.add_argument(
         "--offered-transport", choices=["http", "mllp"], help="the open loop's transport (http)"
+    )
+    bench.add_argument(
+        "--poll-interval", type=float, help="seconds between the readers' polls (0.015)"
     )
     bench.add_argument("--raw-messages", type=int, help="raw Kafka messages (50000; 10000)")
     bench.add_argument("--report", type=Path, help="Markdown report; JSON next to it")
