@@ -3,6 +3,7 @@
 NHS numbers and names never reach a log line: known PII keys are masked, and any NHS-number
 spelling in a string is masked too: 10 digits in a row, or grouped 3-3-4 or 4-3-3 with
 spaces, dots, dashes, slashes or Unicode spaces (NBSP, thin, figure) between the groups.
+Integers of ten digits are masked too, at any depth (an NHS number passed as an int).
 Tracebacks carry no local variables. Inside a recorded span (tracing.py) each line carries its
 `trace_id` and `span_id`; the correlation id is bound by intake and consumers (correlation.py).
 """
@@ -42,17 +43,21 @@ NHS_NUMBER_PATTERN = re.compile(
     rf"(?<!\d)(?:\d{{3}}{_GAP}\d{{3}}{_GAP}\d{{4}}|\d{{4}}{_GAP}\d{{3}}{_GAP}\d{{3}})(?!\d)"
 )
 REDACTED = "[redacted]"
+NHS_NUMBER_MASK = "[nhs-number]"
 
 
 def redact_text(text: str) -> str:
     if len(text) < 10:  # too short to hold ten digits: most values (codes, states, names)
         return text
-    return NHS_NUMBER_PATTERN.sub("[nhs-number]", text)
+    return NHS_NUMBER_PATTERN.sub(NHS_NUMBER_MASK, text)
 
 
 def _redact(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        # An NHS number passed as an int: ten decimal digits (a leading 0 cannot survive as int).
+        return NHS_NUMBER_MASK if 10**9 <= abs(value) < 10**10 else value
     if isinstance(value, MutableMapping):
         return {k: REDACTED if k in PII_KEYS else _redact(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

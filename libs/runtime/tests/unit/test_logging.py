@@ -4,7 +4,7 @@ import logging
 import pytest
 import structlog
 
-from ensemble_runtime.logging import configure_logging, redact_text
+from ensemble_runtime.logging import configure_logging, redact_pii, redact_text
 
 
 def test_nhs_numbers_are_masked_in_free_text() -> None:
@@ -93,3 +93,36 @@ def test_a_fresh_broker_s_coordinator_retries_are_warnings_not_errors(
 
     levels = [json.loads(line)["level"] for line in capsys.readouterr().err.splitlines()]
     assert levels == ["warning", "error"]
+
+
+def test_ten_digit_integers_are_masked_at_any_depth_other_integers_and_bools_are_not(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("unit", "INFO", json=True)
+    structlog.get_logger("test").info(
+        "looked up",
+        value=9434765919,
+        negative=-9434765919,
+        nested={"patient": {"number": 9434765919}, "count": 3},
+        listed=[1, 9434765919, (9434765919, 42)],
+        short=123456789,
+        eleven=12345678901,
+        flag=True,
+        zero=0,
+    )
+    logging.getLogger("foreign.library").warning("number %d", 9434765919)
+
+    written = capsys.readouterr().err
+    assert "9434765919" not in written
+    ours, foreign = (json.loads(line) for line in written.splitlines())
+    assert ours["value"] == ours["negative"] == "[nhs-number]"
+    assert ours["nested"] == {"patient": {"number": "[nhs-number]"}, "count": 3}
+    assert ours["listed"] == [1, "[nhs-number]", ["[nhs-number]", 42]]
+    assert (ours["short"], ours["eleven"], ours["zero"]) == (123456789, 12345678901, 0)
+    assert ours["flag"] is True
+    assert foreign["event"] == "number [nhs-number]"
+
+
+def test_redact_pii_masks_ten_digit_integers_and_keeps_bools_and_short_integers() -> None:
+    redacted = redact_pii(None, "info", {"event": "x", "n": 9434765919, "ok": True, "size": 12})
+    assert redacted == {"event": "x", "n": "[nhs-number]", "ok": True, "size": 12}
