@@ -6,13 +6,17 @@ spaces, dots, dashes, slashes or Unicode spaces (NBSP, thin, figure) between the
 Integers of ten digits are masked too, at any depth (an NHS number passed as an int).
 Tracebacks carry no local variables. Inside a recorded span (tracing.py) each line carries its
 `trace_id` and `span_id`; the correlation id is bound by intake and consumers (correlation.py).
+
+A structlog call is rendered by structlog itself and written straight to the root handler's
+stream (`_LineWriter`); only records from stdlib loggers (aiokafka, uvicorn, httpx, ...) go
+through `ProcessorFormatter`. Both run the same processors, so both write the same line.
 """
 
 import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, ClassVar, TextIO
 
 import structlog
 from opentelemetry import trace
@@ -107,6 +111,71 @@ def _transient_coordinator_errors_are_warnings(record: logging.LogRecord) -> boo
     return True
 
 
+class _LineWriter:
+    """The logger a structlog call wraps: it writes the rendered line to the stream of the handler
+    the latest `configure_logging` set up, under that handler's lock, so a line skips the stdlib
+    LogRecord, the caller lookup and the record copy of `ProcessorFormatter`. Levels and the
+    name are the stdlib logger's, so `filter_by_level` and `setLevel` work as before."""
+
+    # The latest, not the one at bind time: a cached logger follows a new configure_logging.
+    handler: ClassVar["logging.StreamHandler[TextIO] | None"] = None
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self.name = logger.name
+
+    @property
+    def disabled(self) -> bool:
+        return self._logger.disabled
+
+    def getEffectiveLevel(self) -> int:  # the stdlib name: filter_by_level calls it
+        return self._logger.getEffectiveLevel()
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the stdlib BoundLogger pass-throughs
+        if name.startswith("_"):  # not set yet (a copy): no endless lookup of _logger
+            raise AttributeError(name)
+        return getattr(self._logger, name)
+
+    def write(self, level: int, line: str) -> None:
+        handler = self.handler
+        # As logging.Logger.info etc. check (logging.disable too) and StreamHandler.emit writes.
+        if handler is None or not self._logger.isEnabledFor(level):
+            return
+        handler.acquire()
+        try:
+            handler.stream.write(line + handler.terminator)
+            handler.flush()
+        except Exception:
+            handler.handleError(logging.makeLogRecord({"name": self.name, "msg": line}))
+        finally:
+            handler.release()
+
+    def debug(self, line: str) -> None:
+        self.write(logging.DEBUG, line)
+
+    def info(self, line: str) -> None:
+        self.write(logging.INFO, line)
+
+    def warning(self, line: str) -> None:
+        self.write(logging.WARNING, line)
+
+    def error(self, line: str) -> None:
+        self.write(logging.ERROR, line)
+
+    exception = error
+
+    def critical(self, line: str) -> None:
+        self.write(logging.CRITICAL, line)
+
+
+# No name given (structlog.get_logger()): the caller's module, past this module's own frame.
+_stdlib_loggers = structlog.stdlib.LoggerFactory(ignore_frame_names=[__name__])
+
+
+def _line_writer(*args: Any) -> _LineWriter:
+    return _LineWriter(_stdlib_loggers(*args))
+
+
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     render_json = json or not sys.stderr.isatty()
 
@@ -131,17 +200,15 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
         exceptions = []
+    rendering = [*exceptions, redact_pii, renderer]
+    # Only stdlib records reach the formatter: structlog calls render themselves (_LineWriter).
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *exceptions,
-            redact_pii,
-            renderer,
-        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    _LineWriter.handler = handler
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -153,12 +220,8 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         coordinator.addFilter(_transient_coordinator_errors_are_warnings)
     structlog.configure(
         # Level first: a debug line below the level costs nothing more than this check.
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        processors=[structlog.stdlib.filter_by_level, *shared, *rendering],
+        logger_factory=_line_writer,
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )

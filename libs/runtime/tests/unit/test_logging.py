@@ -1,5 +1,7 @@
+import io
 import json
 import logging
+import sys
 
 import pytest
 import structlog
@@ -126,3 +128,72 @@ def test_ten_digit_integers_are_masked_at_any_depth_other_integers_and_bools_are
 def test_redact_pii_masks_ten_digit_integers_and_keeps_bools_and_short_integers() -> None:
     redacted = redact_pii(None, "info", {"event": "x", "n": 9434765919, "ok": True, "size": 12})
     assert redacted == {"event": "x", "n": "[nhs-number]", "ok": True, "size": 12}
+
+
+def test_structlog_and_stdlib_lines_carry_the_same_keys(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("unit", "INFO", json=True)
+    bound = structlog.contextvars.bind_contextvars(correlation_id="c-1")
+    try:
+        structlog.get_logger("ensemble.intake").info("received", sender="RCB", size=12)
+        logging.getLogger("uvicorn.error").info("started %s", "server")
+    finally:
+        structlog.contextvars.reset_contextvars(**bound)
+
+    ours, foreign = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    common = {"event", "level", "logger", "timestamp", "service", "correlation_id"}
+    assert set(ours) == common | {"sender", "size"} and set(foreign) == common
+    assert (ours["logger"], ours["level"], ours["service"]) == ("ensemble.intake", "info", "unit")
+    assert (foreign["logger"], foreign["event"]) == ("uvicorn.error", "started server")
+    assert ours["correlation_id"] == foreign["correlation_id"] == "c-1"
+    assert ours["timestamp"].endswith("Z") and "T" in ours["timestamp"]
+
+
+def test_levels_filter_structlog_lines_as_the_stdlib_loggers_are_set(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("unit", "WARNING", json=True)
+    log = structlog.get_logger("test.levels")
+    log.info("below the root level")
+    log.warning("at the root level")
+    logging.getLogger("test.quiet").setLevel(logging.ERROR)
+    structlog.get_logger("test.quiet").warning("below its own level")
+    structlog.get_logger("test.quiet").error("at its own level")
+    configure_logging("unit", "DEBUG", json=True)
+    log.debug("debug once configured so")
+
+    events = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()]
+    assert events == ["at the root level", "at its own level", "debug once configured so"]
+
+
+def test_a_cached_logger_writes_where_the_latest_configuration_points(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure_logging("first", "INFO", json=True)
+    log = structlog.get_logger("test.cached")
+    log.info("one")  # binds and caches the logger
+    elsewhere = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", elsewhere)
+    configure_logging("second", "INFO", json=True)
+    log.info("two")
+    logging.getLogger("test.foreign").warning("three")
+
+    assert [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()] == ["one"]
+    lines = [json.loads(line) for line in elsewhere.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["two", "three"]
+
+
+def test_a_line_that_cannot_be_written_is_reported_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    closed = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", closed)
+    configure_logging("unit", "INFO", json=True)
+    closed.close()
+    report = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", report)  # where logging reports a failed write
+
+    structlog.get_logger("test.closed").info("lost")  # no exception reaches the caller
+
+    assert "--- Logging error ---" in report.getvalue()
