@@ -43,44 +43,60 @@ def send_through_fault(
     send: Callable[[T], object],
     fault: Callable[[], None],
     timeout: float = 600.0,
+    lane_of: Callable[[T], object] | None = None,
+    lanes: int = 1,
 ) -> int:
-    """Send `items` in order on a thread while `fault` strikes; return how many were sent.
+    """Send `items` while `fault` strikes; return how many were sent.
 
-    Gated on events, not timing: the fault starts once a third of the items is sent, and
-    the sender waits at two thirds until the fault is over. So the fault always strikes
-    while the stream is in flight, and the last third always goes after it.
+    With `lane_of`, items go out on `lanes` threads, each sending in order the items whose
+    `lane_of` key hashes to it (a patient's messages stay in order, as from one sender).
+    Gated on events, not timing: the fault starts once every lane has sent a third of its
+    items, and each lane waits at two thirds until the fault is over. So the fault always
+    strikes while the stream is in flight, and the last third always goes after it.
     """
-    third, two_thirds = len(items) // 3, 2 * len(items) // 3
-    assert 0 < third < two_thirds < len(items), "too few items to strike mid-stream"
-    third_sent = threading.Event()  # set once `third` items are sent (or the sender stopped)
+    queues: list[list[T]] = [[] for _ in range(lanes if lane_of else 1)]
+    for item in items:
+        queues[hash(lane_of(item)) % len(queues) if lane_of else 0].append(item)
+    assert all(len(queue) >= 3 for queue in queues), "too few items to strike mid-stream"
+    lanes_at_third = threading.Semaphore(0)  # released once per lane past its third (or stopped)
     fault_over = threading.Event()  # set once the fault has completed (or failed)
     fault_failed = threading.Event()
     errors: list[BaseException] = []
-    sent = 0
+    sent = [0] * len(queues)
 
-    def sender() -> None:
-        nonlocal sent
+    def sender(lane: int) -> None:
+        queue = queues[lane]
+        third, two_thirds = len(queue) // 3, 2 * len(queue) // 3
+        told = False
         try:
-            for index, item in enumerate(items):
+            for index, item in enumerate(queue):
                 if index == third:
-                    third_sent.set()
+                    lanes_at_third.release()
+                    told = True
                 if index == two_thirds:
                     if not fault_over.wait(timeout):
                         raise TimeoutError(f"the fault was not over after {timeout}s")
                     if fault_failed.is_set():
                         return
                 send(item)
-                sent += 1
+                sent[lane] += 1
         except BaseException as error:
             errors.append(error)
         finally:
-            third_sent.set()  # a sender that stopped early must not leave the fault waiting
+            if not told:  # a sender that stopped early must not leave the fault waiting
+                lanes_at_third.release()
 
-    thread = threading.Thread(target=sender, name="stream-sender", daemon=True)
-    thread.start()
+    threads = [
+        threading.Thread(target=sender, args=(lane,), name=f"stream-sender-{lane}", daemon=True)
+        for lane in range(len(queues))
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
     try:
-        if not third_sent.wait(timeout):
-            raise AssertionError(f"a third of the stream was not sent within {timeout}s")
+        for _ in threads:
+            if not lanes_at_third.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise AssertionError(f"a third of the stream was not sent within {timeout}s")
         if errors:
             raise errors[0]
         fault()
@@ -89,12 +105,13 @@ def send_through_fault(
         raise
     finally:
         fault_over.set()
-        thread.join(timeout)
-    if thread.is_alive():
+        for thread in threads:
+            thread.join(timeout)
+    if any(thread.is_alive() for thread in threads):
         raise AssertionError(f"the stream was not sent within {timeout}s of the fault")
     if errors:
         raise errors[0]
-    return sent
+    return sum(sent)
 
 
 @dataclass

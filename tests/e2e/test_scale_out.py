@@ -185,7 +185,7 @@ def test_two_replicas_of_each_service_survive_kill_9_of_one_with_nothing_lost_or
     adt = stream_for(patients, run)
     every = len(adt) // COACHING_REFERRALS
     stream: list[Callable[[], None]] = []
-    for index, message in enumerate(adt):
+    for index, (_, message) in enumerate(adt):
         stream.append(partial(post_adt, feed, sender, message))
         if index % every == every - 1:  # COACHING_REFERRALS times, spread over the stream
             stream.append(partial(accept, ensemble, referral, next(to_accept)))
