@@ -42,8 +42,8 @@ class PageSessionColumns(SQLModel):
     principal: str = Field(max_length=100)  # that token's principal (an ODS code, ...)
     user: str = Field(max_length=100)
     csrf_token: str = Field(max_length=64)
-    # The sha256 of the env or file token that signed in ("" for a token held in the store):
-    # the session ends at its next request once that token is rotated or revoked.
+    # The sha256 of the token that signed in: the session ends at its next request once that
+    # token is rotated or revoked (a store-held token's, the service's `live` query checks).
     token_sha256: str = Field(default="", max_length=64)
     created_at: datetime = Field(sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)

@@ -10,8 +10,10 @@ neither read nor set) and the same Origin check refuse a forged sign-in.
 
 The token is checked where a bearer token is (`auth.caller_of`, on the service's token
 registries: a rotated token file is read again, so the new token signs in and the old one
-does not). A session signed in with an env or file token keeps that token's sha256 and ends
-at its next request once the token is no longer among them (rotated or revoked).
+does not). A session keeps the sha256 of the token it signed in with. One of an env or file
+token ends at its next request once the token is no longer among them (rotated or revoked);
+for a token held in the service's store, the service's `live` read model checks it there
+(revoked, expired, its user disabled) and reports the session without it when it holds.
 
 Nothing here logs a token, a session id or a cookie.
 """
@@ -211,9 +213,9 @@ class PageSignIn(Generic[Who]):
             return self.sign_in_page(request, runtime, message, 401, next_page)
         principal, user = self.normalise(found.principal), found.user
         lifetime = timedelta(hours=runtime.settings.page_session_hours)
-        registry = runtime.callers.get(kind)
-        from_registry = registry is not None and registry.principal_for(presented) is not None
-        sha256 = auth.token_sha256(presented) if from_registry else ""
+        # Kept for every token: the registry's are checked by `_token_held`; a service whose
+        # store holds tokens checks its own in the `live` read model (which then reports none).
+        sha256 = auth.token_sha256(presented)
 
         def open_session(uow: Any) -> str:
             store = self.store_of(uow)

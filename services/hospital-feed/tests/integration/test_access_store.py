@@ -9,11 +9,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from ensemble_devkit.testkit import FrozenClock
+from ensemble_devkit.testkit import FrozenClock, token
 from ensemble_runtime.auth import Caller
 from ensemble_runtime.db import create_db_engine
 from ensemble_runtime.migrations import migrate
+from hospital_feed.adapters import sessions
 from hospital_feed.adapters.access import practice_caller, token_sha256
+from hospital_feed.adapters.unit_of_work import HospitalFeedUnitOfWork
 from hospital_feed.service import DEFINITION
 from hospital_feed.service_layer.access import (
     AccessError,
@@ -99,3 +101,54 @@ def test_only_hashes_are_stored_and_names_are_unique_per_practice(kit: FeedKit) 
         ("L85001", "alice"),
         ("L85002", "alice"),
     ]
+
+
+def open_session(kit: FeedKit, sha256: str) -> str:
+    """A page session of alice, signed in with the token of this sha256."""
+
+    def run(uow: HospitalFeedUnitOfWork) -> str:
+        lifetime = timedelta(hours=12)
+        opened = uow.page_sessions.open("L85001", "alice", kit.clock(), lifetime, "", sha256)
+        uow.commit()
+        return opened
+
+    return kit.run(run)
+
+
+def page_user(kit: FeedKit, session_id: str) -> sessions.SignedIn | None:
+    return kit.read(sessions.signed_in, session_id, kit.clock())
+
+
+def test_a_page_session_holds_while_its_store_token_does(kit: FeedKit) -> None:
+    """The page's one query per request: a store token's session ends with the token
+    (revoked, expired, its user disabled); an env token's keeps its sha256 for the runtime."""
+    revoked = kit.execute(IssueToken("L85001", "alice"))
+    short = kit.execute(IssueToken("L85001", "alice", lifetime=timedelta(hours=1)))
+    kept = kit.execute(IssueToken("L85001", "alice"))
+    env_sha256 = token_sha256(token("practice", "L85001"))
+    by_revoked, by_short, by_kept, by_env, from_before = (
+        open_session(kit, sha256)
+        for sha256 in (*(token_sha256(t.token) for t in (revoked, short, kept)), env_sha256, "")
+    )
+    held = page_user(kit, by_kept)
+    assert held is not None and (held.practice_ods, held.user, held.token_sha256) == (
+        "L85001",
+        "alice",
+        "",  # checked here: nothing for the runtime to look up
+    )
+    assert len(held.csrf_token) == 43
+    env = page_user(kit, by_env)
+    assert env is not None and env.token_sha256 == env_sha256
+    assert kit.execute(RevokeToken(revoked.token_id)) is True
+    assert page_user(kit, by_revoked) is None
+    assert page_user(kit, by_short) is not None
+    kit.clock.advance(hours=1)
+    assert page_user(kit, by_short) is None
+    assert page_user(kit, by_kept) is not None
+    kit.execute(DisableUser("L85001", "alice"))
+    assert page_user(kit, by_kept) is None
+    assert page_user(kit, by_env) is not None  # the env token is no user's
+    assert page_user(kit, from_before) is not None  # opened before tokens were kept
+    assert page_user(kit, "no-such-session") is None
+    kit.clock.advance(hours=11)
+    assert page_user(kit, by_env) is None and page_user(kit, from_before) is None  # expired

@@ -3,6 +3,7 @@ commit whole or not at all, duplicates inside one Bundle, racing resends, reproc
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -113,5 +114,39 @@ async def test_a_held_encounter_reprocessed_is_read_as_fhir(database_url: str) -
         assert rerun.json()["status"] == "held"
         assert "Encounter.subject" in rerun.json()["error"]
         assert kit.published(HOSPITAL_ENCOUNTERS) == []
+    finally:
+        kit.dispose()
+
+
+async def test_refusals_around_the_route_are_operation_outcomes(database_url: str) -> None:
+    """The sender's 401 and the guard's 413 (a chunked body past the cap), on either store:
+    FHIR JSON with their headers, nothing stored."""
+    kit = feed_kit(database_url)
+
+    async def past_the_cap() -> AsyncIterator[bytes]:
+        yield b"[" * (kit.settings.max_body_bytes + 1)
+
+    try:
+        async with kit.client() as anonymous, kit.client("sender", "RCB") as sender:
+            missing = await anonymous.post(
+                "/v1/fhir", content=json.dumps(bundle("batch")), headers=FHIR_JSON
+            )
+            too_large = await sender.post(
+                "/v1/fhir/Encounter", content=past_the_cap(), headers=FHIR_JSON
+            )
+        for answer, status, code in ((missing, 401, "login"), (too_large, 413, "too-costly")):
+            assert (answer.status_code, answer.headers["content-type"]) == (
+                status,
+                "application/fhir+json",
+            )
+            [issue] = answer.json()["issue"]
+            assert (answer.json()["resourceType"], issue["severity"], issue["code"]) == (
+                "OperationOutcome",
+                "error",
+                code,
+            )
+        assert missing.headers["www-authenticate"] == "Bearer"
+        assert too_large.headers["connection"] == "close"
+        assert stored(kit) == []
     finally:
         kit.dispose()

@@ -16,8 +16,9 @@
 
 It works on hospital-feed's own store (HOSPITAL_FEED_DATABASE_URL), migrated first. A token
 is printed once, by `issue` or `rotate`, and never stored: the store keeps its SHA-256. A
-revoke or disable takes effect on the next request (nothing caches a token). `rotate` leaves
-the user's current tokens valid for the grace period, so a client can switch over.
+revoke or disable takes effect on the next request, a practice page session's too
+(nothing caches a token). `rotate` leaves the user's current tokens valid for the grace
+period, so a client can switch over.
 """
 
 import argparse

@@ -5,16 +5,22 @@ Bundle of them, as `application/fhir+json` (or `application/json`), authenticate
 `POST /v1/hl7v2`: the sender's bearer token, checked before a byte of the body is read.
 Every answer is FHIR JSON: an OperationOutcome for one Encounter or a refused Bundle, a
 transaction-response or batch-response Bundle (a status and outcome per entry) otherwise.
+Refusals raised around the route's own code (the sender's 401, the HTTP guard's 413, a busy
+store's 503) are OperationOutcomes too (`FhirRoute`), with their status and headers.
 """
 
+from collections.abc import Callable, Coroutine, Mapping
 from http import HTTPStatus
 from typing import Any
 
 import fhir.resources.R4B.encounter  # noqa: F401  (models loaded at start, not on a request)
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from ensemble_runtime.auth import Sender
+from ensemble_runtime.group_commit import Overloaded
 from hospital_feed.domain.fhir_bundle import in_entry, read_bundle
 from hospital_feed.domain.fhir_resource import FhirError, load_json
 from hospital_feed.entrypoints.http import Runtime, _read_body
@@ -23,7 +29,16 @@ from hospital_feed.service_layer.fhir_intake import EntryOutcome, FhirEntry, Rec
 FHIR_MEDIA_TYPE = "application/fhir+json"
 ACCEPTED_MEDIA_TYPES = frozenset({FHIR_MEDIA_TYPE, "application/json"})
 
-router = APIRouter(prefix="/v1/fhir", tags=["hospital senders"])
+# Issue types (FHIR R4 IssueType) of refusals from around the route, by status; the
+# diagnostics are the refusal's own text (never input) unless named here.
+_AROUND_ROUTE = {
+    401: ("login", None),
+    403: ("forbidden", None),
+    413: ("too-costly", "the request body is too large"),
+    429: ("throttled", None),
+    503: ("transient", None),
+}
+BUSY = "the service is busy; retry shortly"  # as the runtime's plain JSON 503 says
 
 
 def issue(severity: str, code: str, diagnostics: str, expression: str | None) -> dict[str, Any]:
@@ -41,8 +56,46 @@ def fhir_response(status: int, resource: dict[str, Any]) -> JSONResponse:
     return JSONResponse(resource, status_code=status, media_type=FHIR_MEDIA_TYPE)
 
 
-def _refusal(status: int, code: str, diagnostics: str, expression: str | None) -> JSONResponse:
-    return fhir_response(status, operation_outcome(issue("error", code, diagnostics, expression)))
+def _refusal(
+    status: int,
+    code: str,
+    diagnostics: str,
+    expression: str | None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    resource = operation_outcome(issue("error", code, diagnostics, expression))
+    return JSONResponse(resource, status, headers=headers, media_type=FHIR_MEDIA_TYPE)
+
+
+def _outcome_of(error: HTTPException) -> JSONResponse:
+    """An HTTP refusal as an OperationOutcome, its status and headers kept."""
+    status = error.status_code
+    code, text = _AROUND_ROUTE.get(status, ("processing" if status < 500 else "exception", None))
+    diagnostics = text or (error.detail if isinstance(error.detail, str) else None)
+    return _refusal(status, code, diagnostics or HTTPStatus(status).phrase, None, error.headers)
+
+
+class FhirRoute(APIRoute):
+    """A FHIR route whose refusals from its dependencies (the sender's token), the guard (a
+    body past the cap, raised where the body is read) or the store (busy) are
+    OperationOutcomes rather than the plain JSON every other route answers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except HTTPException as error:
+                return _outcome_of(error)
+            except Overloaded as error:
+                headers = {"Retry-After": str(error.retry_after_seconds)}
+                return _refusal(503, "transient", BUSY, None, headers)
+
+        return answer
+
+
+router = APIRouter(prefix="/v1/fhir", tags=["hospital senders"], route_class=FhirRoute)
 
 
 def _issue_of(outcome: EntryOutcome, index: int | None = None) -> dict[str, Any]:
@@ -53,17 +106,13 @@ def _issue_of(outcome: EntryOutcome, index: int | None = None) -> dict[str, Any]
 
 
 async def _text(request: Request, runtime: Runtime, what: str) -> str | JSONResponse:
-    """The body as text, or the OperationOutcome refusing it (415, 413, 400)."""
+    """The body as text, or the OperationOutcome refusing it (415, 400; a 413 is raised and
+    answered by `FhirRoute`)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ACCEPTED_MEDIA_TYPES:
         text = "send application/fhir+json (or application/json)"
         return _refusal(415, "not-supported", text, None)
-    try:
-        body = await _read_body(request, runtime.settings.max_message_bytes)
-    except HTTPException as error:
-        if error.status_code != 413:
-            raise
-        return _refusal(413, "too-costly", "the request body is too large", None)
+    body = await _read_body(request, runtime.settings.max_message_bytes)
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
