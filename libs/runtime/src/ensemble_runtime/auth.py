@@ -174,6 +174,13 @@ async def _look_up(scope: MutableMapping[str, Any], kind: str, token: str) -> Ca
     return found
 
 
+async def principal_now(request: Request, kind: str) -> str | None:
+    """The principal of the request's bearer token of `kind`, looked up again rather than from
+    the request's memo: for a response that outlives the check at its start (a stream)."""
+    found = await _look_up(request.scope, kind, bearer_token(request))
+    return found.principal if found is not None else None
+
+
 async def principal_of(request: Request, kind: str, token: str) -> str | None:
     """The principal a token of `kind` belongs to, or None: the one place a token is checked
     (bearer headers, and pages that sign in with a token). `caller_of` gives the user too."""

@@ -8,6 +8,7 @@ import dataclasses
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session
 
 from ensemble_devkit.testkit import tokens
-from ensemble_runtime.auth import Caller, OwnPractice, caller_user
+from ensemble_runtime.auth import Caller, OwnPractice, caller_user, principal_now
 
 from ..support import Kit, definition, kit_fixture
 
@@ -27,6 +28,14 @@ router = APIRouter()
 @router.get("/practices/{ods}/who")
 async def who(ods: OwnPractice, request: Request) -> dict[str, str]:
     return {"ods": ods, "user": caller_user(request)}
+
+
+@router.get("/practices/{ods}/asked-twice")
+async def asked_twice(ods: OwnPractice, request: Request, revoke: bool = False) -> dict[str, Any]:
+    """What a stream does: the request's check, then the same question asked again later."""
+    if revoke:
+        STORE_OF_TEST[0].valid.clear()
+    return {"now": await principal_now(request, "practice")}
 
 
 class Store:
@@ -42,9 +51,13 @@ class Store:
         return self.valid.get(token)
 
 
+STORE_OF_TEST: list["Store"] = []  # the running test's store, for the route that revokes
+
+
 @pytest.fixture
 def store() -> Store:
-    return Store()
+    STORE_OF_TEST[:] = [Store()]
+    return STORE_OF_TEST[0]
 
 
 @pytest.fixture
@@ -112,3 +125,20 @@ def test_caller_user_outside_an_authenticated_route_is_a_bug() -> None:
     request = Request({"type": "http", "headers": [], "state": {}})
     with pytest.raises(LookupError):
         caller_user(request)
+
+
+async def test_principal_now_asks_the_store_again_not_the_request_s_memo(
+    kit: Kit, store: Store
+) -> None:
+    async with bearer(kit, STORED) as http:
+        held = await http.get("/practices/L85001/asked-twice")
+        revoked = await http.get("/practices/L85001/asked-twice", params={"revoke": "true"})
+    assert held.json() == {"now": "L85001"}
+    assert revoked.json() == {"now": None}  # revoked after the request's own check
+    assert len(store.asked) == 4  # each request: its check, then principal_now's
+
+
+async def test_principal_now_answers_env_tokens_from_their_registry(kit: Kit, store: Store) -> None:
+    async with kit.client("practice", "L85002") as http:
+        assert (await http.get("/practices/L85002/asked-twice")).json() == {"now": "L85002"}
+    assert store.asked == []

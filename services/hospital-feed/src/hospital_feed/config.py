@@ -107,6 +107,10 @@ class Settings(PageSessionSettings):
     """A stream client that takes nothing this long is disconnected."""
     alert_stream_ping_seconds: float = 15.0
     """Heartbeat comment period on alert streams (keeps proxies open)."""
+    # An open stream asks again this often whether its caller's token (or page session) still
+    # holds, and ends once it does not: a revoke or disable also ends streams already open.
+    alert_stream_recheck_seconds: float = Field(default=30.0, gt=0)
+    """How often an open alert stream checks that its caller's access still holds."""
     alert_stream_gap_ms: int = 2000
     """How long a gap in alert ids (a later id committed first) is waited for."""
     # Roster uploads (entrypoints/rosters_http.py, the access CLI): at most this many rows and

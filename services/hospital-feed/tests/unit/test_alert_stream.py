@@ -36,6 +36,7 @@ from .test_alerts import encounter
 
 STREAM = "/v1/practices/{ods}/alerts/stream"
 WAIT = 5.0  # seconds any one expectation may take
+RECHECK = 0.2  # seconds between an open stream's checks that its caller's access holds
 
 
 @pytest.fixture
@@ -46,6 +47,7 @@ def kit(tmp_path: Path) -> Iterator[FeedKit]:
         alert_stream_queue_size=5,
         alert_stream_send_timeout_seconds=1.0,
         alert_stream_gap_ms=300,
+        alert_stream_recheck_seconds=RECHECK,
     )
     yield kit
     kit.dispose()

@@ -20,9 +20,11 @@ Each stream holds at most `alert_stream_queue_size` alerts the client has not ta
 more arrive its queue is emptied and the stream reads them from the store instead (memory
 stays bounded whatever the client does). A client that takes nothing for the send timeout is
 disconnected; it reconnects with `Last-Event-ID` and catches up from the store. Streams end
-when the feed stops (service stop) or, under uvicorn, as soon as the server starts shutting
-down (sse-starlette watches for it and the stream finishes its response), so the graceful
-shutdown is not held up by open streams.
+when the feed stops (service stop); when the caller's access ends (asked again every
+`alert_stream_recheck_seconds`: a revoked or expired token, a disabled user, an ended page
+session); or, under uvicorn, as soon as the server starts shutting down (sse-starlette watches
+for it and the stream finishes its response), so the graceful shutdown is not held up by open
+streams.
 """
 
 import asyncio
@@ -31,7 +33,7 @@ import json
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -51,6 +53,7 @@ log = structlog.get_logger(__name__)
 POLL_BATCH = 1000  # new alerts (of all practices) taken per tick; a full batch polls again
 CATCH_UP_PAGE = views.STREAM_CATCH_UP_PAGE  # alerts per store read while a stream catches up
 SHUTDOWN_GRACE_SECONDS = 1.0  # for a stream to finish its response when the server stops
+AccessCheck = Callable[[], Awaitable[bool]]  # whether the stream's caller may still read it
 
 
 class Subscriber:
@@ -266,8 +269,27 @@ async def _close_on(shutdown: anyio.Event, subscriber: Subscriber) -> None:
     subscriber.close("shutdown")
 
 
+async def _close_when_refused(
+    still_allowed: AccessCheck, every_seconds: float, subscriber: Subscriber
+) -> None:
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            allowed = await still_allowed()
+        except Exception as error:  # a store blip: the stream goes on, asked again next time
+            log.warning("alert stream access check failed", error=type(error).__name__)
+            continue
+        if not allowed:
+            subscriber.close("access ended")
+            return
+
+
 async def _events(
-    runtime: ServiceRuntime[Any, Any], practice: str, after: int, shutdown: anyio.Event
+    runtime: ServiceRuntime[Any, Any],
+    practice: str,
+    after: int,
+    shutdown: anyio.Event,
+    still_allowed: AccessCheck,
 ) -> AsyncIterator[ServerSentEvent]:
     feed = feed_of(runtime)
     try:
@@ -276,6 +298,8 @@ async def _events(
         return
     # The server is shutting down (sse-starlette sets it): end the response properly.
     closer = asyncio.create_task(_close_on(shutdown, subscriber))
+    recheck = runtime.settings.alert_stream_recheck_seconds
+    gate = asyncio.create_task(_close_when_refused(still_allowed, recheck, subscriber))
     position = after  # every alert of the practice up to here has been sent (or is not sent)
     sent = 0
     log.info("alert stream opened", practice=practice, after=after)
@@ -305,6 +329,7 @@ async def _events(
                 position, sent = queued["alert_id"], sent + 1
     finally:
         closer.cancel()
+        gate.cancel()
         feed.unsubscribe(subscriber)
         log.info(
             "alert stream closed",
@@ -332,18 +357,23 @@ class AlertEventStream(EventSourceResponse):
 
 
 def alert_stream(
-    runtime: ServiceRuntime[Any, Any], practice_ods: str, last_event_id: int = 0
+    runtime: ServiceRuntime[Any, Any],
+    practice_ods: str,
+    still_allowed: AccessCheck,
+    last_event_id: int = 0,
 ) -> EventSourceResponse:
     """The practice's alerts strictly after `last_event_id` (0: all), then each new one as
     it is committed: `id:` the alert_id, `event: alert`, `data:` the list's JSON of it.
 
-    The caller has authenticated the practice. 503 when the feed is not running."""
+    The caller has authenticated the practice; `still_allowed` asks again (the same check),
+    every `alert_stream_recheck_seconds`, and the stream ends once it answers False. 503 when
+    the feed is not running."""
     if not feed_of(runtime).running:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "alert stream unavailable")
     settings = runtime.settings
     shutdown = anyio.Event()
     return AlertEventStream(
-        _events(runtime, practice_ods, last_event_id, shutdown),
+        _events(runtime, practice_ods, last_event_id, shutdown, still_allowed),
         ping=settings.alert_stream_ping_seconds,
         send_timeout=settings.alert_stream_send_timeout_seconds,
         shutdown_event=shutdown,

@@ -31,6 +31,7 @@ from ensemble_runtime.auth import (
     authenticates,
     caller_user,
     principal_for_request,
+    principal_now,
 )
 from ensemble_runtime.service import ServiceRuntime, runtime_from, runtime_of
 from hospital_feed.adapters import views
@@ -124,6 +125,7 @@ async def practice_alerts(
     "/practices/{ods}/alerts/stream", tags=["practices"], response_class=EventSourceResponse
 )
 async def practice_alert_stream(
+    request: Request,
     practice: OwnPractice,
     runtime: Runtime,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
@@ -138,7 +140,11 @@ async def practice_alert_stream(
         if not (_DECIMAL.fullmatch(value) and len(value) <= 10 and int(value) <= MAX_ID):
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "bad Last-Event-ID")
         after = int(value)
-    return alert_stream(runtime, practice, after)
+
+    async def still_allowed() -> bool:
+        return (await principal_now(request, "practice") or "").upper() == practice
+
+    return alert_stream(runtime, practice, still_allowed, after)
 
 
 class Actioned(BaseModel):

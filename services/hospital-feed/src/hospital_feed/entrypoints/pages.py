@@ -190,7 +190,12 @@ async def stream(request: Request, runtime: Runtime, after: str = "0") -> Respon
     value = request.headers.get("last-event-id", after).strip()
     if not (value.isascii() and value.isdigit() and len(value) <= 10 and int(value) <= MAX_ID):
         return Response("bad Last-Event-ID", 422, headers={"Cache-Control": "no-store"})
-    return alert_stream(runtime, who.practice_ods, int(value))  # itself no-store
+
+    async def still_signed_in() -> bool:
+        now = await PAGE.signed_in(request, runtime)
+        return now is not None and now.practice_ods == who.practice_ods
+
+    return alert_stream(runtime, who.practice_ods, still_signed_in, int(value))  # no-store
 
 
 @router.get("/assets/{name}")
