@@ -72,12 +72,12 @@ class ServiceSettings(BaseSettings):
     consumer_retry_max_seconds: float = 5.0
     """Longest wait between a consumer's retries (a store outage is retried at this pace)."""
     # Consumers apply up to this many polled events in one transaction. A poll returns as
-    # soon as events arrive, but after an empty poll FastStream sleeps this long: it bounds
-    # the latency an idle consumer adds (10 ms: about 50 idle wake-ups a second).
+    # soon as events arrive; an idle consumer's poll waits this long before it asks again
+    # (consumer.LongPollBatchSubscriber), so it bounds the wake-ups, not the latency.
     consumer_batch_size: int = 200
     """Polled events a consumer applies in one transaction, at most."""
-    consumer_batch_timeout_ms: int = 10
-    """Sleep after an empty poll: the latency an idle consumer adds."""
+    consumer_poll_timeout_ms: int = Field(default=1000, gt=0)
+    """How long an idle consumer's poll waits for events (it returns as soon as one comes)."""
     # Group commit (group_commit.py): commands per transaction, and how many may wait for
     # the store before more are refused (HTTP 503 + Retry-After; MLLP stops reading).
     group_commit_max: int = 64

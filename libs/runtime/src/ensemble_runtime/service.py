@@ -116,7 +116,7 @@ class ServiceRuntime(Generic[S, U]):
             settings.consumer_max_attempts,
             settings.consumer_retry_base_seconds,
             settings.consumer_batch_size,
-            settings.consumer_batch_timeout_ms,
+            settings.consumer_poll_timeout_ms,
             settings.consumer_retry_max_seconds,
             tracing=self.tracing,
         )

@@ -257,3 +257,27 @@ def test_a_digest_keeps_to_the_preferences(kit: FeedKit) -> None:
     plan(kit)
     (digest,) = rows(kit)
     assert [a["alert_id"] for a in json.loads(digest.payload)["data"]["alerts"]] == [kept]
+
+
+def test_the_dispatchers_read_leaves_out_busy_recipients_and_keeps_to_its_limit(
+    kit: FeedKit,
+) -> None:
+    practices = ("L85001", "L85002", "L85003")
+    for practice in practices:
+        kit.execute(RegisterWebhook(practice, f"{URL}/{practice}", "alice"))
+        alert(kit, practice)
+        alert(kit, practice)
+    plan(kit)
+    oldest = {practice: rows(kit, practice)[0].id for practice in practices}
+    assert all(len(rows(kit, practice)) == 2 for practice in practices)
+
+    def heads(busy: set[str], limit: int) -> dict[str, int]:
+        work = kit.read(webhook_views.dispatch_work, kit.clock(), frozenset(busy), limit)
+        assert all(d.url == f"{URL}/{d.recipient}" and len(d.secrets) == 1 for d in work.due)
+        return {d.recipient: d.delivery_id for d in work.due}
+
+    assert heads(set(), 10) == oldest  # each queue's head only
+    assert heads({"L85001", "L85003"}, 10) == {"L85002": oldest["L85002"]}
+    assert heads({"L85002"}, 10) == {p: oldest[p] for p in ("L85001", "L85003")}
+    assert len(heads(set(), 2)) == 2
+    assert heads(set(), 0) == {}
