@@ -94,21 +94,13 @@ def dispatch_work(
         if busy:
             asked["busy"] = sorted(busy)
         rows = (_DUE_NOT_BUSY if busy else _DUE_ANY).execute(session, asked).rows
-        for id_, recipient, webhook_id, type_, payload, attempts, url, *signing in rows:
+        for row in rows:
+            id_, recipient, webhook_id, type_, payload, attempts, url, *signing = row
             secret, previous_secret, previous_until, created_at = signing
             previous = previous_until is not None and previous_until > now
+            secrets = (secret, previous_secret) if previous else (secret,)
             due.append(
-                Due(
-                    id_,
-                    recipient,
-                    webhook_id,
-                    type_,
-                    payload,
-                    attempts,
-                    url,
-                    (secret, previous_secret) if previous else (secret,),
-                    created_at,
-                )
+                Due(id_, recipient, webhook_id, type_, payload, attempts, url, secrets, created_at)
             )
     return DispatchWork(plan_needed is not None, due)
 
